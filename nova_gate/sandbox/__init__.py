@@ -1,0 +1,1 @@
+"""The sandbox: real backend servers on loopback plus a simulated Nova release, with faults."""

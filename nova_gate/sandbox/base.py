@@ -1,0 +1,245 @@
+"""What every sandbox component shares: a state directory, processes tracked by pid, health.
+
+A component is one backend (PostgreSQL primary + replica, Redis, Prometheus, ...). It installs what
+it needs (Debian packages, cargo tools, Maven jars, cached under ~/.cache/nova-gate), starts its
+processes on 127.0.0.1, reports health, and stops only the processes it started (by pid file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nova_gate.config import project_root
+
+
+class SandboxError(Exception):
+    """A sandbox step failed; the message says which component and why."""
+
+
+def state_dir() -> Path:
+    """Where the sandbox keeps data, logs and pid files (git-ignored)."""
+    return Path(os.environ.get("NOVA_GATE_SANDBOX_DIR") or project_root() / ".sandbox")
+
+
+def cache_dir() -> Path:
+    """Heavy downloads and builds (cargo tools, Maven jars, Go binaries), outside the repo."""
+    return Path(os.environ.get("NOVA_GATE_CACHE") or Path.home() / ".cache" / "nova-gate")
+
+
+def sandbox_data_dir() -> Path:
+    """The committed sandbox material: migrations, scenarios, configs."""
+    return project_root() / "sandbox"
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 60, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise SandboxError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_port(port: int, what: str, timeout: float = 60) -> None:
+    wait_for(lambda: port_open(port), f"{what} on port {port}", timeout)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def run(argv: Sequence[str], *, check: bool = True, timeout: float = 600, **kwargs: Any) -> str:
+    """Run a command, return its stdout; raise SandboxError with its stderr tail on failure."""
+    try:
+        proc = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+        )
+    except FileNotFoundError as exc:
+        raise SandboxError(f"{argv[0]}: not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"{' '.join(argv[:3])}: timed out after {timeout:.0f}s") from exc
+    if check and proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise SandboxError(f"{' '.join(argv[:3])} exited {proc.returncode}: {' | '.join(tail)}")
+    return proc.stdout
+
+
+def apt_install(*packages: str) -> None:
+    """Install Debian packages that are missing (idempotent; apt-get update once per call)."""
+    missing = [p for p in packages if subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True, check=False
+    ).stdout.strip() != "install ok installed"]
+    if not missing:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env, timeout=600)
+    run(["apt-get", "install", "-y", "-qq", *missing], env=env, timeout=1200)
+
+
+@dataclass
+class Health:
+    healthy: bool
+    endpoint: str
+    pids: list[int] = field(default_factory=list)
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"healthy": self.healthy, "endpoint": self.endpoint, "pids": self.pids, "detail": self.detail}
+
+
+class Component:
+    """One sandbox backend. Subclasses set ``name`` and implement install/start/health."""
+
+    name: str = ""
+    #: components that must be up first (by name)
+    requires: tuple[str, ...] = ()
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or state_dir()
+        self.dir = self.root / self.name
+        self.logs = self.root / "logs"
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def install(self) -> None:
+        """Make sure binaries exist (no-op when they do)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def health(self) -> Health:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop every process this component started, by pid file; leave data in place."""
+        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
+            self._stop_pidfile(pidfile)
+
+    def reset(self) -> None:
+        """Stop and remove the component's data so the next start is fresh."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- process helpers --------------------------------------------------------------------
+    def spawn(
+        self,
+        proc_name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        """Start a daemon in its own session, log to logs/<proc_name>.log, record its pid."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        (self.root / "pids").mkdir(parents=True, exist_ok=True)
+        existing = self.pid(proc_name)
+        if existing and pid_alive(existing):
+            return existing
+        log = open(self.logs / f"{proc_name}.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+        log.close()
+        self.pidfile(proc_name).write_text(str(proc.pid))
+        return proc.pid
+
+    def pidfile(self, proc_name: str) -> Path:
+        return self.root / "pids" / f"{proc_name}.pid"
+
+    def pid(self, proc_name: str) -> int | None:
+        try:
+            return int(self.pidfile(proc_name).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def pids(self) -> list[int]:
+        out = []
+        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pidfile.read_text().strip())
+                if pid_alive(pid):
+                    out.append(pid)
+        return out
+
+    def stop_process(self, proc_name: str, timeout: float = 20) -> None:
+        self._stop_pidfile(self.pidfile(proc_name), timeout)
+
+    def _stop_pidfile(self, pidfile: Path, timeout: float = 20) -> None:
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            pidfile.unlink(missing_ok=True)
+            return
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while pid_alive(pid) and time.monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                time.sleep(0.1)
+            if pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A real fault the sandbox can inject, and the checklist items that must catch it."""
+
+    name: str
+    breaks: str
+    catches: tuple[str, ...]
+    inject: Callable[[], None]
+    undo: Callable[[], None]
+    component: str = ""
+    #: verdict the catching items must give (FAIL, or WARN for warn-only faults)
+    expect: str = "FAIL"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "breaks": self.breaks,
+            "catches": list(self.catches),
+            "component": self.component,
+            "expect": self.expect,
+        }
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))

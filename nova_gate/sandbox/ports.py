@@ -1,0 +1,31 @@
+"""The sandbox's fixed loopback ports (environments/sandbox.yaml uses the same numbers)."""
+
+HOST = "127.0.0.1"
+POSTGRES_PRIMARY = 55432
+POSTGRES_REPLICA = 55433
+REDIS = 56379
+REDIS_CLUSTER = (57001, 57002, 57003)
+CLICKHOUSE_HTTP = 58123
+PROMETHEUS = 59090
+ALERTMANAGER = 59093
+ALERT_SINK = 59095  # local stand-in for Slack and PagerDuty webhooks
+REGISTRY = 55000
+KAFKA_BROKERS = (59192, 59193, 59194)
+KAFKA_CONTROLLERS = (59292, 59293, 59294)
+OPENSEARCH_HTTP = 59200
+OPENSEARCH_TRANSPORT = 59300
+KUBE_APISERVER = 56443
+ETCD_CLIENT = 52379
+SERVICES = {
+    "auth-service": 58080,
+    "user-service": 58081,
+    "content-service": 58082,
+    "feed-service": 58083,
+    "media-service": 58084,
+    "messaging-service": 58085,
+    "search-service": 58086,
+    "streaming-service": 58087,
+    "notification-service": 58088,
+    "cdn-service": 58089,
+    "events-service": 58090,
+}
