@@ -1,0 +1,274 @@
+"""The audit record: decision, evidence file with its SHA-256, terminal and HTML summaries.
+
+Reads results only; never fetches or judges anything itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import getpass
+import hashlib
+import html
+import json
+import os
+import platform
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nova_gate import __version__
+from nova_gate.catalog import PHASE_TITLES, PHASES, STOP_PHASES
+from nova_gate.verdict import Label, label_counts, worst
+
+if TYPE_CHECKING:
+    import pytest
+
+    from nova_gate.plugin import RunState
+
+DECISION_FILE = "decision.json"
+EVIDENCE_FILE = "evidence.json"
+
+
+def jsonable(value: Any) -> Any:
+    """Turn facts into JSON-safe data (datetimes, paths, enums, dataclasses, bytes)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def run_metadata(config: pytest.Config, st: RunState) -> dict[str, str]:
+    env = st.loaded.env
+    operator = (config.option.nova_operator or os.environ.get("NOVA_GATE_OPERATOR")
+                or os.environ.get("USER") or _user())
+    return {
+        "nova-gate": __version__,
+        "Environment": f"{env.name} ({st.loaded.path})",
+        "Release version": env.release.version,
+        "Baseline version": env.release.baseline_version,
+        "Release git sha": config.option.nova_release_sha or env.release.git_sha or "(not given)",
+        "Operator": operator,
+        "Started (UTC)": st.started.isoformat(timespec="seconds"),
+        "Config sha256": st.loaded.config_hash,
+        "Waivers": str(len(st.waivers)),
+        "Host": platform.node(),
+    }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# The decision
+# --------------------------------------------------------------------------------------------
+def decide(st: RunState) -> dict[str, Any]:
+    """Per item the worst verdict of its tests (waivers applied), per phase and overall decision."""
+    catalog = st.catalog
+    per_item: dict[str, list[Label]] = {}
+    reasons: dict[str, list[str]] = {}
+    for nodeid, items in st.collected.items():
+        record = st.records.get(nodeid)
+        label = record.label if record else Label.INCONCLUSIVE
+        reason = record.reason if record else "not run (interrupted or deselected by an error)"
+        if label.blocks:
+            waiver = next((w for w in st.waivers if w.covers(items, nodeid)), None)
+            if waiver is not None:
+                label = Label.WAIVED
+                reason = f"waived by {waiver.approver} until {waiver.expires.date()}: {reason}"
+                if record:
+                    record.waiver = waiver.as_dict()
+        for item_id in items:
+            per_item.setdefault(item_id, []).append(label)
+            if label is not Label.PASS:
+                reasons.setdefault(item_id, []).append(f"{nodeid.split('::')[-1]}: {reason}")
+    items = {item_id: str(worst(labels)) for item_id, labels in per_item.items()}
+    phases: dict[str, Any] = {}
+    for phase in PHASES:
+        ids = [i for i in items if catalog[i].phase == phase]
+        if not ids:
+            continue
+        labels = [Label(items[i]) for i in ids]
+        blocking = [i for i in ids if Label(items[i]).blocks]
+        decision = "PROCEED" if not blocking else ("STOP" if phase in STOP_PHASES else "ROLLBACK")
+        phases[phase] = {"decision": decision, "counts": label_counts(labels), "blocking": blocking}
+    decisions = [p["decision"] for p in phases.values()]
+    overall = "STOP" if "STOP" in decisions else "ROLLBACK" if "ROLLBACK" in decisions else "PROCEED"
+    if not phases:
+        overall = "STOP"  # nothing judged is never a pass
+    return {
+        "phase": "+".join(phases) or "none",
+        "decision": overall,
+        "counts": label_counts(Label(v) for v in items.values()),
+        "items": items,
+        "reasons": {k: v for k, v in reasons.items() if k in items},
+        "phases": phases,
+        "version": st.loaded.env.release.version,
+        "baseline_version": st.loaded.env.release.baseline_version,
+        "environment": st.loaded.env.name,
+    }
+
+
+def write_records(config: pytest.Config, st: RunState) -> None:
+    """Write evidence.json (+ .sha256) and decision.json, stamped and as 'latest' copies."""
+    assert st.decision is not None
+    finished = dt.datetime.now(dt.UTC)
+    base = st.outputs["base"]
+    meta = run_metadata(config, st)
+    meta["Finished (UTC)"] = finished.isoformat(timespec="seconds")
+    evidence = {
+        "meta": meta,
+        "decision": st.decision,
+        "tests": [jsonable(dataclasses.asdict(r)) for r in st.records.values()],
+        "backend_calls": _total_calls(st),
+        "outputs": {"html": st.outputs.get("html"), "junit": st.outputs.get("junit")},
+    }
+    text = st.redact(json.dumps(evidence, indent=2, sort_keys=True)) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    st.decision["evidence_sha256"] = digest
+    st.decision["evidence_file"] = f"{base}.evidence.json"
+    decision_text = st.redact(json.dumps(st.decision, indent=2, sort_keys=True)) + "\n"
+    for name, content in (
+        (f"{base}.evidence.json", text),
+        (f"{base}.evidence.json.sha256", f"{digest}  {base}.evidence.json\n"),
+        (EVIDENCE_FILE, text),
+        (f"{EVIDENCE_FILE}.sha256", f"{digest}  {EVIDENCE_FILE}\n"),
+        (f"{base}.decision.json", decision_text),
+        (DECISION_FILE, decision_text),
+    ):
+        (st.reports_dir / name).write_text(content, encoding="utf-8")
+    st.outputs["evidence"] = str(st.reports_dir / f"{base}.evidence.json")
+
+
+def _total_calls(st: RunState) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for record in st.records.values():
+        for backend, n in record.calls.items():
+            totals[backend] = totals.get(backend, 0) + n
+    return totals
+
+
+def verify_evidence(path: Path) -> tuple[bool, str]:
+    """Check an evidence file against its ``.sha256`` companion."""
+    sidecar = path.with_name(path.name + ".sha256")
+    try:
+        data = path.read_bytes()
+        expected = sidecar.read_text(encoding="utf-8").split()[0]
+    except (OSError, IndexError) as exc:
+        return False, f"cannot read {path} or {sidecar}: {exc}"
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        return False, f"{path}: SHA-256 mismatch (file {actual[:16]}…, recorded {expected[:16]}…): modified"
+    try:
+        json.loads(data)
+    except ValueError as exc:
+        return False, f"{path}: not valid JSON: {exc}"
+    return True, f"{path}: SHA-256 {actual} OK"
+
+
+# --------------------------------------------------------------------------------------------
+# Presentation
+# --------------------------------------------------------------------------------------------
+def terminal_summary(tr: Any, st: RunState) -> None:
+    decision = st.decision
+    assert decision is not None
+    tr.write_sep("=", "nova-gate decision")
+    for phase, info in decision["phases"].items():
+        counts = info["counts"]
+        tr.write_line(
+            f"{PHASE_TITLES[phase]} [{phase}]: {info['decision']}  "
+            f"(✅ {counts['PASS']}  ⚠️ {counts['WARN'] + counts['WAIVED']}  "
+            f"❌ {counts['FAIL'] + counts['INCONCLUSIVE']})"
+        )
+        for item_id in sorted((i for i in decision["items"] if st.catalog[i].phase == phase),
+                              key=st.catalog.ids.index):
+            label = Label(decision["items"][item_id])
+            why = decision["reasons"].get(item_id, [""])[0] if label is not Label.PASS else ""
+            line = f"  {label.symbol} {label:<12} {item_id:<10} {st.catalog[item_id].text}"
+            tr.write_line(line[:110] + (f"\n      {why[:200]}" if why else ""))
+    tr.write_line(f"DECISION: {decision['decision']}  (version {decision['version']}, "
+                  f"environment {decision['environment']})", bold=True)
+    for key in ("html", "junit", "evidence"):
+        if st.outputs.get(key):
+            tr.write_line(f"  {key}: {st.outputs[key]}")
+
+
+def html_summary(st: RunState) -> list[str]:
+    decision = st.decision
+    assert decision is not None
+    colour = {"PROCEED": "#1a7f37", "STOP": "#b35900", "ROLLBACK": "#cf222e"}[decision["decision"]]
+    rows = []
+    for phase, info in decision["phases"].items():
+        c = info["counts"]
+        rows.append(
+            f"<tr><td>{html.escape(PHASE_TITLES[phase])}</td><td><b>{info['decision']}</b></td>"
+            f"<td>✅ {c['PASS']}</td><td>⚠️ {c['WARN'] + c['WAIVED']}</td>"
+            f"<td>❌ {c['FAIL'] + c['INCONCLUSIVE']}</td></tr>"
+        )
+    items = []
+    for item_id in sorted(decision["items"], key=st.catalog.ids.index):
+        label = Label(decision["items"][item_id])
+        why = "; ".join(decision["reasons"].get(item_id, []))[:400]
+        items.append(
+            f"<tr><td>{label.symbol} {label}</td><td>{item_id}</td>"
+            f"<td>{html.escape(st.catalog[item_id].text)}</td><td>{html.escape(why)}</td></tr>"
+        )
+    return [
+        f'<h2 id="nova-decision" style="color:{colour}">Decision: {decision["decision"]}</h2>',
+        f"<p>Release {html.escape(decision['version'])} (baseline "
+        f"{html.escape(decision['baseline_version'])}) on {html.escape(decision['environment'])}</p>",
+        "<table class='nova-phases'><tr><th>Phase</th><th>Decision</th><th>Pass</th><th>Warn</th>"
+        "<th>Fail</th></tr>" + "".join(rows) + "</table>",
+        "<table class='nova-items'><tr><th>Verdict</th><th>Item</th><th>Checklist</th><th>Reason</th></tr>"
+        + "".join(items) + "</table>",
+    ]
+
+
+def html_extras(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The evidence of one test as a pytest-html extra (a table plus the raw JSON)."""
+    from pytest_html import extras
+
+    verdict = payload["verdict"]
+    label = Label(verdict["label"])
+    rows = [
+        ("Items", ", ".join(payload["items"])),
+        ("Verdict", f"{label.symbol} {label}"),
+        ("Reason", verdict["reason"]),
+        ("Observed", json.dumps(verdict["observed"], default=str)[:2000]),
+        ("Expected", json.dumps(verdict["expected"], default=str)[:2000]),
+        ("Backend calls", json.dumps(payload["calls"])),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    evidence = html.escape(json.dumps(payload["evidence"], indent=1, default=str)[:20000])
+    details = html.escape(json.dumps(verdict["details"], indent=1, default=str)[:20000])
+    charts = "".join(c for c in (e.get("chart_svg", "") for e in payload["evidence"]) if c)
+    return [extras.html(
+        f"<div class='nova-evidence'><table>{body}</table>{charts}"
+        f"<details><summary>Evidence</summary><pre>{evidence}</pre></details>"
+        f"<details><summary>Details</summary><pre>{details}</pre></details></div>"
+    )]
+
+
+def phase_worst(labels: list[Label]) -> Label:
+    return worst(labels)
