@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from nova_gate.plugin import item_ids
-
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    from nova_gate.plugin import item_ids  # imported late: the plugin is registered by conftest
+
     nodes: dict[str, list[str]] = {}
     for node in session.items:
         for item_id in item_ids(node):

@@ -142,7 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if STATE not in config.stash or hasattr(config, "workerinput"):
         return
     st = state(config)
-    if not config.option.nova_no_reports and _looks_like_gate_run(config):
+    if not (config.option.nova_no_reports or config.option.collectonly) and _looks_like_gate_run(config):
         _arm_reports(config, st)
 
 
@@ -377,7 +377,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if STATE not in config.stash or hasattr(config, "workerinput"):
         return
     st = state(config)
-    if not st.gate_mode:
+    if not st.gate_mode or config.option.collectonly:
         return
     for source in st.sources:
         try:

@@ -1,0 +1,1 @@
+"""Pure rules: facts in, verdicts out; no I/O."""

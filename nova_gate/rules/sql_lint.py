@@ -1,0 +1,526 @@
+"""Backward-compatibility lint of migration SQL (PRE-DB-1 / MIG-2), on PostgreSQL's own parser.
+
+``pglast`` (libpg_query) parses the text, so a statement inside a comment, a string literal or a
+dollar-quoted body (``DO $$ ... $$``, function bodies) is not a statement and is never reported.
+Comments are read from the same library's scanner, for the reviewed per-statement ignores::
+
+    -- nova-gate: ignore drop-column reason: column unused since 4.2, see NOVA-123
+    ALTER TABLE users DROP COLUMN legacy_flag;
+
+The directive must sit directly above the statement (only other comments between them), name a
+rule that fires on that statement and give a non-empty reason; anything else is itself a
+``bad-ignore`` finding. There is no file-wide or blanket ignore.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import ast, enums, parse_sql
+from pglast.parser import ParseError, scan
+
+from nova_gate.verdict import Verdict, failed, passed, warned
+
+DIRECTIVE = "nova-gate:"
+NO_TRANSACTION = "-- no-transaction"
+
+
+class Severity(enum.StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+
+
+#: rule id → (severity, what it means)
+RULES: dict[str, tuple[Severity, str]] = {
+    "syntax-error": (Severity.BLOCK, "SQL does not parse"),
+    "drop-table": (Severity.BLOCK, "drops a table or view the running version may still use"),
+    "drop-column": (Severity.BLOCK, "drops a column the running version may still read or write"),
+    "rename-table": (Severity.BLOCK, "renames a table or view under the running version"),
+    "rename-column": (Severity.BLOCK, "renames a column under the running version"),
+    "alter-column-type": (Severity.BLOCK, "changes a column type (rewrite, ACCESS EXCLUSIVE lock)"),
+    "add-column-not-null": (
+        Severity.BLOCK,
+        "adds a NOT NULL column without DEFAULT: inserts of the running version fail",
+    ),
+    "set-not-null": (Severity.BLOCK, "sets NOT NULL on an existing column (full scan under lock)"),
+    "drop-default": (Severity.BLOCK, "drops a column default the running version may rely on"),
+    "drop-constraint": (Severity.BLOCK, "drops a constraint the running version may rely on"),
+    "truncate": (Severity.BLOCK, "truncates a table"),
+    "concurrently-in-transaction": (
+        Severity.BLOCK,
+        "CONCURRENTLY cannot run in a transaction: the migration must start with "
+        "'-- no-transaction' and hold this one statement only",
+    ),
+    "bad-ignore": (Severity.BLOCK, "a nova-gate ignore directive that is malformed or unused"),
+    "drop-index": (Severity.WARN, "drops an index queries may still use"),
+    "create-index-not-concurrently": (
+        Severity.WARN,
+        "CREATE INDEX without CONCURRENTLY on an existing table blocks writes while it builds",
+    ),
+    "constraint-not-valid": (
+        Severity.WARN,
+        "adds a FOREIGN KEY/CHECK constraint without NOT VALID (validated under lock)",
+    ),
+    "missing-lock-timeout": (
+        Severity.WARN,
+        "takes an ACCESS EXCLUSIVE lock without a prior SET lock_timeout",
+    ),
+}
+UNIGNORABLE = frozenset({"syntax-error", "bad-ignore"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    file: str
+    line: int
+    statement: str
+    rule: str
+    severity: Severity
+    message: str
+    #: the reviewed reason when a directive ignores this finding; such a finding does not count
+    ignored_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.ignored_reason is None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "file": self.file,
+            "line": self.line,
+            "rule": self.rule,
+            "severity": str(self.severity),
+            "message": self.message,
+            "statement": self.statement,
+        }
+        if self.ignored_reason is not None:
+            out["ignored_reason"] = self.ignored_reason
+        return out
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: [{self.severity}] {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One top-level statement: parse node, 0-based char offsets, 1-based start line."""
+
+    node: ast.Node
+    start: int
+    end: int
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    start: int
+    end: int
+    first_line: int
+    last_line: int
+    text: str
+
+
+class SqlSyntaxError(ValueError):
+    def __init__(self, file: str, line: int, message: str) -> None:
+        super().__init__(f"{file}:{line}: {message}")
+        self.file, self.line, self.message = file, line, message
+
+
+def line_of(sql: str, offset: int) -> int:
+    return sql.count("\n", 0, max(offset, 0)) + 1
+
+
+def statements(sql: str, file: str = "<sql>") -> list[Statement]:
+    """Parse ``sql`` into top-level statements; raise SqlSyntaxError with file and line."""
+    try:
+        raw = parse_sql(sql)
+    except ParseError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        raise SqlSyntaxError(file, line_of(sql, offset), message) from None
+    out: list[Statement] = []
+    for item in raw or ():
+        if item.stmt is None:
+            continue
+        start = item.stmt_location or 0
+        end = start + item.stmt_len if item.stmt_len else len(sql)
+        out.append(Statement(item.stmt, start, end, line_of(sql, start), sql[start:end].strip()))
+    return out
+
+
+def comments(sql: str) -> list[Comment]:
+    """Every comment of ``sql`` (``--`` and ``/* */``), from PostgreSQL's scanner."""
+    out = []
+    for token in scan(sql):
+        if token.name in ("SQL_COMMENT", "C_COMMENT"):
+            text = sql[token.start : token.end + 1]
+            out.append(
+                Comment(token.start, token.end + 1, line_of(sql, token.start), line_of(sql, token.end), text)
+            )
+    return out
+
+
+# ---------------------------------------------------------------- helpers on the parse tree
+
+
+def _qualified(rel: ast.RangeVar | None) -> str:
+    if rel is None:
+        return "?"
+    return f"{rel.schemaname}.{rel.relname}" if rel.schemaname else str(rel.relname)
+
+
+def _names(obj: Any) -> str:
+    if isinstance(obj, ast.String):
+        return str(obj.sval)
+    if isinstance(obj, tuple | list):
+        return ".".join(_names(o) for o in obj)
+    return str(obj)
+
+
+@dataclass
+class _FileState:
+    """What earlier statements of the same file did."""
+
+    new_tables: set[tuple[str | None, str]]
+    new_columns: set[tuple[str, str]]
+    lock_timeout_set: bool = False
+    lock_timeout_reported: bool = False
+
+
+def _is_new(state: _FileState, rel: ast.RangeVar | None) -> bool:
+    if rel is None or rel.relname is None:
+        return False
+    for schema, name in state.new_tables:
+        if name == rel.relname and (schema is None or rel.schemaname is None or schema == rel.schemaname):
+            return True
+    return False
+
+
+def _has(constraints: Iterable[ast.Constraint] | None, *kinds: enums.ConstrType) -> bool:
+    return any(isinstance(c, ast.Constraint) and c.contype in kinds for c in constraints or ())
+
+
+def _lock_timeout_value(node: ast.Node) -> bool | None:
+    """True if the statement sets a non-zero lock_timeout, False if it resets it, else None."""
+    if isinstance(node, ast.VariableSetStmt) and node.name == "lock_timeout":
+        if node.kind != enums.VariableSetKind.VAR_SET_VALUE:
+            return False
+        return not all(_is_zero(arg) for arg in node.args or ())
+    if isinstance(node, ast.SelectStmt):
+        for target in node.targetList or ():
+            call = getattr(target, "val", None)
+            if isinstance(call, ast.FuncCall) and _names(call.funcname).endswith("set_config"):
+                args = call.args or ()
+                if args and _const(args[0]) == "lock_timeout":
+                    return not (len(args) > 1 and _is_zero(args[1]))
+    return None
+
+
+def _const(node: Any) -> Any:
+    if isinstance(node, ast.A_Const) and not node.isnull:
+        value = node.val
+        for attr in ("sval", "ival", "fval"):
+            if hasattr(value, attr):
+                return getattr(value, attr)
+    return None
+
+
+def _is_zero(node: Any) -> bool:
+    value = _const(node)
+    return str(value).strip().lower() in ("0", "0ms", "0s")
+
+
+# ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE
+_WEAKER_LOCK = {
+    enums.AlterTableType.AT_ValidateConstraint,
+    enums.AlterTableType.AT_SetStatistics,
+    enums.AlterTableType.AT_SetOptions,
+    enums.AlterTableType.AT_ResetOptions,
+    enums.AlterTableType.AT_ClusterOn,
+    enums.AlterTableType.AT_DropCluster,
+    enums.AlterTableType.AT_AttachPartition,
+}
+_TABLE_LIKE = {
+    enums.ObjectType.OBJECT_TABLE,
+    enums.ObjectType.OBJECT_VIEW,
+    enums.ObjectType.OBJECT_MATVIEW,
+    enums.ObjectType.OBJECT_FOREIGN_TABLE,
+}
+
+
+def _takes_access_exclusive(node: ast.Node, state: _FileState) -> bool:
+    if isinstance(node, ast.AlterTableStmt):
+        if _is_new(state, node.relation):
+            return False
+        return any(
+            isinstance(cmd, ast.AlterTableCmd) and cmd.subtype not in _WEAKER_LOCK for cmd in node.cmds or ()
+        )
+    if isinstance(node, ast.DropStmt):
+        if node.removeType in _TABLE_LIKE:
+            return True
+        return node.removeType == enums.ObjectType.OBJECT_INDEX and not node.concurrent
+    if isinstance(node, ast.RenameStmt):
+        return node.relation is not None and not _is_new(state, node.relation)
+    if isinstance(node, ast.TruncateStmt | ast.ClusterStmt):
+        return True
+    if isinstance(node, ast.VacuumStmt):
+        return any(getattr(opt, "defname", None) == "full" for opt in node.options or ())
+    return False
+
+
+# ---------------------------------------------------------------- the rules, per statement
+
+
+def _check(
+    node: ast.Node, state: _FileState, no_transaction: bool, single: bool
+) -> Iterator[tuple[str, str]]:
+    """(rule, detail) for one statement, given what earlier statements of the file did."""
+    if isinstance(node, ast.DropStmt):
+        kind = node.removeType
+        objects = ", ".join(_names(o) for o in node.objects or ())
+        if kind in _TABLE_LIKE:
+            yield "drop-table", f"DROP {kind.name.removeprefix('OBJECT_')} {objects}"
+        elif kind == enums.ObjectType.OBJECT_INDEX:
+            yield "drop-index", f"DROP INDEX {objects}"
+            if node.concurrent:
+                yield from _concurrently(no_transaction, single, "DROP INDEX CONCURRENTLY")
+    elif isinstance(node, ast.TruncateStmt):
+        yield "truncate", "TRUNCATE " + ", ".join(_qualified(r) for r in node.relations or ())
+    elif isinstance(node, ast.RenameStmt):
+        target = _qualified(node.relation) if node.relation is not None else _names(node.object)
+        if node.renameType in _TABLE_LIKE:
+            yield "rename-table", f"rename {target} to {node.newname}"
+        elif node.renameType == enums.ObjectType.OBJECT_COLUMN:
+            yield "rename-column", f"rename column {target}.{node.subname} to {node.newname}"
+    elif isinstance(node, ast.IndexStmt):
+        if node.concurrent:
+            yield from _concurrently(no_transaction, single, "CREATE INDEX CONCURRENTLY")
+        elif not _is_new(state, node.relation):
+            yield "create-index-not-concurrently", f"CREATE INDEX on {_qualified(node.relation)}"
+    elif isinstance(node, ast.ReindexStmt):
+        if any(getattr(opt, "defname", None) == "concurrently" for opt in node.params or ()):
+            yield from _concurrently(no_transaction, single, "REINDEX CONCURRENTLY")
+    elif isinstance(node, ast.AlterTableStmt) and node.objtype in (
+        enums.ObjectType.OBJECT_TABLE,
+        enums.ObjectType.OBJECT_FOREIGN_TABLE,
+    ):
+        yield from _alter_table(node, state)
+
+
+def _concurrently(no_transaction: bool, single: bool, what: str) -> Iterator[tuple[str, str]]:
+    if not no_transaction:
+        yield "concurrently-in-transaction", f"{what} in a migration without '-- no-transaction'"
+    elif not single:
+        yield "concurrently-in-transaction", f"{what} in a multi-statement migration (implicit transaction)"
+
+
+def _alter_table(node: ast.AlterTableStmt, state: _FileState) -> Iterator[tuple[str, str]]:
+    table = _qualified(node.relation)
+    new_table = _is_new(state, node.relation)
+    AT = enums.AlterTableType
+    for cmd in node.cmds or ():
+        if not isinstance(cmd, ast.AlterTableCmd):
+            continue
+        column = f"{table}.{cmd.name}"
+        if cmd.subtype == AT.AT_DropColumn:
+            yield "drop-column", f"DROP COLUMN {column}"
+        elif cmd.subtype == AT.AT_AlterColumnType:
+            yield "alter-column-type", f"ALTER COLUMN {column} TYPE"
+        elif cmd.subtype == AT.AT_SetNotNull:
+            if not new_table and (table, str(cmd.name)) not in state.new_columns:
+                yield "set-not-null", f"SET NOT NULL on {column}"
+        elif cmd.subtype == AT.AT_ColumnDefault and cmd.def_ is None:
+            yield "drop-default", f"DROP DEFAULT on {column}"
+        elif cmd.subtype == AT.AT_DropConstraint:
+            yield "drop-constraint", f"DROP CONSTRAINT {cmd.name} on {table}"
+        elif cmd.subtype == AT.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
+            col = cmd.def_
+            state.new_columns.add((table, str(col.colname)))
+            C = enums.ConstrType
+            not_null = _has(col.constraints, C.CONSTR_NOTNULL, C.CONSTR_PRIMARY) or col.is_not_null
+            filled = _has(col.constraints, C.CONSTR_DEFAULT, C.CONSTR_IDENTITY, C.CONSTR_GENERATED)
+            if not_null and not filled and not new_table:
+                yield "add-column-not-null", f"ADD COLUMN {table}.{col.colname} NOT NULL without DEFAULT"
+            for constraint in col.constraints or ():
+                if _unvalidated(constraint) and not new_table and constraint.contype == C.CONSTR_CHECK:
+                    yield "constraint-not-valid", f"CHECK on new column {table}.{col.colname}"
+        elif cmd.subtype == AT.AT_AddConstraint and _unvalidated(cmd.def_) and not new_table:
+            assert isinstance(cmd.def_, ast.Constraint)
+            kind = str(getattr(cmd.def_.contype, "name", "")).removeprefix("CONSTR_")
+            name = cmd.def_.conname or "(unnamed)"
+            yield "constraint-not-valid", f"ADD CONSTRAINT {name} {kind} on {table} without NOT VALID"
+
+
+def _unvalidated(constraint: Any) -> bool:
+    """A FOREIGN KEY or CHECK constraint added without NOT VALID."""
+    return (
+        isinstance(constraint, ast.Constraint)
+        and constraint.contype in (enums.ConstrType.CONSTR_FOREIGN, enums.ConstrType.CONSTR_CHECK)
+        and not constraint.skip_validation
+    )
+
+
+def _record(node: ast.Node, state: _FileState) -> None:
+    """Remember the tables this statement creates and whether it set lock_timeout."""
+    if isinstance(node, ast.CreateStmt | ast.CreateTableAsStmt):
+        if isinstance(node, ast.CreateStmt):
+            rel = node.relation
+        else:
+            rel = node.into.rel if node.into is not None else None
+        if rel is not None and rel.relname is not None:
+            state.new_tables.add((rel.schemaname, str(rel.relname)))
+    setting = _lock_timeout_value(node)
+    if setting is not None:
+        state.lock_timeout_set = setting
+
+
+# ---------------------------------------------------------------- directives
+
+
+@dataclass(frozen=True)
+class Directive:
+    comment: Comment
+    rule: str | None
+    reason: str | None
+    problem: str | None
+
+
+def parse_directive(comment: Comment) -> Directive | None:
+    """``-- nova-gate: ignore <rule> reason: <text>`` (or the ``/* */`` form); None if not one."""
+    body = comment.text
+    body = body[2:] if body.startswith("--") else body[2:-2] if body.startswith("/*") else body
+    body = " ".join(body.split())
+    if not body.lower().startswith(DIRECTIVE):
+        return None
+    words = body[len(DIRECTIVE) :].strip().split(" ", 2)
+    if len(words) < 2 or words[0].lower() != "ignore":
+        return Directive(comment, None, None, "expected 'nova-gate: ignore <rule-id> reason: <text>'")
+    rule = words[1]
+    rest = words[2] if len(words) > 2 else ""
+    if rule not in RULES:
+        return Directive(comment, rule, None, f"unknown rule id {rule!r}")
+    if rule in UNIGNORABLE:
+        return Directive(comment, rule, None, f"rule {rule!r} cannot be ignored")
+    if not rest.lower().startswith("reason:") or not rest[len("reason:") :].strip():
+        return Directive(comment, rule, None, f"ignore of {rule} has no 'reason: <text>'")
+    return Directive(comment, rule, rest[len("reason:") :].strip(), None)
+
+
+def _attached(stmt: Statement, gap: list[Comment]) -> list[Comment]:
+    """The comments directly above ``stmt``: a run of comment lines ending on the line before it."""
+    out: list[Comment] = []
+    expected = stmt.line - 1
+    for comment in reversed(gap):
+        if comment.last_line != expected:
+            break
+        out.append(comment)
+        expected = comment.first_line - 1
+    return out
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def lint_sql(sql: str, file: str = "<sql>", *, no_transaction: bool | None = None) -> list[Finding]:
+    """Every finding of one migration's SQL, ignored ones included (with ``ignored_reason``)."""
+    if no_transaction is None:
+        no_transaction = sql.startswith(NO_TRANSACTION)
+    try:
+        stmts = statements(sql, file)
+    except SqlSyntaxError as exc:
+        severity, _ = RULES["syntax-error"]
+        text = sql.splitlines()[exc.line - 1].strip() if sql.splitlines() else ""
+        return [Finding(file, exc.line, text, "syntax-error", severity, exc.message)]
+    all_comments = comments(sql)
+    state = _FileState(new_tables=set(), new_columns=set())
+    findings: list[Finding] = []
+    used: set[int] = set()  # start offsets of directive comments attached to a statement
+    previous_end = 0
+    for stmt in stmts:
+        fired = [(rule, detail) for rule, detail in _check(stmt.node, state, no_transaction, len(stmts) == 1)]
+        if (
+            _takes_access_exclusive(stmt.node, state)
+            and not state.lock_timeout_set
+            and not state.lock_timeout_reported
+        ):
+            state.lock_timeout_reported = True
+            fired.append(("missing-lock-timeout", "first ACCESS EXCLUSIVE statement of the migration"))
+        _record(stmt.node, state)
+        gap = [c for c in all_comments if previous_end <= c.start and c.end <= stmt.start]
+        previous_end = stmt.end
+        directives = [d for d in map(parse_directive, _attached(stmt, gap)) if d is not None]
+        reasons = {d.rule: d.reason for d in directives if d.problem is None and d.reason}
+        for rule, detail in fired:
+            severity, meaning = RULES[rule]
+            findings.append(
+                Finding(file, stmt.line, stmt.text, rule, severity, f"{detail}: {meaning}", reasons.get(rule))
+            )
+        fired_rules = {rule for rule, _ in fired}
+        for directive in directives:
+            used.add(directive.comment.start)
+            problem = directive.problem
+            if problem is None and directive.rule not in fired_rules:
+                problem = f"ignore of {directive.rule} but that rule does not fire on this statement"
+            if problem is not None:
+                findings.append(_bad_ignore(file, directive.comment, problem))
+    for comment in all_comments:
+        if comment.start in used:
+            continue
+        if parse_directive(comment) is not None:
+            findings.append(_bad_ignore(file, comment, "ignore directive is not directly above a statement"))
+    findings.sort(key=lambda f: (f.line, f.rule))
+    return findings
+
+
+def _bad_ignore(file: str, comment: Comment, problem: str) -> Finding:
+    severity, _ = RULES["bad-ignore"]
+    return Finding(file, comment.first_line, comment.text.strip(), "bad-ignore", severity, problem)
+
+
+def lint_migrations(files: Iterable[Any]) -> list[Finding]:
+    """Lint forward migrations (objects with ``path``, ``sql``, ``kind``, ``no_transaction``).
+
+    Down migrations are not linted: undoing a change is destructive by nature.
+    """
+    findings: list[Finding] = []
+    for migration in files:
+        if str(getattr(migration, "kind", "simple")) == "down":
+            continue
+        name = getattr(migration.path, "name", str(migration.path))
+        findings.extend(
+            lint_sql(migration.sql, name, no_transaction=getattr(migration, "no_transaction", None))
+        )
+    return findings
+
+
+def lint_verdict(findings: Sequence[Finding], what: str = "migrations") -> Verdict:
+    """FAIL with any active block finding, WARN with only warn findings, else PASS."""
+    active = [f for f in findings if f.active]
+    ignored = [f.as_dict() for f in findings if not f.active]
+    block = [f for f in active if f.severity is Severity.BLOCK]
+    warn = [f for f in active if f.severity is Severity.WARN]
+    observed = [f.as_dict() for f in active]
+    expected = "no backward-incompatible or locking statements"
+    if block:
+        first = block[0]
+        more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
+        return failed(
+            f"{len(block)} blocking finding(s) in {what}: {first.file}:{first.line} {first.rule}{more}",
+            observed,
+            expected,
+            ignored=ignored,
+        )
+    if warn:
+        first = warn[0]
+        more = f" (+{len(warn) - 1} more)" if len(warn) > 1 else ""
+        return warned(
+            f"{len(warn)} warning(s) in {what}: {first.file}:{first.line} {first.rule}{more}",
+            observed,
+            expected,
+            ignored=ignored,
+        )
+    return passed(f"no findings in {what}", observed, expected, ignored=ignored)

@@ -1,0 +1,563 @@
+"""PostgreSQL 15: a primary on 55432 with WAL archiving and a streaming replica on 55433.
+
+The schema comes from ``sandbox/release/migrations`` applied with the real sqlx-cli as role
+``nova`` up to :data:`BASELINE_MIGRATION` (release v0.9.0); the last two migrations belong to the
+release v1.0.0 and stay pending until :func:`apply_release_migrations` runs them.
+
+We run as root, so initdb and the servers run as the unprivileged ``postgres`` OS user (created
+by the Debian package) through ``setpriv``, which execs in place: the recorded pid is the
+postmaster itself. Servers are stopped with SIGINT (PostgreSQL's "fast" shutdown), never killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nova_gate.sandbox import ports
+from nova_gate.sandbox.base import (
+    Component,
+    Fault,
+    Health,
+    SandboxError,
+    apt_install,
+    cache_dir,
+    pid_alive,
+    port_open,
+    run,
+    sandbox_data_dir,
+    state_dir,
+    wait_for,
+    wait_port,
+    write_json,
+)
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+OS_USER = "postgres"
+SUPERUSER = "postgres"
+DBNAME = "nova"
+OWNER_ROLE, OWNER_PASSWORD = "nova", "sandbox-owner-secret"
+RO_ROLE = "nova_gate_ro"
+SMOKE_ROLE, SMOKE_PASSWORD = "nova_smoke", "sandbox-smoke-secret"
+REPLICATION_ROLE = "replicator"
+#: the last migration of release v0.9.0; everything after it is the pending release v1.0.0
+BASELINE_MIGRATION = 20260915103000
+#: a version that exists in no migration file (pg-failed-migration)
+FAILED_MIGRATION_VERSION = 20261105170000
+#: the applied migration whose checksum pg-checksum-drift alters
+DRIFT_MIGRATION_VERSION = 20260203110000
+SMOKE_TABLES = ("users", "sessions", "conversations", "conversation_members", "messages", "posts")
+LONG_QUERY_APP = "nova-sandbox-long-query"
+SERVERS = {"primary": ports.POSTGRES_PRIMARY, "replica": ports.POSTGRES_REPLICA}
+
+
+def migrations_dir() -> Path:
+    return sandbox_data_dir() / "release" / "migrations"
+
+
+def sqlx_bin() -> Path:
+    return cache_dir() / "cargo" / "bin" / "sqlx"
+
+
+def ro_password() -> str:
+    return os.environ.get("NOVA_GATE_PG_PASSWORD") or "sandbox-ro-secret"
+
+
+def backup_catalog() -> Path:
+    return state_dir() / "backup" / "pgbackrest-info.json"
+
+
+def _owner_url() -> str:
+    return f"postgres://{OWNER_ROLE}:{OWNER_PASSWORD}@{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME}"
+
+
+def _connect(port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME, user: str = SUPERUSER,
+             password: str | None = None, **kwargs: Any) -> Any:
+    """A psycopg connection; the superuser comes in over the Unix socket (trust)."""
+    import psycopg
+
+    params: dict[str, Any] = {"port": port, "dbname": dbname, "user": user, "connect_timeout": 2,
+                              "application_name": "nova-sandbox", "autocommit": True, **kwargs}
+    if user == SUPERUSER:
+        params["host"] = str(_socket_dir())
+    else:
+        params["host"] = ports.HOST
+        params["password"] = password
+    return psycopg.connect(**params)
+
+
+def _socket_dir() -> Path:
+    return state_dir() / "postgres" / "run"
+
+
+def _sql(sql: Any, params: Any = None, *, port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME) -> list[Any]:
+    with _connect(port, dbname) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def _migration_files() -> list[tuple[int, Path]]:
+    """(version, up-or-simple file) per migration, sorted, as sqlx resolves them."""
+    out = []
+    for path in migrations_dir().glob("*.sql"):
+        if path.name.endswith(".down.sql"):
+            continue
+        out.append((int(path.name.split("_", 1)[0]), path))
+    return sorted(out)
+
+
+def sqlx_checksum(path: Path) -> bytes:
+    """sqlx's checksum: SHA-384 of the (up) file's bytes, as stored in _sqlx_migrations.checksum."""
+    return hashlib.sha384(path.read_bytes()).digest()
+
+
+def _sqlx(*args: str) -> str:
+    return run([str(sqlx_bin()), "migrate", *args, "--source", str(migrations_dir()),
+                "--database-url", _owner_url(), "--no-dotenv", "--connect-timeout", "10"],
+               cwd=str(state_dir()), timeout=300)
+
+
+def applied_versions() -> list[int]:
+    rows = _sql("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+    if not rows[0][0]:
+        return []
+    return [r[0] for r in _sql("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")]
+
+
+def apply_release_migrations() -> str:
+    """Run the release's pending migrations (the rehearsal's "migrations" phase) with sqlx-cli."""
+    return _sqlx("run")
+
+
+def pgbackrest_info(finished: datetime) -> list[dict[str, Any]]:
+    """A pgBackRest ``info --output=json`` document with one full backup that stopped at ``finished``."""
+    stop = int(finished.timestamp())
+    start = stop - 42
+    label = datetime.fromtimestamp(start, UTC).strftime("%Y%m%d-%H%M%SF")
+    return [{
+        "archive": [{"database": {"id": 1, "repo-key": 1}, "id": "15-1",
+                     "max": "000000010000000000000009", "min": "000000010000000000000001"}],
+        "backup": [{
+            "archive": {"start": "000000010000000000000004", "stop": "000000010000000000000004"},
+            "backrest": {"format": 5, "version": "2.54.2"},
+            "database": {"id": 1, "repo-key": 1},
+            "database-ref": [{"name": "postgres", "oid": 5}, {"name": "nova", "oid": 16390}],
+            "error": False,
+            "info": {"delta": 31876215, "repository": {"delta": 4012394, "size": 4012394}, "size": 31876215},
+            "label": label,
+            "link": None,
+            "lsn": {"start": "0/4000028", "stop": "0/4000138"},
+            "prior": None,
+            "reference": None,
+            "tablespace": None,
+            "timestamp": {"start": start, "stop": stop},
+            "type": "full",
+        }],
+        "cipher": "none",
+        "db": [{"id": 1, "repo-key": 1, "system-id": 7311512346087441234, "version": "15"}],
+        "name": "nova",
+        "repo": [{"cipher": "none", "key": 1, "status": {"code": 0, "message": "ok"}}],
+        "status": {"code": 0, "lock": {"backup": {"held": False}}, "message": "ok"},
+    }]
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            with contextlib.suppress(FileNotFoundError):
+                os.lchown(os.path.join(root, name), uid, gid)
+
+
+class Postgres(Component):
+    name = "postgres"
+
+    # -- paths ------------------------------------------------------------------------------
+    def data(self, server: str) -> Path:
+        return self.dir / server
+
+    @property
+    def archive(self) -> Path:
+        return self.dir / "archive"
+
+    def _as_postgres(self, argv: list[str]) -> list[str]:
+        return ["setpriv", f"--reuid={OS_USER}", f"--regid={OS_USER}", "--init-groups", "--", *argv]
+
+    def _ids(self) -> tuple[int, int]:
+        pw = pwd.getpwnam(OS_USER)
+        return pw.pw_uid, pw.pw_gid
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def install(self) -> None:
+        # pg_stat_statements ships in postgresql-15 on Debian 12 (postgresql-contrib-15 is only a
+        # virtual package there, so it cannot be asked for by dpkg-query).
+        if not (PG_BIN / "postgres").exists() or shutil.which("psql") is None:
+            apt_install("postgresql-15", "postgresql-client-15")
+        if not sqlx_bin().exists():
+            if shutil.which("cargo") is None:
+                raise SandboxError("postgres: cargo is needed to build sqlx-cli")
+            run(["cargo", "install", "sqlx-cli", "--locked", "--no-default-features",
+                 "--features", "postgres,rustls", "--root", str(cache_dir() / "cargo")], timeout=3600)
+
+    def start(self) -> None:
+        uid, gid = self._ids()
+        for d in (self.dir, self.archive, _socket_dir()):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chown(d, uid, gid)
+        # the postgres user must be able to reach the state directory
+        for parent in (self.root, *self.root.parents):
+            if parent == Path("/"):
+                break
+            if not os.stat(parent).st_mode & 0o001:
+                raise SandboxError(f"postgres: {parent} is not traversable by the {OS_USER} user")
+        if not (self.data("primary") / "PG_VERSION").exists():
+            self._initdb()
+        self._start_server("primary")
+        self._bootstrap()
+        if not (self.data("replica") / "PG_VERSION").exists():
+            self._basebackup()
+        self._start_server("replica")
+        wait_for(self._replica_streaming, "postgres replica streaming", timeout=60)
+        if not backup_catalog().exists():
+            write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC)))
+
+    def stop(self) -> None:
+        self._stop_long_query()
+        for server in ("replica", "primary"):
+            self._stop_server(server)
+        super().stop()
+
+    def health(self) -> Health:
+        endpoint = f"postgres://{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME} (replica :{ports.POSTGRES_REPLICA})"
+        problems = []
+        for server, port in SERVERS.items():
+            try:
+                with _connect(port, user=RO_ROLE, password=ro_password()) as conn:
+                    conn.execute("SELECT 1")
+            except Exception as exc:
+                problems.append(f"{server} :{port}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
+        if not problems and not self._replica_streaming():
+            problems.append("replica not streaming in pg_stat_replication")
+        return Health(not problems, endpoint, self.pids(), "; ".join(problems) or "primary + streaming replica")
+
+    # -- servers ----------------------------------------------------------------------------
+    def _initdb(self) -> None:
+        uid, gid = self._ids()
+        primary = self.data("primary")
+        shutil.rmtree(primary, ignore_errors=True)
+        primary.mkdir(parents=True)
+        os.chown(primary, uid, gid)
+        run(self._as_postgres([str(PG_BIN / "initdb"), "-D", str(primary), "-U", SUPERUSER, "-E", "UTF8",
+                               "--locale=C.UTF-8", "--data-checksums", "--auth-local=trust",
+                               "--auth-host=scram-sha-256"]), timeout=120)
+        archive_cmd = f"test ! -f {self.archive}/%f && cp %p {self.archive}/%f"
+        (primary / "nova_sandbox.conf").write_text("\n".join([
+            "# written by nova-gate's sandbox",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{_socket_dir()}'",
+            "max_connections = 100",
+            "shared_buffers = 64MB",
+            "shared_preload_libraries = 'pg_stat_statements'",
+            "pg_stat_statements.track = all",
+            "track_io_timing = on",
+            "wal_level = replica",
+            "max_wal_senders = 10",
+            "wal_keep_size = 256MB",
+            "hot_standby = on",
+            "hot_standby_feedback = on",
+            "archive_mode = on",
+            f"archive_command = '{archive_cmd}'",
+            "archive_timeout = 300",
+            "logging_collector = off",
+            "log_line_prefix = '%m [%p] %q%u@%d '",
+            "log_min_duration_statement = 1000",
+            "include_if_exists = 'nova_server.conf'",
+            "",
+        ]))
+        with open(primary / "postgresql.conf", "a") as fh:
+            fh.write("\ninclude = 'nova_sandbox.conf'\n")
+        (primary / "nova_server.conf").write_text(f"port = {ports.POSTGRES_PRIMARY}\n")
+        (primary / "pg_hba.conf").write_text("\n".join([
+            "# TYPE  DATABASE     USER        ADDRESS        METHOD",
+            "local   all          all                        trust",
+            "local   replication  all                        trust",
+            f"host    replication  {REPLICATION_ROLE}  127.0.0.1/32   trust",
+            "host    all          all         127.0.0.1/32   scram-sha-256",
+            "",
+        ]))
+        _chown_tree(primary, uid, gid)
+
+    def _start_server(self, server: str) -> None:
+        port = SERVERS[server]
+        proc = f"postgres-{server}"
+        pid = self.pid(proc)
+        if pid and pid_alive(pid):
+            wait_port(port, f"postgres {server}", timeout=60)
+            return
+        if port_open(port):
+            raise SandboxError(f"postgres: port {port} is taken by a process this sandbox did not start")
+        data = self.data(server)
+        (data / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash; we checked the pid
+        self.spawn(proc, self._as_postgres([str(PG_BIN / "postgres"), "-D", str(data)]))
+        try:
+            wait_for(lambda: self._accepts(port), f"postgres {server} on port {port}", timeout=90)
+        except SandboxError:
+            log = (self.logs / f"{proc}.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SandboxError(f"postgres {server} did not start: {' | '.join(log)}") from None
+
+    def _accepts(self, port: int) -> bool:
+        try:
+            with _connect(port, "postgres") as conn:
+                conn.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def _stop_server(self, server: str, timeout: float = 60) -> None:
+        """Fast shutdown (SIGINT to the postmaster), waiting for it to exit."""
+        proc = f"postgres-{server}"
+        pid = self.pid(proc)
+        if pid and pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            while pid_alive(pid) and time.monotonic() < deadline:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+                time.sleep(0.1)
+        self.stop_process(proc)  # escalates only if fast shutdown did not finish; removes the pid file
+
+    def _restart(self, server: str) -> None:
+        self._stop_server(server)
+        self._start_server(server)
+
+    def _basebackup(self) -> None:
+        uid, gid = self._ids()
+        replica = self.data("replica")
+        shutil.rmtree(replica, ignore_errors=True)
+        run(self._as_postgres([str(PG_BIN / "pg_basebackup"), "-h", ports.HOST, "-p", str(ports.POSTGRES_PRIMARY),
+                               "-U", REPLICATION_ROLE, "-D", str(replica), "-R", "-X", "stream",
+                               "-c", "fast", "--no-password"]), timeout=300)
+        (replica / "nova_server.conf").write_text(f"port = {ports.POSTGRES_REPLICA}\n")
+        _chown_tree(replica, uid, gid)
+
+    def _replica_streaming(self) -> bool:
+        try:
+            rows = _sql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", dbname="postgres")
+            return bool(rows[0][0])
+        except Exception:
+            return False
+
+    # -- first start: roles, database, schema, data ----------------------------------------
+    def _bootstrap(self) -> None:
+        from psycopg import sql
+
+        def role(name: str, password: str | None, extra: str = "LOGIN") -> None:
+            exists = _sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,), dbname="postgres")
+            verb = "ALTER" if exists else "CREATE"
+            stmt = sql.SQL(f"{verb} ROLE {{}} {extra}").format(sql.Identifier(name))
+            if password is not None:
+                stmt = sql.SQL("{} PASSWORD {}").format(stmt, sql.Literal(password))
+            _sql(stmt, dbname="postgres")
+
+        role(REPLICATION_ROLE, None, "LOGIN REPLICATION")
+        role(OWNER_ROLE, OWNER_PASSWORD)
+        role(RO_ROLE, ro_password())
+        role(SMOKE_ROLE, SMOKE_PASSWORD)
+        if not _sql("SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,), dbname="postgres"):
+            _sql(f"CREATE DATABASE {DBNAME} OWNER {OWNER_ROLE}", dbname="postgres")
+        _sql(f"ALTER ROLE {RO_ROLE} SET default_transaction_read_only = on", dbname="postgres")
+        _sql(f"GRANT pg_read_all_data, pg_monitor TO {RO_ROLE}", dbname="postgres")
+        _sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        applied = applied_versions()
+        if BASELINE_MIGRATION not in applied:
+            if applied and max(applied) > BASELINE_MIGRATION:
+                raise SandboxError("postgres: the database is past the baseline but lacks it; run sandbox reset")
+            _sqlx("run", "--target-version", str(BASELINE_MIGRATION))
+        _sql(f"GRANT USAGE ON SCHEMA public TO {SMOKE_ROLE}")
+        with _connect(user=OWNER_ROLE, password=OWNER_PASSWORD) as conn:
+            for table in SMOKE_TABLES:
+                conn.execute(f"GRANT SELECT, INSERT, DELETE ON {table} TO {SMOKE_ROLE}")
+            conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {SMOKE_ROLE}")
+            if not conn.execute("SELECT count(*) FROM users").fetchone()[0]:
+                self._seed(conn)
+        # finish a WAL segment so pg_stat_archiver has a last_archived_time
+        if not _sql("SELECT last_archived_time FROM pg_stat_archiver")[0][0]:
+            _sql("SELECT pg_switch_wal()")
+            wait_for(lambda: bool(_sql("SELECT last_archived_time FROM pg_stat_archiver")[0][0]),
+                     "postgres WAL archiving", timeout=30)
+
+    def _seed(self, conn: Any) -> None:
+        """A few hundred users with posts, follows, feeds, conversations, media, notifications."""
+        with conn.transaction():
+            conn.execute("""
+                INSERT INTO users (email, username, password_hash, created_at)
+                SELECT 'user' || i || '@example.test', 'user' || i,
+                       '$argon2id$v=19$m=19456,t=2,p=1$c2FuZGJveHNhbHQ$' || md5(i::text),
+                       now() - (400 - i) * interval '6 hours'
+                FROM generate_series(1, 400) AS i""")
+            conn.execute("""
+                INSERT INTO sessions (id, user_id, created_at, expires_at)
+                SELECT gen_random_uuid(), u, now() - interval '1 hour', now() + interval '29 days'
+                FROM generate_series(1, 400, 3) AS u""")
+            conn.execute("""
+                INSERT INTO media (owner_id, url, mime_type, size_bytes)
+                SELECT 1 + (i * 7) % 400, 'https://cdn.nova.test/m/' || md5(i::text) || '.jpg',
+                       'image/jpeg', 20000 + i * 131
+                FROM generate_series(1, 150) AS i""")
+            conn.execute("""
+                INSERT INTO posts (author_id, body, created_at, media_id)
+                SELECT 1 + (i * 13) % 400, 'Post number ' || i || ' from the sandbox',
+                       now() - (900 - i) * interval '40 minutes',
+                       CASE WHEN i % 6 = 0 THEN 1 + (i / 6) % 150 END
+                FROM generate_series(1, 900) AS i""")
+            conn.execute("""
+                INSERT INTO follows (follower_id, followee_id)
+                SELECT DISTINCT f, 1 + (f + k * 37) % 400
+                FROM generate_series(1, 400) AS f, generate_series(1, 8) AS k
+                WHERE f <> 1 + (f + k * 37) % 400""")
+            conn.execute("""
+                INSERT INTO feed_items (user_id, post_id, score, created_at)
+                SELECT f.follower_id, p.id, random(), p.created_at
+                FROM follows f JOIN posts p ON p.author_id = f.followee_id
+                WHERE p.id % 3 = 0""")
+            conn.execute("""
+                INSERT INTO conversations (id, created_at)
+                SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
+                       now() - i * interval '1 day'
+                FROM generate_series(1, 60) AS i""")
+            conn.execute("""
+                INSERT INTO conversation_members (conversation_id, user_id)
+                SELECT c.id, 1 + ((row_number() OVER ()) * 11 + m) % 400
+                FROM conversations c, generate_series(0, 1) AS m""")
+            conn.execute("""
+                INSERT INTO messages (conversation_id, sender_id, content, created_at)
+                SELECT cm.conversation_id, cm.user_id, 'hello #' || k, now() - k * interval '5 minutes'
+                FROM conversation_members cm, generate_series(1, 5) AS k""")
+            conn.execute("""
+                INSERT INTO notifications (user_id, kind, payload, read_at)
+                SELECT 1 + i % 400, (ARRAY['follow', 'like', 'mention', 'message'])[1 + i % 4],
+                       jsonb_build_object('actor_id', 1 + (i * 3) % 400, 'post_id', 1 + i % 900),
+                       CASE WHEN i % 3 = 0 THEN now() END
+                FROM generate_series(1, 1200) AS i""")
+        conn.execute("ANALYZE")
+
+    # -- faults -----------------------------------------------------------------------------
+    def faults(self) -> list[Fault]:
+        return [
+            Fault("pg-replica-stopped", "the streaming replica on 55433 is stopped", ("PD-4",),
+                  lambda: self._stop_server("replica"), self._undo_replica_stopped, self.name),
+            Fault("pg-replica-lagging", "replay paused on the replica while the primary keeps writing",
+                  ("PD-4",), self._inject_lag, self._undo_lag, self.name),
+            Fault("pg-long-query", "a client of role nova runs SELECT pg_sleep(3600) on the primary",
+                  ("PD-5",), self._inject_long_query, self._stop_long_query, self.name),
+            Fault("pg-failed-migration", "_sqlx_migrations has a row with success = false",
+                  ("PRE-DB-5", "MIG-3", "MIG-5"), self._inject_failed_migration,
+                  self._undo_failed_migration, self.name),
+            Fault("pg-checksum-drift", "an applied migration's checksum differs from its file",
+                  ("PRE-DB-2", "PRE-DB-5", "MIG-3"), self._inject_checksum_drift,
+                  self._undo_checksum_drift, self.name),
+            Fault("pg-stale-backup", "the newest backup in the catalog is 3 days old", ("PRE-DB-4",),
+                  lambda: write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC) - timedelta(days=3))),
+                  lambda: write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC))), self.name),
+            Fault("pg-max-connections-low", "max_connections on the primary is 30", ("PRE-INF-2", "MON-6"),
+                  lambda: self._set_max_connections(30), lambda: self._set_max_connections(None), self.name),
+        ]
+
+    def _wait_streaming(self) -> None:
+        wait_for(self._replica_streaming, "postgres replica streaming", timeout=60)
+
+    def _undo_replica_stopped(self) -> None:
+        self._start_server("replica")
+        self._wait_streaming()
+
+    def _inject_lag(self) -> None:
+        _sql("SELECT pg_wal_replay_pause()", port=ports.POSTGRES_REPLICA)
+        wait_for(lambda: _sql("SELECT pg_get_wal_replay_pause_state()", port=ports.POSTGRES_REPLICA)[0][0]
+                 == "paused", "postgres replica replay paused", timeout=30)
+        # real writes on the primary (committed transactions, so the replica's last replayed commit
+        # timestamp falls behind too); pg_logical_emit_message touches no table
+        with _connect() as conn:
+            for _ in range(5):
+                with conn.transaction():
+                    conn.execute("SELECT pg_logical_emit_message(true, 'nova-sandbox', 'replica-lag')")
+            conn.execute("ANALYZE sessions")
+
+        def diverged() -> bool:
+            rows = _sql("SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication", dbname="postgres")
+            return bool(rows) and rows[0][0] is not None and rows[0][0] > 0
+
+        wait_for(diverged, "replica replay LSN behind the primary", timeout=30)
+
+    def _undo_lag(self) -> None:
+        _sql("SELECT pg_wal_replay_resume()", port=ports.POSTGRES_REPLICA)
+
+        def caught_up() -> bool:
+            rows = _sql("SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication "
+                        "WHERE state = 'streaming'", dbname="postgres")
+            return bool(rows) and rows[0][0] == 0
+
+        wait_for(caught_up, "replica caught up", timeout=60)
+
+    def _long_query_backends(self) -> list[int]:
+        return [r[0] for r in _sql("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                   (LONG_QUERY_APP,), dbname="postgres")]
+
+    def _inject_long_query(self) -> None:
+        if self._long_query_backends():
+            return
+        self.stop_process("postgres-longquery")
+        self.spawn("postgres-longquery", [
+            "psql", "-X", "-q", "-h", ports.HOST, "-p", str(ports.POSTGRES_PRIMARY), "-U", OWNER_ROLE,
+            "-d", DBNAME, "-c", "SELECT pg_sleep(3600)",
+        ], env={"PGPASSWORD": OWNER_PASSWORD, "PGAPPNAME": LONG_QUERY_APP, "PGCONNECT_TIMEOUT": "5"})
+        wait_for(lambda: bool(self._long_query_backends()), "the long query to be running", timeout=20)
+        (self.dir / "long-query.backend").write_text(str(self._long_query_backends()[0]))
+
+    def _stop_long_query(self) -> None:
+        if self.pid("postgres-primary") and port_open(ports.POSTGRES_PRIMARY):
+            with contextlib.suppress(Exception):
+                for backend in self._long_query_backends():
+                    _sql("SELECT pg_terminate_backend(%s)", (backend,), dbname="postgres")
+        self.stop_process("postgres-longquery", timeout=5)
+        (self.dir / "long-query.backend").unlink(missing_ok=True)
+
+    def _inject_failed_migration(self) -> None:
+        _sql("""INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                VALUES (%s, 'backfill feed scores', false, %s, -1) ON CONFLICT (version) DO NOTHING""",
+             (FAILED_MIGRATION_VERSION, hashlib.sha384(b"UPDATE feed_items SET score = 0;\n").digest()))
+
+    def _undo_failed_migration(self) -> None:
+        _sql("DELETE FROM _sqlx_migrations WHERE version = %s AND NOT success", (FAILED_MIGRATION_VERSION,))
+
+    def _drift_file(self) -> Path:
+        return {v: p for v, p in _migration_files()}[DRIFT_MIGRATION_VERSION]
+
+    def _inject_checksum_drift(self) -> None:
+        drifted = hashlib.sha384(self._drift_file().read_bytes() + b"-- edited after it was applied\n").digest()
+        _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s", (drifted, DRIFT_MIGRATION_VERSION))
+
+    def _undo_checksum_drift(self) -> None:
+        _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
+             (sqlx_checksum(self._drift_file()), DRIFT_MIGRATION_VERSION))
+
+    def _set_max_connections(self, value: int | None) -> None:
+        current = int(_sql("SHOW max_connections", dbname="postgres")[0][0])
+        if value is None:
+            _sql("ALTER SYSTEM RESET max_connections", dbname="postgres")
+            wanted = 100
+        else:
+            _sql(f"ALTER SYSTEM SET max_connections = {int(value)}", dbname="postgres")
+            wanted = value
+        if current != wanted:
+            self._restart("primary")
+        self._wait_streaming()

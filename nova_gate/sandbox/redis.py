@@ -1,0 +1,147 @@
+"""Redis 7: a standalone server on 56379 (allkeys-lru, 256 MB) and a 3-master cluster on 57001-57003.
+
+The cluster bus of a node defaults to its port + 10000, which is past 65535 for 57001; the nodes
+set ``cluster-port`` to port + :data:`CLUSTER_BUS_OFFSET` instead (57101-57103). The cluster is
+created once with ``redis-cli --cluster create``; later starts reuse each node's nodes.conf.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from nova_gate.sandbox import ports
+from nova_gate.sandbox.base import (
+    Component,
+    Fault,
+    Health,
+    SandboxError,
+    apt_install,
+    pid_alive,
+    port_open,
+    run,
+    wait_for,
+    wait_port,
+)
+
+MAXMEMORY = "256mb"
+MAXMEMORY_POLICY = "allkeys-lru"
+CLUSTER_BUS_OFFSET = 100
+NODE_TIMEOUT_MS = 3000
+DOWN_NODE = ports.REDIS_CLUSTER[-1]
+SEED_KEYS = {
+    "nova:feature:feed_ranking_v2": "on",
+    "nova:feature:dm_reactions": "off",
+    "nova:ratelimit:auth:login:203.0.113.7": "3",
+    "nova:session:sandbox-smoke": '{"user_id": 1, "ttl": 3600}',
+    "nova:feed:cache:user:1": "[901, 899, 897]",
+}
+
+
+def cli(port: int, *args: str, timeout: float = 10) -> str:
+    return run(["redis-cli", "-h", ports.HOST, "-p", str(port), *args], timeout=timeout).strip()
+
+
+def _ping(port: int) -> bool:
+    try:
+        return cli(port, "PING", timeout=3) == "PONG"
+    except SandboxError:
+        return False
+
+
+def cluster_info(port: int) -> dict[str, str]:
+    out = {}
+    for line in cli(port, "CLUSTER", "INFO", timeout=3).splitlines():
+        key, _, value = line.strip().partition(":")
+        out[key] = value
+    return out
+
+
+def _cluster_state(port: int) -> str:
+    try:
+        return cluster_info(port).get("cluster_state", "")
+    except SandboxError:
+        return ""
+
+
+class RedisServers(Component):
+    name = "redis"
+
+    def install(self) -> None:
+        if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+            apt_install("redis-server", "redis-tools")
+
+    # -- processes --------------------------------------------------------------------------
+    def _start_standalone(self) -> None:
+        data = self.dir / "standalone"
+        data.mkdir(parents=True, exist_ok=True)
+        self._spawn_server("redis-standalone", ports.REDIS, [
+            "--dir", str(data), "--maxmemory", MAXMEMORY, "--maxmemory-policy", MAXMEMORY_POLICY,
+            "--save", "", "--appendonly", "no",
+        ])
+
+    def _start_node(self, port: int) -> None:
+        data = self.dir / f"cluster-{port}"
+        data.mkdir(parents=True, exist_ok=True)
+        self._spawn_server(f"redis-cluster-{port}", port, [
+            "--dir", str(data), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-port", str(port + CLUSTER_BUS_OFFSET), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--save", "", "--appendonly", "no", "--maxmemory", MAXMEMORY,
+            "--maxmemory-policy", MAXMEMORY_POLICY,
+        ])
+
+    def _spawn_server(self, proc: str, port: int, extra: list[str]) -> None:
+        pid = self.pid(proc)
+        if pid and pid_alive(pid):
+            wait_port(port, proc, timeout=30)
+            return
+        if port_open(port):
+            raise SandboxError(f"redis: port {port} is taken by a process this sandbox did not start")
+        self.spawn(proc, ["redis-server", "--bind", ports.HOST, "--port", str(port), "--daemonize", "no",
+                          "--protected-mode", "yes", "--loglevel", "notice", *extra])
+        wait_for(lambda: _ping(port), f"{proc} on port {port}", timeout=30)
+
+    def start(self) -> None:
+        self._start_standalone()
+        for port in ports.REDIS_CLUSTER:
+            self._start_node(port)
+        if all(cluster_info(p).get("cluster_slots_assigned") == "0" for p in ports.REDIS_CLUSTER):
+            run(["redis-cli", "--cluster", "create", *(f"{ports.HOST}:{p}" for p in ports.REDIS_CLUSTER),
+                 "--cluster-replicas", "0", "--cluster-yes"], timeout=60)
+        wait_for(lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
+                 "redis cluster_state:ok", timeout=60)
+        for key, value in SEED_KEYS.items():
+            cli(ports.REDIS, "SET", key, value)
+        cli(ports.REDIS, "EXPIRE", "nova:session:sandbox-smoke", "86400")
+        cli(ports.REDIS_CLUSTER[0], "-c", "SET", "nova:cluster:probe", "ok")
+
+    def health(self) -> Health:
+        endpoint = f"redis://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
+        problems = [f"{p}: no PONG" for p in (ports.REDIS, *ports.REDIS_CLUSTER) if not _ping(p)]
+        if not problems:
+            problems += [f"{p}: cluster_state {_cluster_state(p) or '?'}" for p in ports.REDIS_CLUSTER
+                         if _cluster_state(p) != "ok"]
+        return Health(not problems, endpoint, self.pids(), "; ".join(problems) or "standalone + cluster ok")
+
+    # -- faults -----------------------------------------------------------------------------
+    def faults(self) -> list[Fault]:
+        return [
+            Fault("redis-maxmemory-zero", "the standalone Redis has maxmemory 0 (unbounded)", ("PRE-CFG-6",),
+                  lambda: self._set_maxmemory("0"), lambda: self._set_maxmemory(MAXMEMORY), self.name),
+            Fault("redis-cluster-node-down", f"cluster node {DOWN_NODE} is stopped (slots uncovered)",
+                  ("PRE-INF-3",), self._node_down, self._node_up, self.name),
+        ]
+
+    def _set_maxmemory(self, value: str) -> None:
+        cli(ports.REDIS, "CONFIG", "SET", "maxmemory", value)
+
+    def _node_down(self) -> None:
+        self.stop_process(f"redis-cluster-{DOWN_NODE}")
+        others = [p for p in ports.REDIS_CLUSTER if p != DOWN_NODE]
+        # the surviving masters mark it FAIL after the node timeout; then the cluster is down
+        wait_for(lambda: all(_cluster_state(p) == "fail" for p in others),
+                 "redis cluster_state:fail", timeout=NODE_TIMEOUT_MS / 1000 * 4 + 10)
+
+    def _node_up(self) -> None:
+        self._start_node(DOWN_NODE)
+        wait_for(lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
+                 "redis cluster_state:ok", timeout=60)
