@@ -14,6 +14,7 @@ from nova_gate.sandbox.base import Component, Fault, SandboxError, state_dir, wr
 
 # Start order matters: the simulator needs PostgreSQL and Redis, Prometheus scrapes the simulator.
 COMPONENTS: dict[str, str] = {
+    "release": "release:Release",
     "postgres": "postgres:Postgres",
     "redis": "redis:RedisServers",
     "clickhouse": "clickhouse:ClickHouse",

@@ -1,0 +1,74 @@
+"""The release repository on disk: documents, specs, migrations directory listing, git tags."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from nova_gate.sources.base import Source, SourceError
+
+
+class ReleaseRepo(Source):
+    backend = "files"
+
+    def __init__(self, repo_dir: Path | None) -> None:
+        super().__init__()
+        self.repo_dir = repo_dir
+
+    def read_text(self, path: Path | None) -> str | None:
+        """The file's text, or None when it does not exist; other read errors raise."""
+        if path is None:
+            raise SourceError(self.backend, "path not configured in the environment")
+        with self.call(f"read {path}"):
+            try:
+                return path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return None
+
+    def listing(self, directory: Path | None) -> list[str]:
+        if directory is None:
+            raise SourceError(self.backend, "directory not configured in the environment")
+        with self.call(f"list {directory}"):
+            if not directory.is_dir():
+                raise SourceError(self.backend, f"{directory} is not a directory")
+            return sorted(p.name for p in directory.iterdir())
+
+    def spec_versions(self, directory: Path | None) -> dict[str, str | None]:
+        """``info.version`` of every OpenAPI document (yaml/json) in ``directory``."""
+        out: dict[str, str | None] = {}
+        for name in self.listing(directory):
+            if not name.endswith((".yaml", ".yml", ".json")):
+                continue
+            assert directory is not None
+            with self.call(f"read {name}"):
+                try:
+                    doc = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
+                except yaml.YAMLError as exc:
+                    raise SourceError(self.backend, f"{name} is not valid YAML/JSON", exc) from exc
+            info = doc.get("info", {}) if isinstance(doc, dict) else {}
+            version = info.get("version") if isinstance(info, dict) else None
+            out[name] = str(version) if version is not None else None
+        return out
+
+    def _git(self, *args: str) -> str:
+        if self.repo_dir is None:
+            raise SourceError("git", "release.repo_dir not configured in the environment")
+        with self.call("git " + " ".join(args)):
+            try:
+                proc = subprocess.run(["git", "-C", str(self.repo_dir), *args], capture_output=True,
+                                      text=True, timeout=30, check=False)
+            except subprocess.TimeoutExpired as exc:
+                raise SourceError("git", "timed out", exc) from exc
+            if proc.returncode != 0:
+                raise SourceError("git", " ".join(args), proc.stderr.strip().splitlines()[-1:] or "failed")
+            return proc.stdout
+
+    def tags(self) -> list[str]:
+        return self._git("tag", "--list").split()
+
+    def changed_files(self, base: str, head: str, subdir: str) -> list[str]:
+        """Names (relative to ``subdir``) of files changed between two refs."""
+        out = self._git("diff", "--name-only", f"{base}..{head}", "--", subdir)
+        return [Path(p).name for p in out.split()]
