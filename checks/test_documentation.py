@@ -29,7 +29,7 @@ def test_changelog_updated(release_repo, env, gate):
 
 @pytest.mark.item("P24-7")
 def test_openapi_specs_updated(release_repo, env, gate):
-    specs = release_repo.spec_versions(env.files.openapi_dir)
+    specs = release_repo.spec_versions(env.release.version, "openapi")
     changed = release_repo.changed_files(env.release.baseline_version, env.release.version, "openapi")
     gate.evidence(source="files+git", specs=specs, changed=changed)
     gate.judge(files.api_specs_current(specs, changed, env.release.version))

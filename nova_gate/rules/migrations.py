@@ -221,6 +221,10 @@ def _is_migration_name(name: str) -> bool:
         return False
 
 
+def _is_temporary(name: str) -> bool:
+    return name.endswith(TEMPORARY_SUFFIXES) or (name.startswith("#") and name.endswith("#"))
+
+
 def no_temporary_files(listing: Iterable[str], allowed: Collection[str] = DEFAULT_ALLOWED_FILES) -> Verdict:
     """P24-12: no ``*.tmp``, ``*.bak``, ``*~``, ``*.orig``, ``*.swp`` or stray files in the dir.
 

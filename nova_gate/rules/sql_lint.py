@@ -22,6 +22,7 @@ from typing import Any
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError, scan
 
+from nova_gate.sources.migration_files import MigrationFile
 from nova_gate.verdict import Verdict, failed, passed, warned
 
 DIRECTIVE = "nova-gate:"
@@ -481,19 +482,15 @@ def _bad_ignore(file: str, comment: Comment, problem: str) -> Finding:
     return Finding(file, comment.first_line, comment.text.strip(), "bad-ignore", severity, problem)
 
 
-def lint_migrations(files: Iterable[Any]) -> list[Finding]:
-    """Lint forward migrations (objects with ``path``, ``sql``, ``kind``, ``no_transaction``).
+def lint_migrations(files: Iterable[MigrationFile]) -> list[Finding]:
+    """Lint the forward migrations, each under its file name.
 
     Down migrations are not linted: undoing a change is destructive by nature.
     """
     findings: list[Finding] = []
     for migration in files:
-        if str(getattr(migration, "kind", "simple")) == "down":
-            continue
-        name = getattr(migration.path, "name", str(migration.path))
-        findings.extend(
-            lint_sql(migration.sql, name, no_transaction=getattr(migration, "no_transaction", None))
-        )
+        if migration.kind.is_forward:
+            findings.extend(lint_sql(migration.sql, migration.name, no_transaction=migration.no_transaction))
     return findings
 
 

@@ -6,6 +6,7 @@ Made from the committed ``sandbox/release`` into ``.sandbox/release`` so that fa
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from nova_gate.sandbox.base import Component, Fault, Health, run, sandbox_data_dir
@@ -77,7 +78,34 @@ class Release(Component):
                 notes.write_text(saved.read_text())
                 saved.unlink()
 
+        def edit(path: Path, old: str, new: str) -> Callable[[], None]:
+            def apply() -> None:
+                path.write_text(path.read_text().replace(old, new))
+            return apply
+
+        changelog = self.repo / "CHANGELOG.md"
+        rollback = self.repo / "docs" / "ROLLBACK.md"
+        rollback_saved = self.root / "rollback.saved"
+        release_commit = "main"  # the "Release v1.0.0" commit is the tip of main
+
+        def stub_rollback() -> None:
+            if not rollback_saved.exists():
+                rollback_saved.write_text(rollback.read_text())
+            rollback.write_text("# Rollback\nTODO\n")
+
+        def restore_rollback() -> None:
+            if rollback_saved.exists():
+                rollback.write_text(rollback_saved.read_text())
+                rollback_saved.unlink()
         return [
+            Fault("changelog-entry-missing", "CHANGELOG.md has no v1.0.0 entry", ("P24-6",),
+                  edit(changelog, "## v1.0.0", "## Unreleased"), edit(changelog, "## Unreleased", "## v1.0.0"),
+                  self.name),
+            Fault("rollback-doc-stub", "the rollback procedure is an empty stub", ("PRE-DOC-3",),
+                  stub_rollback, restore_rollback, self.name),
+            Fault("openapi-not-bumped", "tag v1.0.0 moved to a commit whose specs are v0.9.0's",
+                  ("P24-7",), lambda: self.git("tag", "-f", "v1.0.0", "v0.9.0"),
+                  lambda: self.git("tag", "-f", "v1.0.0", release_commit), self.name),
             Fault("release-tag-missing", "git tag v1.0.0 deleted from the release repository",
                   ("P24-11",), drop_tag, restore_tag, self.name),
             Fault("release-notes-missing", "release notes for v1.0.0 removed", ("PRE-DOC-1",),

@@ -156,8 +156,12 @@ def read_migrations(directory: Path, ignored_chars: Iterable[str] = ()) -> tuple
         what = "is not a directory" if directory.exists() else "does not exist"
         raise SourceError(BACKEND, f"migrations directory {directory} {what}")
     found: list[MigrationFile] = []
-    for raw_name in list_directory(directory):
-        path = directory / raw_name
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError as exc:
+        raise SourceError(BACKEND, f"cannot list migrations directory {directory}", exc) from exc
+    for raw_name in entries:
+        path = directory / raw_name  # the real name; the lossy one is only parsed, as in sqlx
         try:
             mode = path.stat().st_mode  # follows symlinks, like fs::metadata
         except OSError as exc:

@@ -35,18 +35,18 @@ class ReleaseRepo(Source):
                 raise SourceError(self.backend, f"{directory} is not a directory")
             return sorted(p.name for p in directory.iterdir())
 
-    def spec_versions(self, directory: Path | None) -> dict[str, str | None]:
-        """``info.version`` of every OpenAPI document (yaml/json) in ``directory``."""
+    def spec_versions(self, ref: str, subdir: str) -> dict[str, str | None]:
+        """``info.version`` of every OpenAPI document (yaml/json) in ``subdir`` at git ``ref``."""
         out: dict[str, str | None] = {}
-        for name in self.listing(directory):
+        for path in self._git("ls-tree", "--name-only", f"{ref}:{subdir}").split():
+            name = Path(path).name
             if not name.endswith((".yaml", ".yml", ".json")):
                 continue
-            assert directory is not None
-            with self.call(f"read {name}"):
-                try:
-                    doc = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
-                except yaml.YAMLError as exc:
-                    raise SourceError(self.backend, f"{name} is not valid YAML/JSON", exc) from exc
+            text = self._git("show", f"{ref}:{subdir}/{name}")
+            try:
+                doc = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise SourceError(self.backend, f"{name} is not valid YAML/JSON", exc) from exc
             info = doc.get("info", {}) if isinstance(doc, dict) else {}
             version = info.get("version") if isinstance(info, dict) else None
             out[name] = str(version) if version is not None else None

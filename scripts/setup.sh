@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install everything nova-gate and its sandbox need on a fresh Debian machine (idempotent).
+# Heavy builds (sqlx-cli, Kafka/OpenSearch jars) are cached in ~/.cache/nova-gate by the
+# sandbox components themselves and rebuilt only when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postgresql-15 postgresql-contrib redis-server redis-tools prometheus
+              prometheus-alertmanager docker-registry git curl chromium)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Debian starts these services on install; the sandbox runs its own on other ports.
+for svc in redis-server prometheus prometheus-alertmanager docker-registry postgresql; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import nova_gate, chdb, pytest_html" 2>/dev/null || [ pyproject.toml -nt .sandbox/.pip-stamp ]; then
+  echo "setup: pip install -e .[dev]"
+  "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+  mkdir -p .sandbox && touch .sandbox/.pip-stamp
+fi

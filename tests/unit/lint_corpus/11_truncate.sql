@@ -1,0 +1,3 @@
+-- expect: truncate
+SET lock_timeout = '5s';
+TRUNCATE TABLE audit_log;

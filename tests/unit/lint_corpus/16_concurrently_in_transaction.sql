@@ -1,0 +1,2 @@
+-- expect: concurrently-in-transaction
+CREATE INDEX CONCURRENTLY idx_users_email ON users (email);
