@@ -44,6 +44,7 @@ class Service(_Model):
     live_path: str = "/api/v1/health/live"
     ready_path: str = "/api/v1/health/ready"
     pool_size: Annotated[int, Field(ge=0)] = 10
+    replicas: Annotated[int, Field(ge=0)] = 3
 
 
 class Release(_Model):
@@ -55,7 +56,8 @@ class Release(_Model):
     git_sha: str | None = None
     repo_dir: Path | None = None
     migrations_dir: Path | None = None
-    rollback_target_version: int | None = None
+    rollback_target_version: int | None = Field(
+        default=None, description="the baseline's last migration: what a revert goes back to")
 
     @field_validator("services")
     @classmethod
@@ -164,6 +166,7 @@ class Kubernetes(_Model):
 
 class Backends(_Model):
     postgres: Postgres | None = None
+    postgres_staging: Postgres | None = None
     redis: Redis | None = None
     clickhouse: ClickHouse | None = None
     kafka: Kafka | None = None

@@ -23,6 +23,9 @@ from typing import Any
 from nova_gate.config import project_root
 
 
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
 class SandboxError(Exception):
     """A sandbox step failed; the message says which component and why."""
 
@@ -173,6 +176,7 @@ class Component:
             start_new_session=True,
         )
         log.close()
+        _CHILDREN.append(proc)  # daemons outlive this call; keep the handle (no ResourceWarning)
         self.pidfile(proc_name).write_text(str(proc.pid))
         return proc.pid
 
@@ -229,6 +233,8 @@ class Fault:
     component: str = ""
     #: verdict the catching items must give (FAIL, or WARN for warn-only faults)
     expect: str = "FAIL"
+    #: "migrated": the proof runs with the release's migrations applied (migrations phase items)
+    stage: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +243,7 @@ class Fault:
             "catches": list(self.catches),
             "component": self.component,
             "expect": self.expect,
+            "stage": self.stage,
         }
 
 

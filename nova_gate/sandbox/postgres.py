@@ -11,9 +11,11 @@ postmaster itself. Servers are stopped with SIGINT (PostgreSQL's "fast" shutdown
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import contextlib
 import hashlib
-import json
+import sys
 import os
 import pwd
 import shutil
@@ -76,17 +78,34 @@ def backup_catalog() -> Path:
     return state_dir() / "backup" / "pgbackrest-info.json"
 
 
-def _owner_url() -> str:
-    return f"postgres://{OWNER_ROLE}:{OWNER_PASSWORD}@{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME}"
+def _owner_url(dbname: str = "") -> str:
+    db = dbname or DBNAME
+    return f"postgres://{OWNER_ROLE}:{OWNER_PASSWORD}@{ports.HOST}:{ports.POSTGRES_PRIMARY}/{db}"
 
 
-def _connect(port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME, user: str = SUPERUSER,
-             password: str | None = None, **kwargs: Any) -> Any:
+LONG_QUERY_WAIT_S = 6
+STAGING_DBNAME = "nova_staging"  # where the release's migrations were "tested in staging" (PRE-DB-2)
+
+
+def _connect(
+    port: int = ports.POSTGRES_PRIMARY,
+    dbname: str = DBNAME,
+    user: str = SUPERUSER,
+    password: str | None = None,
+    **kwargs: Any,
+) -> Any:
     """A psycopg connection; the superuser comes in over the Unix socket (trust)."""
     import psycopg
 
-    params: dict[str, Any] = {"port": port, "dbname": dbname, "user": user, "connect_timeout": 2,
-                              "application_name": "nova-sandbox", "autocommit": True, **kwargs}
+    params: dict[str, Any] = {
+        "port": port,
+        "dbname": dbname,
+        "user": user,
+        "connect_timeout": 2,
+        "application_name": "nova-sandbox",
+        "autocommit": True,
+        **kwargs,
+    }
     if user == SUPERUSER:
         params["host"] = str(_socket_dir())
     else:
@@ -99,7 +118,9 @@ def _socket_dir() -> Path:
     return state_dir() / "postgres" / "run"
 
 
-def _sql(sql: Any, params: Any = None, *, port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME) -> list[Any]:
+def _sql(
+    sql: Any, params: Any = None, *, port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME
+) -> list[Any]:
     with _connect(port, dbname) as conn:
         cur = conn.execute(sql, params)
         return cur.fetchall() if cur.description else []
@@ -120,10 +141,23 @@ def sqlx_checksum(path: Path) -> bytes:
     return hashlib.sha384(path.read_bytes()).digest()
 
 
-def _sqlx(*args: str) -> str:
-    return run([str(sqlx_bin()), "migrate", *args, "--source", str(migrations_dir()),
-                "--database-url", _owner_url(), "--no-dotenv", "--connect-timeout", "10"],
-               cwd=str(state_dir()), timeout=300)
+def _sqlx(*args: str, dbname: str = "") -> str:
+    return run(
+        [
+            str(sqlx_bin()),
+            "migrate",
+            *args,
+            "--source",
+            str(migrations_dir()),
+            "--database-url",
+            _owner_url(dbname),
+            "--no-dotenv",
+            "--connect-timeout",
+            "10",
+        ],
+        cwd=str(state_dir()),
+        timeout=300,
+    )
 
 
 def applied_versions() -> list[int]:
@@ -143,31 +177,45 @@ def pgbackrest_info(finished: datetime) -> list[dict[str, Any]]:
     stop = int(finished.timestamp())
     start = stop - 42
     label = datetime.fromtimestamp(start, UTC).strftime("%Y%m%d-%H%M%SF")
-    return [{
-        "archive": [{"database": {"id": 1, "repo-key": 1}, "id": "15-1",
-                     "max": "000000010000000000000009", "min": "000000010000000000000001"}],
-        "backup": [{
-            "archive": {"start": "000000010000000000000004", "stop": "000000010000000000000004"},
-            "backrest": {"format": 5, "version": "2.54.2"},
-            "database": {"id": 1, "repo-key": 1},
-            "database-ref": [{"name": "postgres", "oid": 5}, {"name": "nova", "oid": 16390}],
-            "error": False,
-            "info": {"delta": 31876215, "repository": {"delta": 4012394, "size": 4012394}, "size": 31876215},
-            "label": label,
-            "link": None,
-            "lsn": {"start": "0/4000028", "stop": "0/4000138"},
-            "prior": None,
-            "reference": None,
-            "tablespace": None,
-            "timestamp": {"start": start, "stop": stop},
-            "type": "full",
-        }],
-        "cipher": "none",
-        "db": [{"id": 1, "repo-key": 1, "system-id": 7311512346087441234, "version": "15"}],
-        "name": "nova",
-        "repo": [{"cipher": "none", "key": 1, "status": {"code": 0, "message": "ok"}}],
-        "status": {"code": 0, "lock": {"backup": {"held": False}}, "message": "ok"},
-    }]
+    return [
+        {
+            "archive": [
+                {
+                    "database": {"id": 1, "repo-key": 1},
+                    "id": "15-1",
+                    "max": "000000010000000000000009",
+                    "min": "000000010000000000000001",
+                }
+            ],
+            "backup": [
+                {
+                    "archive": {"start": "000000010000000000000004", "stop": "000000010000000000000004"},
+                    "backrest": {"format": 5, "version": "2.54.2"},
+                    "database": {"id": 1, "repo-key": 1},
+                    "database-ref": [{"name": "postgres", "oid": 5}, {"name": "nova", "oid": 16390}],
+                    "error": False,
+                    "info": {
+                        "delta": 31876215,
+                        "repository": {"delta": 4012394, "size": 4012394},
+                        "size": 31876215,
+                    },
+                    "label": label,
+                    "link": None,
+                    "lsn": {"start": "0/4000028", "stop": "0/4000138"},
+                    "prior": None,
+                    "reference": None,
+                    "tablespace": None,
+                    "timestamp": {"start": start, "stop": stop},
+                    "type": "full",
+                }
+            ],
+            "cipher": "none",
+            "db": [{"id": 1, "repo-key": 1, "system-id": 7311512346087441234, "version": "15"}],
+            "name": "nova",
+            "repo": [{"cipher": "none", "key": 1, "status": {"code": 0, "message": "ok"}}],
+            "status": {"code": 0, "lock": {"backup": {"held": False}}, "message": "ok"},
+        }
+    ]
 
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
@@ -205,8 +253,20 @@ class Postgres(Component):
         if not sqlx_bin().exists():
             if shutil.which("cargo") is None:
                 raise SandboxError("postgres: cargo is needed to build sqlx-cli")
-            run(["cargo", "install", "sqlx-cli", "--locked", "--no-default-features",
-                 "--features", "postgres,rustls", "--root", str(cache_dir() / "cargo")], timeout=3600)
+            run(
+                [
+                    "cargo",
+                    "install",
+                    "sqlx-cli",
+                    "--locked",
+                    "--no-default-features",
+                    "--features",
+                    "postgres,rustls",
+                    "--root",
+                    str(cache_dir() / "cargo"),
+                ],
+                timeout=3600,
+            )
 
     def start(self) -> None:
         uid, gid = self._ids()
@@ -236,8 +296,14 @@ class Postgres(Component):
             self._stop_server(server)
         super().stop()
 
+    def reset(self) -> None:
+        super().reset()
+        backup_catalog().unlink(missing_ok=True)
+
     def health(self) -> Health:
-        endpoint = f"postgres://{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME} (replica :{ports.POSTGRES_REPLICA})"
+        endpoint = (
+            f"postgres://{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME} (replica :{ports.POSTGRES_REPLICA})"
+        )
         problems = []
         for server, port in SERVERS.items():
             try:
@@ -247,7 +313,9 @@ class Postgres(Component):
                 problems.append(f"{server} :{port}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
         if not problems and not self._replica_streaming():
             problems.append("replica not streaming in pg_stat_replication")
-        return Health(not problems, endpoint, self.pids(), "; ".join(problems) or "primary + streaming replica")
+        return Health(
+            not problems, endpoint, self.pids(), "; ".join(problems) or "primary + streaming replica"
+        )
 
     # -- servers ----------------------------------------------------------------------------
     def _initdb(self) -> None:
@@ -256,44 +324,67 @@ class Postgres(Component):
         shutil.rmtree(primary, ignore_errors=True)
         primary.mkdir(parents=True)
         os.chown(primary, uid, gid)
-        run(self._as_postgres([str(PG_BIN / "initdb"), "-D", str(primary), "-U", SUPERUSER, "-E", "UTF8",
-                               "--locale=C.UTF-8", "--data-checksums", "--auth-local=trust",
-                               "--auth-host=scram-sha-256"]), timeout=120)
+        run(
+            self._as_postgres(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(primary),
+                    "-U",
+                    SUPERUSER,
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--data-checksums",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ]
+            ),
+            timeout=120,
+        )
         archive_cmd = f"test ! -f {self.archive}/%f && cp %p {self.archive}/%f"
-        (primary / "nova_sandbox.conf").write_text("\n".join([
-            "# written by nova-gate's sandbox",
-            "listen_addresses = '127.0.0.1'",
-            f"unix_socket_directories = '{_socket_dir()}'",
-            "max_connections = 100",
-            "shared_buffers = 64MB",
-            "shared_preload_libraries = 'pg_stat_statements'",
-            "pg_stat_statements.track = all",
-            "track_io_timing = on",
-            "wal_level = replica",
-            "max_wal_senders = 10",
-            "wal_keep_size = 256MB",
-            "hot_standby = on",
-            "hot_standby_feedback = on",
-            "archive_mode = on",
-            f"archive_command = '{archive_cmd}'",
-            "archive_timeout = 300",
-            "logging_collector = off",
-            "log_line_prefix = '%m [%p] %q%u@%d '",
-            "log_min_duration_statement = 1000",
-            "include_if_exists = 'nova_server.conf'",
-            "",
-        ]))
+        (primary / "nova_sandbox.conf").write_text(
+            "\n".join(
+                [
+                    "# written by nova-gate's sandbox",
+                    "listen_addresses = '127.0.0.1'",
+                    f"unix_socket_directories = '{_socket_dir()}'",
+                    "max_connections = 500",
+                    "shared_buffers = 64MB",
+                    "shared_preload_libraries = 'pg_stat_statements'",
+                    "pg_stat_statements.track = all",
+                    "track_io_timing = on",
+                    "wal_level = replica",
+                    "max_wal_senders = 10",
+                    "wal_keep_size = 256MB",
+                    "hot_standby = on",
+                    "hot_standby_feedback = on",
+                    "archive_mode = on",
+                    f"archive_command = '{archive_cmd}'",
+                    "archive_timeout = 300",
+                    "logging_collector = off",
+                    "log_line_prefix = '%m [%p] %q%u@%d '",
+                    "log_min_duration_statement = 1000",
+                    "include_if_exists = 'nova_server.conf'",
+                    "",
+                ]
+            )
+        )
         with open(primary / "postgresql.conf", "a") as fh:
             fh.write("\ninclude = 'nova_sandbox.conf'\n")
         (primary / "nova_server.conf").write_text(f"port = {ports.POSTGRES_PRIMARY}\n")
-        (primary / "pg_hba.conf").write_text("\n".join([
-            "# TYPE  DATABASE     USER        ADDRESS        METHOD",
-            "local   all          all                        trust",
-            "local   replication  all                        trust",
-            f"host    replication  {REPLICATION_ROLE}  127.0.0.1/32   trust",
-            "host    all          all         127.0.0.1/32   scram-sha-256",
-            "",
-        ]))
+        (primary / "pg_hba.conf").write_text(
+            "\n".join(
+                [
+                    "# TYPE  DATABASE     USER        ADDRESS        METHOD",
+                    "local   all          all                        trust",
+                    "local   replication  all                        trust",
+                    f"host    replication  {REPLICATION_ROLE}  127.0.0.1/32   trust",
+                    "host    all          all         127.0.0.1/32   scram-sha-256",
+                    "",
+                ]
+            )
+        )
         _chown_tree(primary, uid, gid)
 
     def _start_server(self, server: str) -> None:
@@ -344,15 +435,36 @@ class Postgres(Component):
         uid, gid = self._ids()
         replica = self.data("replica")
         shutil.rmtree(replica, ignore_errors=True)
-        run(self._as_postgres([str(PG_BIN / "pg_basebackup"), "-h", ports.HOST, "-p", str(ports.POSTGRES_PRIMARY),
-                               "-U", REPLICATION_ROLE, "-D", str(replica), "-R", "-X", "stream",
-                               "-c", "fast", "--no-password"]), timeout=300)
+        run(
+            self._as_postgres(
+                [
+                    str(PG_BIN / "pg_basebackup"),
+                    "-h",
+                    ports.HOST,
+                    "-p",
+                    str(ports.POSTGRES_PRIMARY),
+                    "-U",
+                    REPLICATION_ROLE,
+                    "-D",
+                    str(replica),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-password",
+                ]
+            ),
+            timeout=300,
+        )
         (replica / "nova_server.conf").write_text(f"port = {ports.POSTGRES_REPLICA}\n")
         _chown_tree(replica, uid, gid)
 
     def _replica_streaming(self) -> bool:
         try:
-            rows = _sql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", dbname="postgres")
+            rows = _sql(
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", dbname="postgres"
+            )
             return bool(rows[0][0])
         except Exception:
             return False
@@ -381,8 +493,13 @@ class Postgres(Component):
         applied = applied_versions()
         if BASELINE_MIGRATION not in applied:
             if applied and max(applied) > BASELINE_MIGRATION:
-                raise SandboxError("postgres: the database is past the baseline but lacks it; run sandbox reset")
+                raise SandboxError(
+                    "postgres: the database is past the baseline but lacks it; run sandbox reset"
+                )
             _sqlx("run", "--target-version", str(BASELINE_MIGRATION))
+        if not _sql("SELECT 1 FROM pg_database WHERE datname = %s", (STAGING_DBNAME,), dbname="postgres"):
+            _sql(f"CREATE DATABASE {STAGING_DBNAME} OWNER {OWNER_ROLE}", dbname="postgres")
+        _sqlx("run", dbname=STAGING_DBNAME)  # staging has the whole release applied
         _sql(f"GRANT USAGE ON SCHEMA public TO {SMOKE_ROLE}")
         with _connect(user=OWNER_ROLE, password=OWNER_PASSWORD) as conn:
             for table in SMOKE_TABLES:
@@ -393,8 +510,11 @@ class Postgres(Component):
         # finish a WAL segment so pg_stat_archiver has a last_archived_time
         if not _sql("SELECT last_archived_time FROM pg_stat_archiver")[0][0]:
             _sql("SELECT pg_switch_wal()")
-            wait_for(lambda: bool(_sql("SELECT last_archived_time FROM pg_stat_archiver")[0][0]),
-                     "postgres WAL archiving", timeout=30)
+            wait_for(
+                lambda: bool(_sql("SELECT last_archived_time FROM pg_stat_archiver")[0][0]),
+                "postgres WAL archiving",
+                timeout=30,
+            )
 
     def _seed(self, conn: Any) -> None:
         """A few hundred users with posts, follows, feeds, conversations, media, notifications."""
@@ -454,23 +574,127 @@ class Postgres(Component):
     # -- faults -----------------------------------------------------------------------------
     def faults(self) -> list[Fault]:
         return [
-            Fault("pg-replica-stopped", "the streaming replica on 55433 is stopped", ("PD-4",),
-                  lambda: self._stop_server("replica"), self._undo_replica_stopped, self.name),
-            Fault("pg-replica-lagging", "replay paused on the replica while the primary keeps writing",
-                  ("PD-4",), self._inject_lag, self._undo_lag, self.name),
-            Fault("pg-long-query", "a client of role nova runs SELECT pg_sleep(3600) on the primary",
-                  ("PD-5",), self._inject_long_query, self._stop_long_query, self.name),
-            Fault("pg-failed-migration", "_sqlx_migrations has a row with success = false",
-                  ("PRE-DB-5", "MIG-3", "MIG-5"), self._inject_failed_migration,
-                  self._undo_failed_migration, self.name),
-            Fault("pg-checksum-drift", "an applied migration's checksum differs from its file",
-                  ("PRE-DB-2", "PRE-DB-5", "MIG-3"), self._inject_checksum_drift,
-                  self._undo_checksum_drift, self.name),
-            Fault("pg-stale-backup", "the newest backup in the catalog is 3 days old", ("PRE-DB-4",),
-                  lambda: write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC) - timedelta(days=3))),
-                  lambda: write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC))), self.name),
-            Fault("pg-max-connections-low", "max_connections on the primary is 30", ("PRE-INF-2", "MON-6"),
-                  lambda: self._set_max_connections(30), lambda: self._set_max_connections(None), self.name),
+            Fault(
+                "pg-replica-stopped",
+                "the streaming replica on 55433 is stopped",
+                ("PD-4",),
+                lambda: self._stop_server("replica"),
+                self._undo_replica_stopped,
+                self.name,
+            ),
+            Fault(
+                "pg-replica-lagging",
+                "replay paused on the replica while the primary keeps writing",
+                ("PD-4",),
+                self._inject_lag,
+                self._undo_lag,
+                self.name,
+            ),
+            Fault(
+                "pg-long-query",
+                "a client of role nova runs SELECT pg_sleep(3600) on the primary",
+                ("PD-5",),
+                self._inject_long_query,
+                self._stop_long_query,
+                self.name,
+            ),
+            Fault(
+                "pg-failed-migration",
+                "_sqlx_migrations has a row with success = false",
+                ("PRE-DB-5", "MIG-3", "MIG-5"),
+                self._inject_failed_migration,
+                self._undo_failed_migration,
+                self.name,
+                stage="migrated",
+            ),
+            Fault(
+                "pg-checksum-drift",
+                "an applied migration's checksum differs from its file",
+                ("PRE-DB-2", "PRE-DB-5", "MIG-3"),
+                self._inject_checksum_drift,
+                self._undo_checksum_drift,
+                self.name,
+                stage="migrated",
+            ),
+            Fault(
+                "pg-stale-backup",
+                "the newest backup in the catalog is 3 days old",
+                ("PRE-DB-4",),
+                lambda: write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC) - timedelta(days=3))),
+                lambda: write_json(backup_catalog(), pgbackrest_info(datetime.now(UTC))),
+                self.name,
+            ),
+            *self._migration_faults(),
+            Fault(
+                "pg-max-connections-low",
+                "max_connections on the primary is 30",
+                ("PRE-INF-2", "MON-6"),
+                lambda: self._set_max_connections(30),
+                lambda: self._set_max_connections(None),
+                self.name,
+            ),
+        ]
+
+    def _migration_faults(self) -> list[Fault]:
+        """Pending migrations written into the release repository's copy (.sandbox/release)."""
+        release_dir = self.root / "release" / "migrations"
+        version = "20261125000000"
+
+        def pending(name: str, up: str, down: str | None) -> tuple[Callable[[], None], Callable[[], None]]:
+            files = [release_dir / (f"{version}_{name}.up.sql" if down is not None else f"{version}_{name}.sql")]
+            if down is not None:
+                files.append(release_dir / f"{version}_{name}.down.sql")
+
+            def inject() -> None:
+                files[0].write_text(up)
+                if down is not None:
+                    files[1].write_text(down)
+
+            def undo() -> None:
+                for f in files:
+                    f.unlink(missing_ok=True)
+
+            return inject, undo
+
+        lock = "SET lock_timeout = '5s';\n"
+        drop = pending("drop_username", lock + "ALTER TABLE users DROP COLUMN username;\n",
+                       "ALTER TABLE users ADD COLUMN username TEXT;\n")
+        rename = pending("rename_email", lock + "ALTER TABLE users RENAME COLUMN email TO email_address;\n",
+                         "ALTER TABLE users RENAME COLUMN email_address TO email;\n")
+        comment = pending("comment_only", lock + "-- ALTER TABLE users DROP COLUMN email;\n"
+                          "/* DROP TABLE users; */\nCOMMENT ON TABLE users IS 'ALTER TABLE users DROP COLUMN x';\n",
+                          "COMMENT ON TABLE users IS NULL;\n")
+        no_down = pending("add_bio", lock + "ALTER TABLE users ADD COLUMN bio TEXT;\n", None)
+
+        def owner(sql: str) -> Callable[[], None]:
+            def apply() -> None:
+                with _connect(user=OWNER_ROLE, password=OWNER_PASSWORD) as conn:
+                    conn.execute(sql)
+            return apply
+
+        def slow() -> None:
+            with _connect(user=OWNER_ROLE, password=OWNER_PASSWORD) as conn:
+                for _ in range(3):
+                    conn.execute("SELECT pg_sleep(0.7)")
+
+        return [
+            Fault("pg-pending-drop-column", "a pending migration drops users.username", ("PRE-DB-1", "MIG-2"),
+                  *drop, self.name),
+            Fault("pg-pending-rename-column", "a pending migration renames users.email", ("PRE-DB-1", "MIG-2"),
+                  *rename, self.name),
+            Fault("pg-pending-drop-in-comment", "DROP statements only inside comments and a string literal",
+                  ("PRE-DB-1", "MIG-2"), *comment, self.name, expect="PASS"),
+            Fault("pg-pending-without-down", "a pending migration has no down migration", ("PRE-DB-3",),
+                  *no_down, self.name),
+            Fault("pg-column-missing", "after migrating, users.display_name is gone", ("MIG-4",),
+                  owner("ALTER TABLE users DROP COLUMN IF EXISTS display_name"),
+                  owner("ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT"), self.name,
+                  stage="migrated"),
+            Fault("pg-not-reverted", "the release's migrations are still applied after a rollback", ("RBK-3",),
+                  lambda: apply_release_migrations() and None, lambda: revert_release_migrations() and None,
+                  self.name),
+            Fault("pg-slow-statements", "a statement averaging 700 ms in pg_stat_statements", ("P24-4",),
+                  slow, lambda: _sql("SELECT pg_stat_statements_reset()") and None, self.name, expect="WARN"),
         ]
 
     def _wait_streaming(self) -> None:
@@ -482,8 +706,13 @@ class Postgres(Component):
 
     def _inject_lag(self) -> None:
         _sql("SELECT pg_wal_replay_pause()", port=ports.POSTGRES_REPLICA)
-        wait_for(lambda: _sql("SELECT pg_get_wal_replay_pause_state()", port=ports.POSTGRES_REPLICA)[0][0]
-                 == "paused", "postgres replica replay paused", timeout=30)
+        wait_for(
+            lambda: (
+                _sql("SELECT pg_get_wal_replay_pause_state()", port=ports.POSTGRES_REPLICA)[0][0] == "paused"
+            ),
+            "postgres replica replay paused",
+            timeout=30,
+        )
         # real writes on the primary (committed transactions, so the replica's last replayed commit
         # timestamp falls behind too); pg_logical_emit_message touches no table
         with _connect() as conn:
@@ -493,7 +722,9 @@ class Postgres(Component):
             conn.execute("ANALYZE sessions")
 
         def diverged() -> bool:
-            rows = _sql("SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication", dbname="postgres")
+            rows = _sql(
+                "SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication", dbname="postgres"
+            )
             return bool(rows) and rows[0][0] is not None and rows[0][0] > 0
 
         wait_for(diverged, "replica replay LSN behind the primary", timeout=30)
@@ -502,26 +733,51 @@ class Postgres(Component):
         _sql("SELECT pg_wal_replay_resume()", port=ports.POSTGRES_REPLICA)
 
         def caught_up() -> bool:
-            rows = _sql("SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication "
-                        "WHERE state = 'streaming'", dbname="postgres")
+            rows = _sql(
+                "SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication "
+                "WHERE state = 'streaming'",
+                dbname="postgres",
+            )
             return bool(rows) and rows[0][0] == 0
 
         wait_for(caught_up, "replica caught up", timeout=60)
 
     def _long_query_backends(self) -> list[int]:
-        return [r[0] for r in _sql("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                                   (LONG_QUERY_APP,), dbname="postgres")]
+        return [
+            r[0]
+            for r in _sql(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                (LONG_QUERY_APP,),
+                dbname="postgres",
+            )
+        ]
 
     def _inject_long_query(self) -> None:
         if self._long_query_backends():
             return
         self.stop_process("postgres-longquery")
-        self.spawn("postgres-longquery", [
-            "psql", "-X", "-q", "-h", ports.HOST, "-p", str(ports.POSTGRES_PRIMARY), "-U", OWNER_ROLE,
-            "-d", DBNAME, "-c", "SELECT pg_sleep(3600)",
-        ], env={"PGPASSWORD": OWNER_PASSWORD, "PGAPPNAME": LONG_QUERY_APP, "PGCONNECT_TIMEOUT": "5"})
+        self.spawn(
+            "postgres-longquery",
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-h",
+                ports.HOST,
+                "-p",
+                str(ports.POSTGRES_PRIMARY),
+                "-U",
+                OWNER_ROLE,
+                "-d",
+                DBNAME,
+                "-c",
+                "SELECT pg_sleep(3600)",
+            ],
+            env={"PGPASSWORD": OWNER_PASSWORD, "PGAPPNAME": LONG_QUERY_APP, "PGCONNECT_TIMEOUT": "5"},
+        )
         wait_for(lambda: bool(self._long_query_backends()), "the long query to be running", timeout=20)
         (self.dir / "long-query.backend").write_text(str(self._long_query_backends()[0]))
+        time.sleep(LONG_QUERY_WAIT_S)  # older than environments/sandbox.yaml thresholds.long_query_s
 
     def _stop_long_query(self) -> None:
         if self.pid("postgres-primary") and port_open(ports.POSTGRES_PRIMARY):
@@ -532,9 +788,11 @@ class Postgres(Component):
         (self.dir / "long-query.backend").unlink(missing_ok=True)
 
     def _inject_failed_migration(self) -> None:
-        _sql("""INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+        _sql(
+            """INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
                 VALUES (%s, 'backfill feed scores', false, %s, -1) ON CONFLICT (version) DO NOTHING""",
-             (FAILED_MIGRATION_VERSION, hashlib.sha384(b"UPDATE feed_items SET score = 0;\n").digest()))
+            (FAILED_MIGRATION_VERSION, hashlib.sha384(b"UPDATE feed_items SET score = 0;\n").digest()),
+        )
 
     def _undo_failed_migration(self) -> None:
         _sql("DELETE FROM _sqlx_migrations WHERE version = %s AND NOT success", (FAILED_MIGRATION_VERSION,))
@@ -543,21 +801,47 @@ class Postgres(Component):
         return {v: p for v, p in _migration_files()}[DRIFT_MIGRATION_VERSION]
 
     def _inject_checksum_drift(self) -> None:
-        drifted = hashlib.sha384(self._drift_file().read_bytes() + b"-- edited after it was applied\n").digest()
-        _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s", (drifted, DRIFT_MIGRATION_VERSION))
+        drifted = hashlib.sha384(
+            self._drift_file().read_bytes() + b"-- edited after it was applied\n"
+        ).digest()
+        for db in (DBNAME, STAGING_DBNAME):
+            _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
+                 (drifted, DRIFT_MIGRATION_VERSION), dbname=db)
 
     def _undo_checksum_drift(self) -> None:
-        _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
-             (sqlx_checksum(self._drift_file()), DRIFT_MIGRATION_VERSION))
+        for db in (DBNAME, STAGING_DBNAME):
+            _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
+                 (sqlx_checksum(self._drift_file()), DRIFT_MIGRATION_VERSION), dbname=db)
 
     def _set_max_connections(self, value: int | None) -> None:
         current = int(_sql("SHOW max_connections", dbname="postgres")[0][0])
         if value is None:
             _sql("ALTER SYSTEM RESET max_connections", dbname="postgres")
-            wanted = 100
+            wanted = 500
+            self.stop_process("postgres-hog", timeout=5)
         else:
             _sql(f"ALTER SYSTEM SET max_connections = {int(value)}", dbname="postgres")
             wanted = value
         if current != wanted:
             self._restart("primary")
         self._wait_streaming()
+        if value is not None:
+            self._hog_connections(int(value) - 6)
+
+    def _hog_connections(self, count: int) -> None:
+        """Hold ``count`` idle client connections (a pool that grew to its limit)."""
+        code = (
+            "import psycopg, time, sys\n"
+            "conns = [psycopg.connect(sys.argv[1], application_name='nova-sandbox-hog') "
+            "for _ in range(int(sys.argv[2]))]\n"
+            "time.sleep(3600)\n"
+        )
+        self.spawn("postgres-hog", [sys.executable, "-c", code, _owner_url(), str(count)])
+        wait_for(lambda: int(_sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                  "'nova-sandbox-hog'", dbname="postgres")[0][0]) >= count,
+                 "hog connections", timeout=30)
+
+
+def revert_release_migrations() -> str:
+    """Undo the release's migrations with their down files, back to :data:`BASELINE_MIGRATION`."""
+    return _sqlx("revert", "--target-version", str(BASELINE_MIGRATION))

@@ -74,20 +74,50 @@ class RedisServers(Component):
     def _start_standalone(self) -> None:
         data = self.dir / "standalone"
         data.mkdir(parents=True, exist_ok=True)
-        self._spawn_server("redis-standalone", ports.REDIS, [
-            "--dir", str(data), "--maxmemory", MAXMEMORY, "--maxmemory-policy", MAXMEMORY_POLICY,
-            "--save", "", "--appendonly", "no",
-        ])
+        self._spawn_server(
+            "redis-standalone",
+            ports.REDIS,
+            [
+                "--dir",
+                str(data),
+                "--maxmemory",
+                MAXMEMORY,
+                "--maxmemory-policy",
+                MAXMEMORY_POLICY,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
 
     def _start_node(self, port: int) -> None:
         data = self.dir / f"cluster-{port}"
         data.mkdir(parents=True, exist_ok=True)
-        self._spawn_server(f"redis-cluster-{port}", port, [
-            "--dir", str(data), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--cluster-port", str(port + CLUSTER_BUS_OFFSET), "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-            "--save", "", "--appendonly", "no", "--maxmemory", MAXMEMORY,
-            "--maxmemory-policy", MAXMEMORY_POLICY,
-        ])
+        self._spawn_server(
+            f"redis-cluster-{port}",
+            port,
+            [
+                "--dir",
+                str(data),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                str(port + CLUSTER_BUS_OFFSET),
+                "--cluster-node-timeout",
+                str(NODE_TIMEOUT_MS),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxmemory",
+                MAXMEMORY,
+                "--maxmemory-policy",
+                MAXMEMORY_POLICY,
+            ],
+        )
 
     def _spawn_server(self, proc: str, port: int, extra: list[str]) -> None:
         pid = self.pid(proc)
@@ -96,8 +126,23 @@ class RedisServers(Component):
             return
         if port_open(port):
             raise SandboxError(f"redis: port {port} is taken by a process this sandbox did not start")
-        self.spawn(proc, ["redis-server", "--bind", ports.HOST, "--port", str(port), "--daemonize", "no",
-                          "--protected-mode", "yes", "--loglevel", "notice", *extra])
+        self.spawn(
+            proc,
+            [
+                "redis-server",
+                "--bind",
+                ports.HOST,
+                "--port",
+                str(port),
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--loglevel",
+                "notice",
+                *extra,
+            ],
+        )
         wait_for(lambda: _ping(port), f"{proc} on port {port}", timeout=30)
 
     def start(self) -> None:
@@ -105,10 +150,23 @@ class RedisServers(Component):
         for port in ports.REDIS_CLUSTER:
             self._start_node(port)
         if all(cluster_info(p).get("cluster_slots_assigned") == "0" for p in ports.REDIS_CLUSTER):
-            run(["redis-cli", "--cluster", "create", *(f"{ports.HOST}:{p}" for p in ports.REDIS_CLUSTER),
-                 "--cluster-replicas", "0", "--cluster-yes"], timeout=60)
-        wait_for(lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
-                 "redis cluster_state:ok", timeout=60)
+            run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *(f"{ports.HOST}:{p}" for p in ports.REDIS_CLUSTER),
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                timeout=60,
+            )
+        wait_for(
+            lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
+            "redis cluster_state:ok",
+            timeout=60,
+        )
         for key, value in SEED_KEYS.items():
             cli(ports.REDIS, "SET", key, value)
         cli(ports.REDIS, "EXPIRE", "nova:session:sandbox-smoke", "86400")
@@ -118,17 +176,32 @@ class RedisServers(Component):
         endpoint = f"redis://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
         problems = [f"{p}: no PONG" for p in (ports.REDIS, *ports.REDIS_CLUSTER) if not _ping(p)]
         if not problems:
-            problems += [f"{p}: cluster_state {_cluster_state(p) or '?'}" for p in ports.REDIS_CLUSTER
-                         if _cluster_state(p) != "ok"]
+            problems += [
+                f"{p}: cluster_state {_cluster_state(p) or '?'}"
+                for p in ports.REDIS_CLUSTER
+                if _cluster_state(p) != "ok"
+            ]
         return Health(not problems, endpoint, self.pids(), "; ".join(problems) or "standalone + cluster ok")
 
     # -- faults -----------------------------------------------------------------------------
     def faults(self) -> list[Fault]:
         return [
-            Fault("redis-maxmemory-zero", "the standalone Redis has maxmemory 0 (unbounded)", ("PRE-CFG-6",),
-                  lambda: self._set_maxmemory("0"), lambda: self._set_maxmemory(MAXMEMORY), self.name),
-            Fault("redis-cluster-node-down", f"cluster node {DOWN_NODE} is stopped (slots uncovered)",
-                  ("PRE-INF-3",), self._node_down, self._node_up, self.name),
+            Fault(
+                "redis-maxmemory-zero",
+                "the standalone Redis has maxmemory 0 (unbounded)",
+                ("PRE-CFG-6",),
+                lambda: self._set_maxmemory("0"),
+                lambda: self._set_maxmemory(MAXMEMORY),
+                self.name,
+            ),
+            Fault(
+                "redis-cluster-node-down",
+                f"cluster node {DOWN_NODE} is stopped (slots uncovered)",
+                ("PRE-INF-3",),
+                self._node_down,
+                self._node_up,
+                self.name,
+            ),
         ]
 
     def _set_maxmemory(self, value: str) -> None:
@@ -138,10 +211,16 @@ class RedisServers(Component):
         self.stop_process(f"redis-cluster-{DOWN_NODE}")
         others = [p for p in ports.REDIS_CLUSTER if p != DOWN_NODE]
         # the surviving masters mark it FAIL after the node timeout; then the cluster is down
-        wait_for(lambda: all(_cluster_state(p) == "fail" for p in others),
-                 "redis cluster_state:fail", timeout=NODE_TIMEOUT_MS / 1000 * 4 + 10)
+        wait_for(
+            lambda: all(_cluster_state(p) == "fail" for p in others),
+            "redis cluster_state:fail",
+            timeout=NODE_TIMEOUT_MS / 1000 * 4 + 10,
+        )
 
     def _node_up(self) -> None:
         self._start_node(DOWN_NODE)
-        wait_for(lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
-                 "redis cluster_state:ok", timeout=60)
+        wait_for(
+            lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
+            "redis cluster_state:ok",
+            timeout=60,
+        )

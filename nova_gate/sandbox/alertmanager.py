@@ -1,0 +1,170 @@
+"""Prometheus Alertmanager (Debian's prometheus-alertmanager) on 59093, plus the local alert sink.
+
+Config: ``sandbox/alertmanager/alertmanager.yml`` (warnings to a ``slack`` receiver, severity=critical
+to a ``pagerduty`` receiver; both point at the sink on 59095). Clustering is off
+(``--cluster.listen-address=``); silences and the notification log live under .sandbox.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nova_gate.config import project_root
+from nova_gate.sandbox import ports
+from nova_gate.sandbox.base import (
+    Component,
+    Fault,
+    Health,
+    SandboxError,
+    apt_install,
+    pid_alive,
+    port_open,
+    sandbox_data_dir,
+    wait_for,
+)
+
+BINARY = "/usr/bin/prometheus-alertmanager"
+URL = f"http://{ports.HOST}:{ports.ALERTMANAGER}"
+SINK_URL = f"http://{ports.HOST}:{ports.ALERT_SINK}"
+CRITICAL_ALERT_LABELS = {"alertname": "NovaHighErrorRate", "severity": "critical", "service": "feed-service"}
+
+
+def config_file() -> Path:
+    return sandbox_data_dir() / "alertmanager" / "alertmanager.yml"
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def post_alerts(alerts: list[dict[str, Any]]) -> None:
+    resp = httpx.post(f"{URL}/api/v2/alerts", json=alerts, timeout=5)
+    if resp.status_code != 200:
+        raise SandboxError(
+            f"alertmanager: POST /api/v2/alerts answered {resp.status_code}: {resp.text[:200]}"
+        )
+
+
+def active_alerts() -> list[dict[str, Any]]:
+    resp = httpx.get(f"{URL}/api/v2/alerts", params={"active": "true"}, timeout=5)
+    resp.raise_for_status()
+    alerts: list[dict[str, Any]] = resp.json()
+    return alerts
+
+
+class Alertmanager(Component):
+    name = "alertmanager"
+
+    def install(self) -> None:
+        if not Path(BINARY).exists():
+            apt_install("prometheus-alertmanager")
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        self._spawn_checked(
+            "alertmanager-sink",
+            ports.ALERT_SINK,
+            [
+                sys.executable,
+                "-m",
+                "nova_gate.sandbox.alert_sink",
+                "--host",
+                ports.HOST,
+                "--port",
+                str(ports.ALERT_SINK),
+                "--record",
+                str(self.dir / "sink.jsonl"),
+            ],
+            f"{SINK_URL}/-/healthy",
+        )
+        self._spawn_checked(
+            "alertmanager",
+            ports.ALERTMANAGER,
+            [
+                BINARY,
+                f"--config.file={config_file()}",
+                f"--storage.path={data}",
+                f"--web.listen-address={ports.HOST}:{ports.ALERTMANAGER}",
+                "--cluster.listen-address=",
+                f"--web.external-url={URL}",
+                "--data.retention=120h",
+                "--log.level=info",
+            ],
+            f"{URL}/-/ready",
+        )
+
+    def _spawn_checked(self, proc: str, port: int, argv: list[str], ready_url: str) -> None:
+        pid = self.pid(proc)
+        if not (pid and pid_alive(pid)):
+            if port_open(port):
+                raise SandboxError(
+                    f"alertmanager: port {port} is taken by a process this sandbox did not start"
+                )
+            self.spawn(proc, argv, cwd=project_root(), env={"PYTHONPATH": str(project_root())})
+        try:
+            wait_for(lambda: _ok(ready_url), f"{proc} at {ready_url}", timeout=30)
+        except SandboxError:
+            log = (self.logs / f"{proc}.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SandboxError(f"{proc} did not start: {' | '.join(log)}") from None
+
+    def health(self) -> Health:
+        problems = []
+        if not _ok(f"{URL}/-/healthy"):
+            problems.append(f"alertmanager {URL} not healthy")
+        if not _ok(f"{SINK_URL}/-/healthy"):
+            problems.append(f"alert sink {SINK_URL} not healthy")
+        return Health(not problems, URL, self.pids(), "; ".join(problems) or f"sink {SINK_URL}")
+
+    # -- faults -----------------------------------------------------------------------------
+    def faults(self) -> list[Fault]:
+        return [
+            Fault(
+                "alert-critical-firing",
+                "a severity=critical alert NovaHighErrorRate is firing",
+                ("PD-3", "MON-2"),
+                self._fire,
+                self._resolve,
+                self.name,
+            ),
+        ]
+
+    def _alert(self, ends: datetime) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            "labels": CRITICAL_ALERT_LABELS,
+            "annotations": {
+                "summary": "feed-service 5xx ratio above 5% for 5 minutes",
+                "runbook_url": "https://runbooks.nova.test/feed-service/high-error-rate",
+            },
+            "startsAt": _iso(now - timedelta(minutes=6)),
+            "endsAt": _iso(ends),
+            "generatorURL": f"http://{ports.HOST}:{ports.PROMETHEUS}/graph?g0.expr=nova_http_error_ratio",
+        }
+
+    def _firing(self) -> bool:
+        return any(
+            a["labels"].get("alertname") == CRITICAL_ALERT_LABELS["alertname"]
+            and a["status"]["state"] == "active"
+            for a in active_alerts()
+        )
+
+    def _fire(self) -> None:
+        post_alerts([self._alert(datetime.now(UTC) + timedelta(days=7))])
+        wait_for(self._firing, "the critical alert to be active", timeout=10)
+
+    def _resolve(self) -> None:
+        post_alerts([self._alert(datetime.now(UTC))])
+        wait_for(lambda: not self._firing(), "the critical alert to resolve", timeout=10)

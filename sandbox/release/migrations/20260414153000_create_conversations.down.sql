@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS conversation_members;
+DROP TABLE IF EXISTS conversations;
