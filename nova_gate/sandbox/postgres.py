@@ -57,7 +57,7 @@ BASELINE_MIGRATION = 20260915103000
 FAILED_MIGRATION_VERSION = 20261105170000
 #: the applied migration whose checksum pg-checksum-drift alters
 DRIFT_MIGRATION_VERSION = 20260203110000
-SMOKE_TABLES = ("users", "sessions", "conversations", "conversation_members", "messages", "posts")
+SMOKE_TABLES = ("users", "sessions", "conversations", "conversation_members", "messages", "posts", "feed_items")
 LONG_QUERY_APP = "nova-sandbox-long-query"
 SERVERS = {"primary": ports.POSTGRES_PRIMARY, "replica": ports.POSTGRES_REPLICA}
 

@@ -1,0 +1,178 @@
+"""ClickHouse for the sandbox: the chdb engine behind a small HTTP server on 58123.
+
+chdb is ClickHouse as a library, so ``chdb_server`` wraps one persistent chdb session (data in
+``.sandbox/clickhouse/data``) in enough of ClickHouse's HTTP interface for clickhouse-connect.
+On first start it creates database ``nova`` with MergeTree tables ``feed_ranking_events`` and
+``content_views`` and inserts rows in several batches (several parts).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from nova_gate.config import project_root
+from nova_gate.sandbox import ports
+from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, run, wait_for
+
+PROC = "clickhouse"
+URL = f"http://{ports.HOST}:{ports.CLICKHOUSE_HTTP}"
+EVENTS = "nova.feed_ranking_events"
+
+SCHEMA = (
+    "CREATE DATABASE IF NOT EXISTS nova",
+    "CREATE TABLE IF NOT EXISTS nova.feed_ranking_events (event_time DateTime, user_id UInt64,"
+    " post_id UInt64, score Float64, model_version LowCardinality(String))"
+    " ENGINE = MergeTree PARTITION BY toYYYYMM(event_time) ORDER BY (event_time, user_id)",
+    "CREATE TABLE IF NOT EXISTS nova.content_views (event_date Date, post_id UInt64, views UInt64)"
+    " ENGINE = MergeTree PARTITION BY toYYYYMM(event_date) ORDER BY (event_date, post_id)",
+)
+#: several batches, so each table has several parts (merges are not forced)
+SEED_BATCHES = 4
+
+
+def sql(statement: str, fmt: str = "TabSeparated", timeout: float = 30) -> str:
+    """Run one statement through the HTTP interface and return the text answer."""
+    url = f"{URL}/?" + urllib.parse.urlencode({"default_format": fmt})
+    req = urllib.request.Request(url, data=statement.encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return str(resp.read().decode())
+    except urllib.error.HTTPError as exc:
+        raise SandboxError(f"clickhouse: {exc.read().decode(errors='replace').strip()[:300]}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise SandboxError(f"clickhouse: {exc}") from exc
+
+
+class ClickHouse(Component):
+    name = "clickhouse"
+
+    @property
+    def data(self):
+        return self.dir / "data"
+
+    def install(self) -> None:
+        missing = [m for m in ("chdb", "lz4") if importlib.util.find_spec(m) is None]
+        if missing:
+            run([sys.executable, "-m", "pip", "install", "-q", "chdb>=2", "lz4"], timeout=1200)
+
+    def start(self) -> None:
+        if not (self.pids() and self._ping()):
+            if port_open(ports.CLICKHOUSE_HTTP) and not self.pids():
+                raise SandboxError(
+                    f"clickhouse: port {ports.CLICKHOUSE_HTTP} already in use by another process"
+                )
+            self.spawn(
+                PROC,
+                [
+                    sys.executable,
+                    "-m",
+                    "nova_gate.sandbox.chdb_server",
+                    "--data",
+                    str(self.data),
+                    "--host",
+                    ports.HOST,
+                    "--port",
+                    str(ports.CLICKHOUSE_HTTP),
+                ],
+                cwd=project_root(),
+                env={"PYTHONUNBUFFERED": "1"},
+            )
+            wait_for(lambda: self._ping() or not self.pids(), "clickhouse (chdb) /ping", timeout=60)
+            if not self._ping():
+                raise SandboxError(f"clickhouse: did not come up; see {self.logs / (PROC + '.log')}")
+        self.seed()
+
+    def stop(self) -> None:
+        from nova_gate.sandbox.simulator import stop_and_wait
+
+        stop_and_wait(self, [ports.CLICKHOUSE_HTTP], timeout=30)
+
+    def seed(self) -> None:
+        for statement in SCHEMA:
+            sql(statement)
+        if int(sql(f"SELECT count() FROM {EVENTS}").strip() or 0) == 0:
+            for batch in range(SEED_BATCHES):
+                sql(
+                    f"INSERT INTO {EVENTS} SELECT now() - INTERVAL ({batch} * 1000 + number) SECOND,"
+                    f" number % 97 + 1, number % 1000 + {batch} * 1000, (number % 100) / 100,"
+                    f" if(number % 10 = 0, 'v1.0.0', 'v0.9.0') FROM numbers(5000)"
+                )
+        if int(sql("SELECT count() FROM nova.content_views").strip() or 0) == 0:
+            for batch in range(SEED_BATCHES):
+                sql(
+                    "INSERT INTO nova.content_views SELECT today() - (number % 30), number + "
+                    f"{batch} * 500, (number * 37) % 1000 FROM numbers(500)"
+                )
+
+    def _ping(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{URL}/ping", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def health(self) -> Health:
+        pids = self.pids()
+        if not pids:
+            return Health(False, URL, [], "not running")
+        try:
+            rows = sql(f"SELECT count() FROM {EVENTS}", timeout=5).strip()
+            parts = sql(
+                "SELECT count() FROM system.parts WHERE database = 'nova' AND active", timeout=5
+            ).strip()
+        except SandboxError as exc:
+            return Health(False, URL, pids, str(exc))
+        return Health(True, URL, pids, f"chdb; {rows} feed_ranking_events rows, {parts} active parts")
+
+    # -- faults -------------------------------------------------------------------------------
+    def faults(self) -> list[Fault]:
+        return [
+            Fault(
+                name="ch-column-type-changed",
+                breaks="nova.feed_ranking_events.score becomes Float32 (code expects Float64)",
+                catches=("PRE-CFG-7",),
+                inject=lambda: self._score_type("Float32"),
+                undo=lambda: self._score_type("Float64"),
+                component=self.name,
+            ),
+            Fault(
+                name="ch-detached-part",
+                breaks="a part of nova.feed_ranking_events is detached (system.detached_parts has a row)",
+                catches=("PRE-INF-5",),
+                inject=self._detach_part,
+                undo=self._attach_parts,
+                component=self.name,
+            ),
+            Fault(
+                name="ch-events-truncated",
+                breaks="nova.feed_ranking_events is truncated (0 rows); undo re-seeds it",
+                catches=("PST-9",),
+                inject=lambda: sql(f"TRUNCATE TABLE {EVENTS}"),
+                undo=self.seed,
+                component=self.name,
+            ),
+        ]
+
+    def _score_type(self, type_name: str) -> None:
+        sql(f"ALTER TABLE {EVENTS} MODIFY COLUMN score {type_name}")
+
+    def _detach_part(self) -> None:
+        part = sql(
+            "SELECT name FROM system.parts WHERE database = 'nova' AND table = 'feed_ranking_events'"
+            " AND active ORDER BY name LIMIT 1"
+        ).strip()
+        if not part:
+            raise SandboxError("clickhouse: no active part to detach in nova.feed_ranking_events")
+        sql(f"ALTER TABLE {EVENTS} DETACH PART '{part}'")
+
+    def _attach_parts(self) -> None:
+        parts = sql(
+            "SELECT name FROM system.detached_parts WHERE database = 'nova'"
+            " AND table = 'feed_ranking_events' AND reason = ''"
+        ).split()
+        for part in parts:
+            sql(f"ALTER TABLE {EVENTS} ATTACH PART '{part}'")

@@ -1,0 +1,211 @@
+"""History on demand: make a scenario the simulator's active one and backfill Prometheus with it.
+
+``nova-gate sandbox history sandbox/scenarios/bad-canary.yaml`` (or just ``bad-canary``):
+
+1. writes the scenario, with the current time as its anchor (the scenario's end), to
+   ``.sandbox/simulator/scenario.json``; the simulator re-reads it on its next request;
+2. stops Prometheus and wipes its TSDB;
+3. writes the past window as OpenMetrics, one file per 2 h block, and runs
+   ``promtool tsdb create-blocks-from openmetrics`` on them (two at a time);
+4. starts Prometheus again and waits until a query answers.
+
+The values come from the same functions the simulator serves live, so the backfilled past and the
+live scrapes form one continuous series (counters are integrals of the scenario's request rate).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nova_gate.sandbox import nova_sim, ports
+from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
+
+BLOCK_SECONDS = 7200  # promtool cuts blocks at 2 h boundaries; one input file per block
+FINE_STEP = 15.0  # the live scrape interval, used for the most recent `fine_window`
+JOB = "nova"
+
+
+def scenarios_dir() -> Path:
+    return sandbox_data_dir() / "scenarios"
+
+
+def read_scenario(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a scenario file (a path, or a name in sandbox/scenarios/) and validate it."""
+    path = Path(name_or_path)
+    if not path.exists():
+        for candidate in (scenarios_dir() / path, scenarios_dir() / f"{path}.yaml"):
+            if candidate.exists():
+                path = candidate
+                break
+        else:
+            known = ", ".join(sorted(p.stem for p in scenarios_dir().glob("*.yaml")))
+            raise SandboxError(f"history: no scenario {str(name_or_path)!r}; known: {known}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        nova_sim.compile_scenario(raw, time.time())
+    except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
+        raise SandboxError(f"history: {path}: {exc}") from exc
+    raw.setdefault("name", path.stem)
+    return dict(raw)
+
+
+def activate(raw: dict[str, Any], anchor: float | None = None) -> float:
+    """Make ``raw`` the simulator's active scenario, ending now (or at ``anchor``)."""
+    anchor = time.time() if anchor is None else anchor
+    path = nova_sim.scenario_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"anchor": anchor, "scenario": raw}, indent=1))
+    tmp.replace(path)
+    return anchor
+
+
+def active_scenario() -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(nova_sim.scenario_file().read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def active_model() -> nova_sim.Model:
+    data = active_scenario()
+    if data is None:
+        raise SandboxError("history: no active scenario")
+    knobs: list[dict[str, Any]] = []
+    with contextlib.suppress(OSError, ValueError):
+        knobs = json.loads(nova_sim.knobs_file().read_text()).get("history", [])
+    return nova_sim.compile_scenario(data["scenario"], float(data["anchor"]), knobs)
+
+
+def sample_times(model: nova_sim.Model, end: float | None = None) -> list[float]:
+    """Coarse steps for the old part of the window, the scrape interval for the recent part."""
+    end = model.anchor if end is None else end
+    start = model.origin
+    fine_from = max(start, end - model.fine_window)
+    step = max(model.step, FINE_STEP)
+    times = [float(t) for t in range(int(math.ceil(start / step) * step), int(fine_from), int(step))]
+    t = math.ceil(fine_from / FINE_STEP) * FINE_STEP
+    while t <= end:
+        times.append(float(t))
+        t += FINE_STEP
+    return times
+
+
+def openmetrics_lines(model: nova_sim.Model, times: list[float]) -> tuple[list[str], int]:
+    """Samples for ``times`` (time-major, so every series is sorted), and their count."""
+    lines: list[str] = []
+    count = 0
+    for t in times:
+        ts = f"{t:.0f}"
+        for service, port in ports.SERVICES.items():
+            extra = f'job="{JOB}",instance="{ports.HOST}:{port}",'
+            down = model.is_down(service, t)
+            lines.append(f'up{{{extra}service="{service}"}} {0 if down else 1} {ts}\n')
+            count += 1
+            if down:
+                continue
+            samples: list[tuple[str, float]] = []
+            for version, track in model.service_tracks(service):
+                samples.extend(nova_sim.version_samples(service, version, track, t, extra))
+            if service in model.lag:
+                samples.extend(nova_sim.lag_samples(service, model.lag[service], t, extra))
+            lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
+            count += len(samples)
+    return lines, count
+
+
+def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
+    """Write the model's past window into ``tsdb`` as TSDB blocks; return counts and timings."""
+    t0 = time.monotonic()
+    times = sample_times(model, end)
+    if not times:
+        return {"samples": 0, "blocks": 0, "seconds": 0.0}
+    tsdb.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="backfill-", dir=state_dir()))
+    chunks: dict[int, list[float]] = {}
+    for t in times:
+        chunks.setdefault(int(t // BLOCK_SECONDS), []).append(t)
+    files: list[Path] = []
+    samples = 0
+    try:
+        for index, chunk in sorted(chunks.items()):
+            lines, count = openmetrics_lines(model, chunk)
+            samples += count
+            path = work / f"block-{index}.om"
+            with path.open("w") as fh:
+                fh.writelines(lines)
+                fh.write("# EOF\n")
+            files.append(path)
+        generated = time.monotonic() - t0
+
+        def create(path: Path) -> None:
+            run(
+                [_promtool(), "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(tsdb)],
+                timeout=300,
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+            list(pool.map(create, files))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "samples": samples,
+        "points_per_series": len(times),
+        "blocks": len(files),
+        "generate_s": round(generated, 1),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    log(
+        f"history: backfilled {samples} samples ({len(times)} points per series, {len(files)} blocks) "
+        f"in {result['seconds']}s (generation {result['generate_s']}s)"
+    )
+    return result
+
+
+def _promtool() -> str:
+    from nova_gate.sandbox.prometheus import PROMTOOL
+
+    return PROMTOOL
+
+
+def load(scenario_path: str | os.PathLike[str], log: Any = print) -> dict[str, Any]:
+    """Activate a scenario and rebuild Prometheus' TSDB from it; return timings and counts."""
+    from nova_gate.sandbox import manager
+    from nova_gate.sandbox.prometheus import Prometheus, query
+
+    t0 = time.monotonic()
+    raw = read_scenario(scenario_path)
+    anchor = activate(raw)
+    model = active_model()
+    prom = manager.component("prometheus")
+    assert isinstance(prom, Prometheus)
+    prom.stop()
+    prom.wipe_tsdb()
+    result = backfill(model, prom.tsdb, end=anchor, log=log)
+    prom.install()
+    prom.start()
+    wait_for(
+        lambda: bool(_safe_query(query, "count(http_requests_total)")), "prometheus to answer a query", 60
+    )
+    result.update(scenario=raw.get("name"), anchor=anchor, total_s=round(time.monotonic() - t0, 1))
+    log(f"history: scenario {raw.get('name')!r} loaded, queryable after {result['total_s']}s")
+    return result
+
+
+def _safe_query(query: Any, expr: str) -> list[Any]:
+    try:
+        return list(query(expr))
+    except SandboxError:
+        return []

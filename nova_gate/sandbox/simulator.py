@@ -1,0 +1,140 @@
+"""The simulated Nova release: 11 services (one Python process) with health, metrics and a smoke API.
+
+The process is ``python -m nova_gate.sandbox.nova_sim``; its metrics follow the active scenario
+(``history.load`` switches it) and the runtime knobs on the admin port (faults use them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from nova_gate.config import project_root
+from nova_gate.sandbox import nova_sim, ports
+from nova_gate.sandbox.base import Component, Health, SandboxError, port_open, run, wait_for
+
+PROC = "simulator"
+
+
+def admin(
+    path: str, body: dict[str, Any] | None = None, method: str | None = None, timeout: float = 5
+) -> Any:
+    """Call the simulator's admin API (``/admin/knobs`` ...) and return the decoded JSON answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"http://{ports.HOST}:{nova_sim.ADMIN_PORT}{path}",
+        data=data,
+        method=method or ("POST" if data is not None else "GET"),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"null")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SandboxError(f"simulator admin {path}: {exc}") from exc
+
+
+def set_knob(service: str, version: str | None = None, **knobs: Any) -> dict[str, Any]:
+    """Set runtime knobs (error_rate 0..1, latency_ms, down, crash) for a service (and version)."""
+    body: dict[str, Any] = {"service": service, **knobs}
+    if version:
+        body["version"] = version
+    result: dict[str, Any] = admin("/admin/knobs", body)
+    return result
+
+
+def stop_and_wait(comp: Component, listen_ports: list[int], timeout: float = 20) -> None:
+    """Stop a component by pid file, then wait until its ports are closed.
+
+    ``base.pid_alive`` takes a zombie main thread for a dead process, but a multi-threaded server
+    (Python threads, Go) can still hold its ports through its other threads for a while; if they
+    are still open after ``timeout`` the recorded process groups get SIGKILL.
+    """
+    groups = comp.pids()
+    Component.stop(comp)
+
+    def closed() -> bool:
+        return not any(port_open(p) for p in listen_ports)
+
+    try:
+        wait_for(closed, f"{comp.name} ports to close", timeout)
+    except SandboxError:
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        wait_for(closed, f"{comp.name} ports to close after SIGKILL", 10)
+
+
+class Simulator(Component):
+    name = "simulator"
+
+    def install(self) -> None:
+        try:
+            import cryptography  # noqa: F401
+            import psycopg  # noqa: F401
+            import redis  # noqa: F401
+            import yaml  # noqa: F401
+        except ImportError:
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "cryptography",
+                    "psycopg[binary]",
+                    "redis",
+                    "PyYAML",
+                ]
+            )
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not nova_sim.scenario_file().exists():
+            # make the default explicit, with a time anchor that survives restarts
+            from nova_gate.sandbox import history
+
+            history.activate(history.read_scenario("good-release"))
+        pid = self.pid(PROC)
+        if pid and pid in self.pids() and self.health().healthy:
+            return
+        busy = [p for p in [*ports.SERVICES.values(), nova_sim.ADMIN_PORT] if port_open(p)]
+        if busy and not self.pids():
+            raise SandboxError(f"simulator: port(s) {busy} already in use by another process")
+        self.spawn(
+            PROC,
+            [sys.executable, "-m", "nova_gate.sandbox.nova_sim"],
+            cwd=project_root(),
+            env={"PYTHONUNBUFFERED": "1"},
+        )
+        wait_for(lambda: self.health().healthy or not self.pids(), "simulator ports", timeout=30)
+        if not self.health().healthy:
+            raise SandboxError(f"simulator: did not come up; see {self.logs / (PROC + '.log')}")
+
+    def stop(self) -> None:
+        stop_and_wait(self, [*ports.SERVICES.values(), nova_sim.ADMIN_PORT])
+
+    def health(self) -> Health:
+        endpoint = f"http://{ports.HOST}:{min(ports.SERVICES.values())}-{max(ports.SERVICES.values())}"
+        pids = self.pids()
+        closed = [s for s, p in ports.SERVICES.items() if not port_open(p)]
+        if not pids:
+            return Health(False, endpoint, [], "not running")
+        if closed or not port_open(nova_sim.ADMIN_PORT):
+            return Health(False, endpoint, pids, f"ports closed: {', '.join(closed) or 'admin'}")
+        try:
+            scenario = admin("/admin/scenario", timeout=2)
+            knobs = admin("/admin/knobs", timeout=2)
+        except SandboxError as exc:
+            return Health(False, endpoint, pids, str(exc))
+        detail = f"scenario {scenario.get('name')}"
+        if knobs:
+            detail += f"; knobs: {', '.join(sorted(knobs))}"
+        return Health(True, endpoint, pids, detail)

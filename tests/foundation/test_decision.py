@@ -1,0 +1,101 @@
+"""The decision, waivers, exit codes and the audit record, on real gate runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from nova_gate.report import verify_evidence
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_AUTOMATED = "PRE-CQ-1"  # cargo test: not automated yet
+PASSING = "PRE-DOC-3"  # rollback document in the sandbox release repository
+
+
+def test_not_automated_item_stops_the_preflight(run_gate):
+    run = run_gate(f"--item={NOT_AUTOMATED}", f"--item={PASSING}")
+    assert run.returncode == 1, run.output
+    d = run.decision
+    assert d["decision"] == "STOP"
+    assert d["items"] == {NOT_AUTOMATED: "FAIL", PASSING: "PASS"}
+    assert "not automated yet" in d["reasons"][NOT_AUTOMATED][0]
+
+
+def test_failure_after_migrations_means_rollback(run_gate):
+    run = run_gate("--item=CAN-1")  # not automated yet: FAIL in the canary phase
+    assert run.decision["items"]["CAN-1"] == "FAIL"
+    assert run.decision["decision"] == "ROLLBACK"
+    assert run.returncode == 1
+
+
+def test_report_only_records_but_exits_0(run_gate):
+    run = run_gate(f"--item={NOT_AUTOMATED}", "--report-only")
+    assert run.returncode == 0
+    assert run.decision["decision"] == "STOP"
+
+
+def test_passing_selection_proceeds_and_writes_the_record(run_gate):
+    run = run_gate(f"--item={PASSING}", "--operator=release-bot")
+    assert run.returncode == 0, run.output
+    assert run.decision["decision"] == "PROCEED"
+    names = {p.name for p in run.reports.iterdir()}
+    assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z\.html").fullmatch(
+        next(n for n in names if n.endswith(".html")))
+    assert any(n.endswith(".xml") for n in names)
+    ok, _ = verify_evidence(run.reports / "evidence.json")
+    assert ok
+    html = next(run.reports.glob("*.html")).read_text()
+    for expected in ("Decision: PROCEED", "release-bot", "Config sha256", "Rollback procedure documented",
+                     "nova-evidence"):
+        assert expected in html, expected
+
+
+def test_verify_rejects_a_one_byte_edit(run_gate, tmp_path):
+    run = run_gate(f"--item={PASSING}")
+    evidence = run.reports / "evidence.json"
+    cli = [sys.executable, "-m", "nova_gate.cli", "verify", str(evidence)]
+    assert subprocess.run(cli, capture_output=True, check=False).returncode == 0
+    data = bytearray(evidence.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    evidence.write_bytes(bytes(data))
+    out = subprocess.run(cli, capture_output=True, text=True, check=False)
+    assert out.returncode == 1 and "mismatch" in out.stderr
+
+
+def _waivers(tmp_path: Path, **entry) -> Path:
+    path = tmp_path / "waivers.yaml"
+    path.write_text(yaml.safe_dump({"waivers": [entry]}))
+    return path
+
+
+def test_valid_waiver_turns_fail_into_waived_not_pass(run_gate, tmp_path):
+    expires = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    waivers = _waivers(tmp_path, item=NOT_AUTOMATED, justification="cargo tests run in the release CI",
+                       approver="jane.doe", expires=expires)
+    run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={waivers}")
+    assert run.decision["items"][NOT_AUTOMATED] == "WAIVED"
+    assert run.decision["decision"] == "PROCEED"
+    assert run.returncode == 0
+
+
+def test_expired_or_malformed_waiver_is_an_error(run_gate, tmp_path):
+    expired = _waivers(tmp_path, item=NOT_AUTOMATED, justification="x", approver="y", expires="2020-01-01")
+    run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={expired}")
+    assert run.returncode == 2 and "expired" in run.output and "Traceback" not in run.output
+    bad = _waivers(tmp_path, item=NOT_AUTOMATED, approver="y", expires="2999-01-01")
+    run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={bad}")
+    assert run.returncode == 2 and "justification" in run.output
+
+
+def test_no_secret_in_any_report(run_gate):
+    secret = "pg-secret-that-must-not-leak"
+    run = run_gate("--item=PST-7", "--item=PD-4", env={"NOVA_GATE_PG_PASSWORD": secret})
+    assert run.decision  # the run happened (wrong password: FAIL, with a reason)
+    for path in run.reports.iterdir():
+        assert secret not in path.read_text(errors="replace"), path.name
+    assert secret not in run.output
