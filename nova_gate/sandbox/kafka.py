@@ -23,9 +23,10 @@ import shutil
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
@@ -41,11 +42,13 @@ from nova_gate.sandbox.base import (
     wait_for,
     wait_port,
 )
+from nova_gate.sources.kafka import import_kafka
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "384m"
 NODE_IDS = (1, 2, 3)
 DAY_MS = 24 * 3600 * 1000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,14 @@ BOOTSTRAP = [f"{ports.HOST}:{p}" for p in ports.KAFKA_BROKERS]
 
 
 def _admin(timeout_ms: int = 15_000) -> Any:
+    import_kafka()
     from kafka import KafkaAdminClient
 
     return KafkaAdminClient(
         bootstrap_servers=BOOTSTRAP,
         client_id="nova-sandbox",
         request_timeout_ms=timeout_ms,
-        api_version_auto_timeout_ms=5_000,
+        bootstrap_timeout_ms=5_000,
     )
 
 
@@ -117,6 +121,7 @@ def admin_client(timeout_ms: int = 15_000) -> Any:
 
 def produce(topic: str, count: int, *, prefix: str = "seed") -> None:
     """Produce ``count`` small JSON messages to ``topic`` (acks=all) and wait for them."""
+    import_kafka()
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
@@ -126,12 +131,13 @@ def produce(topic: str, count: int, *, prefix: str = "seed") -> None:
         linger_ms=20,
         request_timeout_ms=15_000,
         max_block_ms=15_000,
-        key_serializer=str.encode,
-        value_serializer=lambda v: json.dumps(v).encode(),
     )
+    # bytes, not key_serializer/value_serializer callables: kafka-python 3.x warns
+    # DeprecationWarning for serializers that are plain functions.
     try:
         for i in range(count):
-            producer.send(topic, key=f"{prefix}-{i % 97}", value={"seq": i, "source": prefix, "ts": time.time()})
+            value = json.dumps({"seq": i, "source": prefix, "ts": time.time()}).encode()
+            producer.send(topic, key=f"{prefix}-{i % 97}".encode(), value=value)
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)
@@ -139,11 +145,15 @@ def produce(topic: str, count: int, *, prefix: str = "seed") -> None:
 
 def end_offsets(topics: list[str]) -> dict[Any, int]:
     """Latest offset of every partition of ``topics`` (KafkaConsumer.end_offsets)."""
+    import_kafka()
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=BOOTSTRAP, client_id="nova-sandbox-offsets", enable_auto_commit=False,
-        request_timeout_ms=15_000, api_version_auto_timeout_ms=5_000,
+        bootstrap_servers=BOOTSTRAP,
+        client_id="nova-sandbox-offsets",
+        enable_auto_commit=False,
+        request_timeout_ms=15_000,
+        bootstrap_timeout_ms=5_000,
     )
     try:
         tps = []
@@ -158,13 +168,36 @@ def end_offsets(topics: list[str]) -> dict[Any, int]:
         consumer.close()
 
 
+def retrying(fn: Callable[[], T], what: str, timeout: float = 60) -> T:
+    """Call ``fn`` until it stops raising a retriable Kafka error (e.g. the coordinator is still
+    being elected right after the cluster formed), for at most ``timeout`` seconds."""
+    import_kafka()
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                raise SandboxError(f"kafka: {what}: {exc}") from exc
+            time.sleep(1)
+
+
 def commit_to_end(group: str, topics: list[str]) -> None:
     """Commit ``group``'s offsets at the end of every partition of ``topics`` (group must be empty)."""
     from kafka.structs import OffsetAndMetadata
 
     ends = end_offsets(topics)
-    with admin_client() as admin:
-        errors = admin.alter_group_offsets(group, {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()})
+
+    def commit() -> dict[Any, Any]:
+        with admin_client() as admin:
+            result: dict[Any, Any] = admin.alter_group_offsets(
+                group, {tp: OffsetAndMetadata(off, "", -1) for tp, off in ends.items()}
+            )
+            return result
+
+    errors = retrying(commit, f"commit offsets of {group}")
     bad = {str(tp): err.__name__ for tp, err in errors.items() if err.__name__ != "NoError"}
     if bad:
         raise SandboxError(f"kafka: committing offsets for {group} failed: {bad}")
@@ -175,10 +208,16 @@ def under_replicated() -> list[str]:
     with admin_client() as admin:
         described = admin.describe_topics([t.name for t in TOPICS])
     bad = []
+    # kafka-python 3.x returns the protocol's field names (name/partition_index/leader_id/
+    # replica_nodes/isr_nodes), 2.x returned topic/partition/leader/replicas/isr.
     for topic in described:
+        if topic.get("error_code", 0):
+            bad.append(f"{topic.get('name')}: error {topic['error_code']}")
         for part in topic.get("partitions", []):
-            if part.get("leader", -1) < 0 or sorted(part.get("isr", [])) != sorted(part.get("replicas", [])):
-                bad.append(f"{topic['topic']}-{part['partition']}")
+            if part.get("leader_id", -1) < 0 or sorted(part.get("isr_nodes", [])) != sorted(
+                part.get("replica_nodes", [])
+            ):
+                bad.append(f"{topic.get('name')}-{part.get('partition_index')}")
     return bad
 
 
@@ -205,10 +244,16 @@ class Kafka(Component):
         shutil.rmtree(tmp, ignore_errors=True)
         run(
             [
-                "mvn", "-q", "-B", "-f", str(sandbox_data_dir() / "kafka" / "pom.xml"),
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(sandbox_data_dir() / "kafka" / "pom.xml"),
                 f"-Dmaven.repo.local={cache_dir() / 'm2'}",
                 f"-Dkafka.version={self.version}",
-                "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={tmp}",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={tmp}",
             ],
             timeout=1200,
         )
@@ -270,11 +315,19 @@ class Kafka(Component):
 
     def _java(self, main: str, *args: str, heap: str = HEAP) -> list[str]:
         return [
-            "java", f"-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+            "java",
+            "-Xms128m",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.logs}",
-            "-cp", f"{self.libs}/*", main, *args,
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
         ]
 
     def _format(self, cluster_id: str) -> None:
@@ -283,11 +336,23 @@ class Kafka(Component):
             meta = nd / "data" / "meta.properties"
             if meta.exists():
                 if f"cluster.id={cluster_id}" not in meta.read_text():
-                    raise SandboxError(f"kafka: {meta} belongs to another cluster; run `sandbox reset --only kafka`")
+                    raise SandboxError(
+                        f"kafka: {meta} belongs to another cluster; run `sandbox reset --only kafka`"
+                    )
                 continue
-            run(self._java("kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
-                           "--config", str(nd / "server.properties"), "--ignore-formatted", heap="256m"),
-                timeout=120)
+            run(
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--cluster-id",
+                    cluster_id,
+                    "--config",
+                    str(nd / "server.properties"),
+                    "--ignore-formatted",
+                    heap="256m",
+                ),
+                timeout=120,
+            )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -299,15 +364,24 @@ class Kafka(Component):
             self._start_node(n)
         for n, port in zip(NODE_IDS, ports.KAFKA_BROKERS, strict=True):
             wait_port(port, f"kafka node {n}", timeout=120)
-        wait_for(lambda: self._broker_count() == len(NODE_IDS), "3 kafka brokers registered", timeout=120, interval=1)
+        wait_for(
+            lambda: self._broker_count() == len(NODE_IDS),
+            "3 kafka brokers registered",
+            timeout=120,
+            interval=1,
+        )
         marker = self.dir / "bootstrapped"
         if not marker.exists():
             self._bootstrap()
             marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        wait_for(lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=120, interval=1)
+        wait_for(
+            lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=120, interval=1
+        )
 
     def _start_node(self, n: int) -> int:
-        return self.spawn(f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties")))
+        return self.spawn(
+            f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties"))
+        )
 
     def _broker_count(self) -> int:
         try:
@@ -331,9 +405,15 @@ class Kafka(Component):
     def _create_topic(self, spec: TopicSpec) -> None:
         with admin_client(30_000) as admin:
             admin.create_topics(
-                {spec.name: {"num_partitions": spec.partitions, "replication_factor": spec.replication_factor,
-                             "configs": spec.configs()}},
-                timeout_ms=30_000, wait_for_metadata=True,
+                {
+                    spec.name: {
+                        "num_partitions": spec.partitions,
+                        "replication_factor": spec.replication_factor,
+                        "configs": spec.configs(),
+                    }
+                },
+                timeout_ms=30_000,
+                wait_for_metadata=True,
             )
 
     def health(self) -> Health:
@@ -357,18 +437,39 @@ class Kafka(Component):
     # -- faults -------------------------------------------------------------------------------------
     def faults(self) -> list[Fault]:
         return [
-            Fault("kafka-node-down", "Kafka node 3 (broker+controller) is stopped: partitions under-replicated",
-                  ("PRE-INF-4",), self._inject_node_down, self._undo_node_down, self.name),
-            Fault("kafka-retention-altered",
-                  f"retention.ms of topic {RETENTION_FAULT_TOPIC} is {RETENTION_FAULT_MS} (expected 7 days)",
-                  ("PRE-CFG-5",), lambda: self._set_retention(RETENTION_FAULT_MS),
-                  lambda: self._set_retention(TOPIC_BY_NAME[RETENTION_FAULT_TOPIC].retention_ms), self.name),
-            Fault("kafka-topic-missing", f"topic {MISSING_FAULT_TOPIC} is deleted", ("PRE-CFG-5", "PST-10"),
-                  self._inject_topic_missing, self._undo_topic_missing, self.name),
-            Fault("kafka-consumer-stalled",
-                  f"{STALL_BURST} messages (then {STALL_TRICKLE_RATE}/s) produced to {STALL_TOPIC} while "
-                  f"{STALL_GROUP}'s committed offsets stay put",
-                  ("P24-5", "MON-7"), self._inject_stall, self._undo_stall, self.name),
+            Fault(
+                "kafka-node-down",
+                "Kafka node 3 (broker+controller) is stopped: partitions under-replicated",
+                ("PRE-INF-4",),
+                self._inject_node_down,
+                self._undo_node_down,
+                self.name,
+            ),
+            Fault(
+                "kafka-retention-altered",
+                f"retention.ms of topic {RETENTION_FAULT_TOPIC} is {RETENTION_FAULT_MS} (expected 7 days)",
+                ("PRE-CFG-5",),
+                lambda: self._set_retention(RETENTION_FAULT_MS),
+                lambda: self._set_retention(TOPIC_BY_NAME[RETENTION_FAULT_TOPIC].retention_ms),
+                self.name,
+            ),
+            Fault(
+                "kafka-topic-missing",
+                f"topic {MISSING_FAULT_TOPIC} is deleted",
+                ("PRE-CFG-5", "PST-10"),
+                self._inject_topic_missing,
+                self._undo_topic_missing,
+                self.name,
+            ),
+            Fault(
+                "kafka-consumer-stalled",
+                f"{STALL_BURST} messages (then {STALL_TRICKLE_RATE}/s) produced to {STALL_TOPIC} while "
+                f"{STALL_GROUP}'s committed offsets stay put",
+                ("P24-5", "MON-7"),
+                self._inject_stall,
+                self._undo_stall,
+                self.name,
+            ),
         ]
 
     def _inject_node_down(self) -> None:
@@ -378,15 +479,26 @@ class Kafka(Component):
     def _undo_node_down(self) -> None:
         self._start_node(3)
         wait_port(ports.KAFKA_BROKERS[2], "kafka node 3", timeout=120)
-        wait_for(lambda: self._broker_count() == len(NODE_IDS), "3 kafka brokers registered", timeout=120, interval=1)
-        wait_for(lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=180, interval=1)
+        wait_for(
+            lambda: self._broker_count() == len(NODE_IDS),
+            "3 kafka brokers registered",
+            timeout=120,
+            interval=1,
+        )
+        wait_for(
+            lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=180, interval=1
+        )
 
     def _set_retention(self, retention_ms: int) -> None:
         from kafka.admin import ConfigResource, ConfigResourceType
 
         with admin_client() as admin:
             admin.alter_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, RETENTION_FAULT_TOPIC, {"retention.ms": str(retention_ms)})]
+                [
+                    ConfigResource(
+                        ConfigResourceType.TOPIC, RETENTION_FAULT_TOPIC, {"retention.ms": str(retention_ms)}
+                    )
+                ]
             )
 
     def _inject_topic_missing(self) -> None:
@@ -412,8 +524,20 @@ class Kafka(Component):
 
     def _inject_stall(self) -> None:
         produce(STALL_TOPIC, STALL_BURST, prefix="stall")
-        self.spawn(STALL_PROC, [sys.executable, "-m", "nova_gate.sandbox.kafka", "trickle", STALL_TOPIC,
-                                "--rate", str(STALL_TRICKLE_RATE), "--seconds", str(STALL_TRICKLE_MAX_S)])
+        self.spawn(
+            STALL_PROC,
+            [
+                sys.executable,
+                "-m",
+                "nova_gate.sandbox.kafka",
+                "trickle",
+                STALL_TOPIC,
+                "--rate",
+                str(STALL_TRICKLE_RATE),
+                "--seconds",
+                str(STALL_TRICKLE_MAX_S),
+            ],
+        )
 
     def _undo_stall(self) -> None:
         self.stop_process(STALL_PROC, timeout=10)
@@ -441,10 +565,17 @@ logger.clients.level = WARN
 
 def _trickle(topic: str, rate: float, seconds: float) -> None:
     """Keep producing to ``topic`` at ``rate`` messages/s for at most ``seconds`` (a stalled consumer)."""
+    import_kafka()
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, client_id="nova-sandbox-trickle", acks="all",
-                             linger_ms=50, request_timeout_ms=15_000, max_block_ms=15_000)
+    producer = KafkaProducer(
+        bootstrap_servers=BOOTSTRAP,
+        client_id="nova-sandbox-trickle",
+        acks="all",
+        linger_ms=50,
+        request_timeout_ms=15_000,
+        max_block_ms=15_000,
+    )
     deadline = time.monotonic() + seconds
     seq = 0
     try:
