@@ -25,7 +25,10 @@ for svc in redis-server prometheus prometheus-alertmanager docker-registry postg
 done
 
 PY=${PYTHON:-python3}
-if ! "$PY" -c "import nova_gate, chdb, pytest_html" 2>/dev/null || [ pyproject.toml -nt .sandbox/.pip-stamp ]; then
+# (Re)install when the package is missing, installed from another checkout, or pyproject changed.
+here=$(pwd -P)
+installed=$("$PY" -c "import nova_gate, chdb, pytest_html, os; print(os.path.dirname(os.path.dirname(os.path.realpath(nova_gate.__file__))))" 2>/dev/null || true)
+if [ "$installed" != "$here" ] || [ ! -e .sandbox/.pip-stamp ] || [ pyproject.toml -nt .sandbox/.pip-stamp ]; then
   echo "setup: pip install -e .[dev]"
   "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
   mkdir -p .sandbox && touch .sandbox/.pip-stamp
