@@ -25,16 +25,43 @@ def _attest_human_items() -> None:
             cli(["attest", item.id, "--by", OPERATOR, "--note", "rehearsal on the sandbox"])
 
 
-def _step(name: str) -> Callable[[], None] | None:
-    """The sandbox action that precedes a phase's gate (what the release engineer would do)."""
+def _kube(step: str) -> Callable[[], None]:
+    """A Kubernetes release step of the sandbox, when this checkout has the control plane."""
 
-    def migrations() -> None:
-        from nova_gate.sandbox import postgres
+    def run() -> None:
+        from nova_gate.sandbox import manager
 
-        postgres.apply_release_migrations()
+        if "kubernetes" not in manager.available():
+            raise RuntimeError("the sandbox has no Kubernetes component in this checkout")
+        import importlib
 
-    steps: dict[str, Callable[[], None]] = {"migrations": migrations}
-    return steps.get(name)
+        getattr(importlib.import_module("nova_gate.sandbox.kubernetes"), step)()
+
+    return run
+
+
+def _migrate() -> None:
+    from nova_gate.sandbox import postgres
+
+    postgres.apply_release_migrations()
+
+
+def _revert() -> None:
+    from nova_gate.sandbox import postgres
+
+    postgres.revert_release_migrations()
+
+
+# What the release engineer does before each phase's gate (the checklist's commands).
+STEPS: dict[str, list[Callable[[], None]]] = {
+    "migrations": [_migrate],
+    "canary_gate": [_kube("canary")],
+    "scale_gate": [_kube("scale_half")],
+    "rollout": [_kube("rollout"), _kube("drain_old")],
+    "rollback": [_kube("rollback"), _revert],
+}
+# The rollback phase is a drill after the T+24h review, then the sandbox is back at its start.
+ORDER = [p for p in PHASES if p != "rollback"] + ["rollback"]
 
 
 def run_phase(phase: str) -> dict[str, object]:
@@ -52,13 +79,12 @@ def rehearse(keep_going: bool = False) -> int:
     print(f"rehearsal: release {env.release.version} over {env.release.baseline_version} on {env.name}")
     _attest_human_items()
     summary = []
-    for phase in PHASES:
-        step = _step(phase)
-        if step is not None:
-            print(f"rehearsal: sandbox step before {phase}")
+    for phase in ORDER:
+        for step in STEPS.get(phase, []):
+            print(f"rehearsal: sandbox step before {phase}: {getattr(step, '__name__', step)}")
             try:
                 step()
-            except Exception as exc:  # the gate that follows will judge the consequences
+            except Exception as exc:  # the gate that follows judges the consequences
                 print(f"rehearsal: step before {phase} failed: {exc}", file=sys.stderr)
         decision = run_phase(phase)
         summary.append((phase, decision["decision"], decision["counts"]))
@@ -69,4 +95,4 @@ def rehearse(keep_going: bool = False) -> int:
         c = counts if isinstance(counts, dict) else {}
         print(f"  {phase:<15} {verdict:<9} pass={c.get('PASS')} warn={c.get('WARN')} "
               f"fail={c.get('FAIL')} inconclusive={c.get('INCONCLUSIVE')}")
-    return 0 if all(v == "PROCEED" for _, v, _ in summary) and len(summary) == len(PHASES) else 1
+    return 0 if all(v == "PROCEED" for _, v, _ in summary) and len(summary) == len(ORDER) else 1

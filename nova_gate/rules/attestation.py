@@ -24,10 +24,16 @@ def attested(
     age = now - newest.at
     observed = newest.as_dict() | {"age_h": round(age.total_seconds() / 3600, 2)}
     if newest.at > now + dt.timedelta(minutes=5):
-        return failed(f"attestation of {item_id} is dated in the future ({newest.at.isoformat()})",
-                      observed=observed, expected=expected)
+        return failed(
+            f"attestation of {item_id} is dated in the future ({newest.at.isoformat()})",
+            observed=observed,
+            expected=expected,
+        )
     if age > max_age:
         return failed(
             f"attestation of {item_id} by {newest.by} is {age.total_seconds() / 3600:.1f} h old "
-            f"(limit {max_age.total_seconds() / 3600:.0f} h)", observed=observed, expected=expected)
+            f"(limit {max_age.total_seconds() / 3600:.0f} h)",
+            observed=observed,
+            expected=expected,
+        )
     return passed(f"attested by {newest.by}: {newest.note}", observed=observed, expected=expected)

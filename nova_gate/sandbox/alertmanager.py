@@ -90,21 +90,20 @@ class Alertmanager(Component):
             ],
             f"{SINK_URL}/-/healthy",
         )
-        self._spawn_checked(
-            "alertmanager",
-            ports.ALERTMANAGER,
-            [
-                BINARY,
-                f"--config.file={config_file()}",
-                f"--storage.path={data}",
-                f"--web.listen-address={ports.HOST}:{ports.ALERTMANAGER}",
-                "--cluster.listen-address=",
-                f"--web.external-url={URL}",
-                "--data.retention=120h",
-                "--log.level=info",
-            ],
-            f"{URL}/-/ready",
-        )
+        self._spawn_checked("alertmanager", ports.ALERTMANAGER, self._argv(config_file()), f"{URL}/-/ready")
+
+    def _argv(self, config: Path) -> list[str]:
+        data = self.dir / "data"
+        return [
+            BINARY,
+            f"--config.file={config}",
+            f"--storage.path={data}",
+            f"--web.listen-address={ports.HOST}:{ports.ALERTMANAGER}",
+            "--cluster.listen-address=",
+            f"--web.external-url={URL}",
+            "--data.retention=120h",
+            "--log.level=info",
+        ]
 
     def _spawn_checked(self, proc: str, port: int, argv: list[str], ready_url: str) -> None:
         pid = self.pid(proc)
@@ -139,7 +138,31 @@ class Alertmanager(Component):
                 self._resolve,
                 self.name,
             ),
+            Fault(
+                "alertmanager-no-paging",
+                "Alertmanager restarted with a config whose only receiver is a webhook (no PagerDuty/Slack)",
+                ("PRE-MON-3",),
+                lambda: self._restart(self._no_paging_config()),
+                lambda: self._restart(config_file()),
+                self.name,
+            ),
         ]
+
+    def _no_paging_config(self) -> Path:
+        path = self.dir / "alertmanager-no-paging.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "# written by nova-gate's alertmanager-no-paging fault: nothing pages anyone\n"
+            "route:\n  receiver: webhook\n  group_by: [alertname]\n"
+            "receivers:\n  - name: webhook\n    webhook_configs:\n"
+            f"      - url: {SINK_URL}/webhook/nowhere\n"
+        )
+        return path
+
+    def _restart(self, config: Path) -> None:
+        self.stop_process("alertmanager")
+        wait_for(lambda: not port_open(ports.ALERTMANAGER), "alertmanager port to close", timeout=20)
+        self._spawn_checked("alertmanager", ports.ALERTMANAGER, self._argv(config), f"{URL}/-/ready")
 
     def _alert(self, ends: datetime) -> dict[str, Any]:
         now = datetime.now(UTC)

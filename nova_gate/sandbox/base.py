@@ -228,8 +228,8 @@ class Fault:
     name: str
     breaks: str
     catches: tuple[str, ...]
-    inject: Callable[[], None]
-    undo: Callable[[], None]
+    inject: Callable[[], object]
+    undo: Callable[[], object]
     component: str = ""
     #: verdict the catching items must give (FAIL, or WARN for warn-only faults)
     expect: str = "FAIL"

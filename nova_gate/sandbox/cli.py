@@ -56,8 +56,8 @@ def main(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(listing, indent=2))
             else:
-                for f in listing:
-                    print(f"{f['name']:32} {f['expect']:5} {','.join(f['catches']):30} {f['breaks']}")
+                for row in listing:
+                    print(f"{row['name']:32} {row['expect']:5} {','.join(row['catches']):30} {row['breaks']}")
             return 0
         if args.sandbox_cmd == "fault":
             f = manager.fault(args.name, undo=args.undo)

@@ -5,9 +5,11 @@ POSTGRES_PRIMARY = 55432
 POSTGRES_REPLICA = 55433
 REDIS = 56379
 REDIS_CLUSTER = (57001, 57002, 57003)
+REDIS_CLUSTER_BUS = (57101, 57102, 57103)  # cluster-port = port + 100 (port + 10000 is out of range)
 CLICKHOUSE_HTTP = 58123
 PROMETHEUS = 59090
 ALERTMANAGER = 59093
+SIMULATOR_ADMIN = 58099
 ALERT_SINK = 59095  # local stand-in for Slack and PagerDuty webhooks
 REGISTRY = 55000
 KAFKA_BROKERS = (59192, 59193, 59194)
@@ -29,3 +31,16 @@ SERVICES = {
     "cdn-service": 58089,
     "events-service": 58090,
 }
+
+
+def all_ports() -> list[int]:
+    """Every port the sandbox listens on (for the no-listener-after-down proof)."""
+    out: list[int] = []
+    for name, value in globals().items():
+        if name.isupper() and isinstance(value, int) and name != "HOST":
+            out.append(value)
+        elif name.isupper() and isinstance(value, tuple):
+            out.extend(value)
+        elif name == "SERVICES":
+            out.extend(value.values())
+    return sorted(set(out))

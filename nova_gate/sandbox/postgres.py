@@ -413,6 +413,10 @@ class Postgres(Component):
         except Exception:
             return False
 
+    def _undo_primary_down(self) -> None:
+        self._start_server("primary")
+        self._wait_streaming()
+
     def _stop_server(self, server: str, timeout: float = 60) -> None:
         """Fast shutdown (SIGINT to the postmaster), waiting for it to exit."""
         proc = f"postgres-{server}"
@@ -574,6 +578,14 @@ class Postgres(Component):
     # -- faults -----------------------------------------------------------------------------
     def faults(self) -> list[Fault]:
         return [
+            Fault(
+                "pg-primary-down",
+                "the primary is stopped: every probe of the database must FAIL in bounded time",
+                ("PST-7", "MIG-1", "PD-5"),
+                lambda: self._stop_server("primary"),
+                self._undo_primary_down,
+                self.name,
+            ),
             Fault(
                 "pg-replica-stopped",
                 "the streaming replica on 55433 is stopped",

@@ -167,10 +167,13 @@ class RedisServers(Component):
             "redis cluster_state:ok",
             timeout=60,
         )
+        self._seed()
+        cli(ports.REDIS_CLUSTER[0], "-c", "SET", "nova:cluster:probe", "ok")
+
+    def _seed(self) -> None:
         for key, value in SEED_KEYS.items():
             cli(ports.REDIS, "SET", key, value)
         cli(ports.REDIS, "EXPIRE", "nova:session:sandbox-smoke", "86400")
-        cli(ports.REDIS_CLUSTER[0], "-c", "SET", "nova:cluster:probe", "ok")
 
     def health(self) -> Health:
         endpoint = f"redis://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
@@ -200,6 +203,14 @@ class RedisServers(Component):
                 ("PRE-INF-3",),
                 self._node_down,
                 self._node_up,
+                self.name,
+            ),
+            Fault(
+                "redis-keyspace-flushed",
+                "the standalone Redis db0 is flushed (INFO keyspace empty); undo re-seeds it",
+                ("PST-8",),
+                lambda: cli(ports.REDIS, "-n", "0", "FLUSHDB"),
+                self._seed,
                 self.name,
             ),
         ]

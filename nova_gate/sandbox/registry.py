@@ -38,8 +38,11 @@ RELEASE = "v1.0.0"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_V1 = "application/vnd.docker.container.image.v1+json"
 LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+WRONG_PLATFORM_SERVICE = "media-service"
+EXTRA_VERSION_SERVICE, EXTRA_VERSION = "content-service", "v0.7.0"
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z, the mtime of every file in the layers
 CREATED = {
+    "v0.7.0": "2026-06-30T10:00:00Z",  # only pushed by the registry-extra-version fault
     "v0.8.0": "2026-08-04T10:00:00Z",
     "v0.9.0": "2026-09-15T10:00:00Z",
     "v1.0.0": "2026-11-20T10:00:00Z",
@@ -76,12 +79,12 @@ def _layer(service: str, version: str) -> tuple[bytes, bytes]:
     return tar_bytes, gzip.compress(tar_bytes, compresslevel=6, mtime=0)
 
 
-def build_image(service: str, version: str) -> dict[str, Any]:
+def build_image(service: str, version: str, architecture: str = "amd64") -> dict[str, Any]:
     """Blobs and manifest of one image: {"blobs": {digest: bytes}, "manifest": bytes}."""
     tar_bytes, layer = _layer(service, version)
     port = ports.SERVICES.get(service, 8080)
     config = {
-        "architecture": "amd64",
+        "architecture": architecture,
         "os": "linux",
         "created": CREATED[version],
         "config": {
@@ -296,7 +299,42 @@ class Registry(Component):
                 self._latest_back,
                 self.name,
             ),
+            Fault(
+                "registry-wrong-platform",
+                f"nova-{WRONG_PLATFORM_SERVICE}:{RELEASE} (and latest) is a linux/arm64 image",
+                ("IMG-3",),
+                lambda: self._push_release(WRONG_PLATFORM_SERVICE, "arm64"),
+                lambda: self._push_release(WRONG_PLATFORM_SERVICE, "amd64"),
+                self.name,
+            ),
+            Fault(
+                "registry-extra-version",
+                f"nova-{EXTRA_VERSION_SERVICE} still holds {EXTRA_VERSION} (4 versions retained)",
+                ("P24-10",),
+                self._push_extra_version,
+                self._delete_extra_version,
+                self.name,
+            ),
         ]
+
+    def _push_release(self, service: str, architecture: str) -> None:
+        with RegistryClient() as client:
+            image = build_image(service, RELEASE, architecture)
+            client.push_image(repository(service), image, RELEASE, "latest")
+
+    def _push_extra_version(self) -> None:
+        with RegistryClient() as client:
+            repo = repository(EXTRA_VERSION_SERVICE)
+            client.push_image(repo, build_image(EXTRA_VERSION_SERVICE, EXTRA_VERSION), EXTRA_VERSION)
+
+    def _delete_extra_version(self) -> None:
+        repo = repository(EXTRA_VERSION_SERVICE)
+        with RegistryClient() as client:
+            digest = client.manifest_digest(repo, EXTRA_VERSION)
+            if digest:
+                client.delete_manifest(repo, digest)
+            if EXTRA_VERSION in client.tags(repo):
+                raise SandboxError(f"registry: {repo}:{EXTRA_VERSION} is still listed after the delete")
 
     def _delete_release_tag(self) -> None:
         repo = repository("feed-service")

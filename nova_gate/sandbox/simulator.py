@@ -17,7 +17,7 @@ from typing import Any
 
 from nova_gate.config import project_root
 from nova_gate.sandbox import nova_sim, ports
-from nova_gate.sandbox.base import Component, Health, SandboxError, port_open, run, wait_for
+from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, run, wait_for
 
 PROC = "simulator"
 
@@ -138,3 +138,34 @@ class Simulator(Component):
         if knobs:
             detail += f"; knobs: {', '.join(sorted(knobs))}"
         return Health(True, endpoint, pids, detail)
+
+    # -- faults -----------------------------------------------------------------------------
+    def faults(self) -> list[Fault]:
+        return [
+            Fault(
+                "auth-service-down",
+                f"{DOWN_SERVICE} answers 503 on every path (health, probes, JWKS, auth API)",
+                ("PST-1", "PST-2", "RBK-5", "PRE-CFG-3"),
+                lambda: set_knob(DOWN_SERVICE, down=True),
+                lambda: set_knob(DOWN_SERVICE, down=False),
+                self.name,
+            ),
+            Fault(
+                "smoke-role-revoked",
+                "the services' database role may no longer INSERT into users (registration breaks)",
+                ("PST-3", "PST-4", "PST-5", "PST-6", "PD-2"),
+                lambda: _smoke_grant(revoke=True),
+                lambda: _smoke_grant(revoke=False),
+                self.name,
+            ),
+        ]
+
+
+DOWN_SERVICE = "auth-service"
+
+
+def _smoke_grant(revoke: bool) -> None:
+    """Revoke or re-grant INSERT on users for the simulator's database role (superuser session)."""
+    from nova_gate.sandbox.postgres import SMOKE_ROLE, _sql
+
+    _sql(f"REVOKE INSERT ON users FROM {SMOKE_ROLE}" if revoke else f"GRANT INSERT ON users TO {SMOKE_ROLE}")
