@@ -52,9 +52,11 @@ class Release(_Model):
     baseline_version: str
     namespace: str = "nova-backend"
     base_url: str = Field(description="where the services' HTTP APIs answer; {port} is substituted")
+    http_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10
     services: list[Service] = Field(min_length=1)
     git_sha: str | None = None
     repo_dir: Path | None = None
+    backend_dir: Path | None = Field(default=None, description="the Rust workspace of the release")
     migrations_dir: Path | None = None
     rollback_target_version: int | None = Field(
         default=None, description="the baseline's last migration: what a revert goes back to")
@@ -246,6 +248,18 @@ class Files(_Model):
     preflight_records: Path | None = None
 
 
+class Commands(_Model):
+    """The code-quality commands of the preflight, run in ``release.backend_dir``."""
+
+    unit_tests: list[str] = ["cargo", "test", "--lib"]
+    integration_tests: list[str] = ["cargo", "test", "--test", "*"]
+    clippy: list[str] = ["cargo", "clippy", "--", "-D", "warnings"]
+    fmt: list[str] = ["cargo", "fmt", "--check"]
+    audit: list[str] = ["cargo", "audit", "--no-fetch", "--stale"]
+    timeout_s: Annotated[float, Field(gt=0, le=7200)] = 900
+    target_dir: Path | None = Field(default=None, description="CARGO_TARGET_DIR (keeps builds between runs)")
+
+
 class Environment(_Model):
     name: str
     description: str = ""
@@ -254,6 +268,7 @@ class Environment(_Model):
     thresholds: Thresholds = Thresholds()
     expectations: Expectations = Expectations()
     files: Files = Files()
+    commands: Commands = Commands()
 
     @property
     def service_names(self) -> list[str]:

@@ -97,7 +97,26 @@ class Release(Component):
             if rollback_saved.exists():
                 rollback.write_text(rollback_saved.read_text())
                 rollback_saved.unlink()
+        lib = self.repo / "backend" / "crates" / "nova-common" / "src" / "lib.rs"
+
+        def append(text: str) -> Callable[[], None]:
+            def apply() -> None:
+                if text not in lib.read_text():
+                    lib.write_text(lib.read_text() + text)
+            return apply
+
+        def restore_lib() -> None:
+            lib.write_text(self.git("show", "HEAD:backend/crates/nova-common/src/lib.rs"))
+
         return [
+            Fault("cargo-tests-failing", "error_rate_pct is off by a factor of 10: unit and integration tests fail",
+                  ("PRE-CQ-1", "PRE-CQ-2"), edit(lib, "errors as f64 * 100.0", "errors as f64 * 10.0"),
+                  restore_lib, self.name),
+            Fault("clippy-warning", "a function clippy warns about (len() == 0 on a &Vec)", ("PRE-CQ-3",),
+                  append("\n/// Whether a batch is empty.\npub fn is_empty_batch(batch: &Vec<u8>) -> bool {\n"
+                         "    batch.len() == 0\n}\n"), restore_lib, self.name),
+            Fault("fmt-drift", "a badly formatted function", ("PRE-CQ-4",),
+                  append("\n/// Badly formatted.\npub fn   badly_formatted( x:u8 )->u8{x}\n"), restore_lib, self.name),
             Fault("changelog-entry-missing", "CHANGELOG.md has no v1.0.0 entry", ("P24-6",),
                   edit(changelog, "## v1.0.0", "## Unreleased"), edit(changelog, "## Unreleased", "## v1.0.0"),
                   self.name),
