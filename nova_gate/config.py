@@ -150,6 +150,13 @@ class Url(_Model):
     timeout_s: Seconds = 10
 
 
+class Vault(_Model):
+    url: str
+    token: SecretStr | None = None
+    mount: str = "secret"
+    timeout_s: Seconds = 10
+
+
 class Registry(_Model):
     url: str
     repository_prefix: str = "nova-"
@@ -178,6 +185,7 @@ class Backends(_Model):
     registry: Registry | None = None
     kubernetes: Kubernetes | None = None
     grafana: Url | None = None
+    vault: Vault | None = None
     jwks: Url | None = None
 
 
@@ -212,6 +220,7 @@ class Thresholds(_Model):
     connections_pct: Percent = 80
     slow_statement_ms: Annotated[float, Field(gt=0)] = 500
     attestation_max_age_h: Annotated[float, Field(gt=0)] = 24
+    secret_rotation_window_d: Annotated[float, Field(gt=0)] = 30
     preflight_record_max_age_h: Annotated[float, Field(gt=0)] = 36
     images_retained: Annotated[int, Field(ge=1)] = 3
     redis_maxmemory_min_mb: Annotated[float, Field(ge=0)] = 64

@@ -15,6 +15,7 @@ from nova_gate.sandbox.base import Component, Fault, SandboxError, state_dir, wr
 # Start order matters: the simulator needs PostgreSQL and Redis, Prometheus scrapes the simulator.
 COMPONENTS: dict[str, str] = {
     "release": "release:Release",
+    "saas": "saas:SaasStandIns",
     "postgres": "postgres:Postgres",
     "redis": "redis:RedisServers",
     "clickhouse": "clickhouse:ClickHouse",

@@ -10,6 +10,7 @@ the same on Elasticsearch 7.17/8.x/9.x and OpenSearch 2.x.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,10 @@ import elastic_transport
 
 from nova_gate.config import Search
 from nova_gate.sources.base import Source, SourceError
+
+# The transport logs every failed attempt with a full traceback; the one-line SourceError says it all.
+logging.getLogger("elastic_transport.transport").setLevel(logging.ERROR)
+logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 
 #: explain at most this many unassigned primaries (one request each)
 MAX_EXPLAINED = 5
@@ -86,7 +91,7 @@ class SearchSource(Source):
             )
             with self.call("connect"):
                 self._transport = elastic_transport.Transport(
-                    [node], max_retries=1, retry_on_timeout=False, meta_header=False
+                    [node], max_retries=0, retry_on_timeout=False, meta_header=False
                 )
         return self._transport
 

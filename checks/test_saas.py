@@ -1,0 +1,22 @@
+"""Preflight items read from SaaS APIs: Grafana dashboards, secrets in Vault."""
+
+import datetime as dt
+
+import pytest
+
+from nova_gate.rules import saas
+
+
+@pytest.mark.item("PRE-MON-2")
+def test_dashboards_accessible(grafana, env, gate):
+    found = grafana.dashboards(env.expectations.dashboards)
+    gate.evidence(source="grafana", request="GET /api/dashboards/uid/<uid>", dashboards=found)
+    gate.judge(saas.dashboards_resolve(found))
+
+
+@pytest.mark.item("PRE-CFG-2")
+def test_secrets_updated(vault, env, gate):
+    updated = vault.secret_updated(env.expectations.required_secrets)
+    gate.evidence(source="vault", request="GET /v1/<mount>/metadata/<path>", secrets=updated)
+    gate.judge(saas.secrets_current(updated, dt.timedelta(days=env.thresholds.secret_rotation_window_d),
+                                    dt.datetime.now(dt.UTC)))
