@@ -23,3 +23,12 @@ def test_no_compiler_warnings(cargo, env, gate):
 @pytest.mark.item("PRE-CQ-4")
 def test_code_formatted(cargo, env, gate):
     gate.judge(rules.command_clean(cargo.run(env.commands.fmt), "cargo fmt --check"))
+
+
+@pytest.mark.item("PRE-CQ-5")
+def test_security_audit_clean(cargo, env, gate):
+    argv = list(env.commands.audit)
+    if env.commands.audit_db is not None:
+        argv += ["--db", str(env.commands.audit_db)]
+    gate.evidence(source="command", advisory_db=env.commands.audit_db)
+    gate.judge(rules.audit_clean(cargo.run(argv)))

@@ -265,6 +265,8 @@ class Commands(_Model):
     clippy: list[str] = ["cargo", "clippy", "--", "-D", "warnings"]
     fmt: list[str] = ["cargo", "fmt", "--check"]
     audit: list[str] = ["cargo", "audit", "--no-fetch", "--stale"]
+    audit_db: Path | None = Field(default=None, description="local RustSec advisory database (--db)")
+    path: list[str] = Field(default=[], description="directories put first on PATH (~ expanded)")
     timeout_s: Annotated[float, Field(gt=0, le=7200)] = 900
     target_dir: Path | None = Field(default=None, description="CARGO_TARGET_DIR (keeps builds between runs)")
 

@@ -43,3 +43,21 @@ def command_clean(result: Any, what: str) -> Verdict:
                      lines[0] if lines else f"exit {result.exit_code}")
         return failed(f"{what}: {first[:160]}", observed, "exit 0")
     return passed(f"{what}: clean", observed, "exit 0")
+
+
+_ADVISORY = re.compile(r"^Crate:\s+(\S+)\s*\nVersion:\s+(\S+)(?:.|\n)*?^ID:\s+(\S+)", re.M)
+
+
+def audit_clean(result: Any) -> Verdict:
+    """PRE-CQ-5: cargo audit finds no vulnerability in Cargo.lock (each one named)."""
+    if any(m in result.output_tail.lower() for m in _UNRECOGNISED_SUBCOMMAND):
+        return command_clean(result, "cargo audit")
+    found = [f"{c} {v} ({i})" for c, v, i in _ADVISORY.findall(result.output_tail)]
+    observed = {**_observed(result), "vulnerabilities": found}
+    if result.exit_code != 0 or found:
+        what = ", ".join(found) if found else result.output_tail.strip().splitlines()[-1][:160]
+        return failed(f"cargo audit: {len(found)} vulnerable crate(s): {what}", observed, "no advisory applies")
+    if "Loaded" not in result.output_tail:
+        return inconclusive("cargo audit did not report loading an advisory database", observed,
+                            "an advisory database loaded and no advisory applies")
+    return passed("cargo audit: no advisory applies", observed, "no advisory applies")

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from nova_gate.sandbox.base import Component, Fault, Health, run, sandbox_data_dir
+from nova_gate.sandbox.base import Component, Fault, Health, cache_dir, run, sandbox_data_dir
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Nova Release Bot", "GIT_AUTHOR_EMAIL": "release@nova.invalid",
@@ -17,8 +17,52 @@ GIT_ENV = {
 }
 
 
+ADVISORY = """```toml
+[advisory]
+id = "{id}"
+package = "{package}"
+date = "2026-01-15"
+url = "https://nova.invalid/advisories/{id}"
+categories = ["denial-of-service"]
+
+[versions]
+patched = ["{patched}"]
+```
+
+# Unbounded allocation in {package}
+
+A stand-in advisory of the sandbox's local RustSec advisory database.
+"""
+
+
 class Release(Component):
     name = "release"
+
+    def install(self) -> None:
+        """cargo-audit for PRE-CQ-5, built once into the cache (several minutes on 2 cores)."""
+        root = cache_dir() / "cargo"
+        if not (root / "bin" / "cargo-audit").exists():
+            run(["cargo", "install", "cargo-audit", "--locked", "--root", str(root)], timeout=3600)
+
+    @property
+    def advisory_db(self) -> Path:
+        return self.root / "advisory-db"
+
+    def _advisory(self, package: str, adv_id: str, patched: str, present: bool) -> None:
+        path = self.advisory_db / "crates" / package / f"{adv_id}.md"
+        if present:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(ADVISORY.format(id=adv_id, package=package, patched=patched))
+        elif path.exists():
+            path.unlink()
+        else:
+            return
+        import os
+
+        env = {**os.environ, **GIT_ENV}
+        run(["git", "-C", str(self.advisory_db), "add", "-A"], env=env)
+        run(["git", "-C", str(self.advisory_db), "commit", "-qm", f"{adv_id} {'added' if present else 'removed'}",
+             "--allow-empty"], env=env)
 
     @property
     def repo(self) -> Path:
@@ -30,6 +74,9 @@ class Release(Component):
         return run(["git", "-C", str(self.repo), *args], env={**os.environ, **GIT_ENV}, timeout=60)
 
     def start(self) -> None:
+        if not (self.advisory_db / ".git").exists():
+            run(["git", "init", "-q", "-b", "main", str(self.advisory_db)])
+            self._advisory("nova-example", "RUSTSEC-2026-9001", ">= 1.0.1", present=True)
         if (self.repo / ".git").exists():
             return
         src = sandbox_data_dir() / "release"
@@ -109,6 +156,9 @@ class Release(Component):
             lib.write_text(self.git("show", "HEAD:backend/crates/nova-common/src/lib.rs"))
 
         return [
+            Fault("vulnerable-dependency", "the advisory database lists the itoa version in Cargo.lock",
+                  ("PRE-CQ-5",), lambda: self._advisory("itoa", "RUSTSEC-2026-9002", ">= 99.0.0", present=True),
+                  lambda: self._advisory("itoa", "RUSTSEC-2026-9002", ">= 99.0.0", present=False), self.name),
             Fault("cargo-tests-failing", "error_rate_pct is off by a factor of 10: unit and integration tests fail",
                   ("PRE-CQ-1", "PRE-CQ-2"), edit(lib, "errors as f64 * 100.0", "errors as f64 * 10.0"),
                   restore_lib, self.name),

@@ -23,11 +23,13 @@ class CommandResult:
 class CommandRunner(Source):
     backend = "command"
 
-    def __init__(self, cwd: Path | None, timeout_s: float, target_dir: Path | None = None) -> None:
+    def __init__(self, cwd: Path | None, timeout_s: float, target_dir: Path | None = None,
+                 path: list[str] | None = None) -> None:
         super().__init__()
         self.cwd = cwd
         self.timeout_s = timeout_s
         self.target_dir = target_dir
+        self.path = [os.path.expanduser(p) for p in path or []]
 
     def run(self, argv: list[str]) -> CommandResult:
         if self.cwd is None:
@@ -37,6 +39,8 @@ class CommandRunner(Source):
         env = {**os.environ, "CARGO_TERM_COLOR": "never"}
         if self.target_dir is not None:
             env["CARGO_TARGET_DIR"] = str(self.target_dir)
+        if self.path:
+            env["PATH"] = os.pathsep.join([*self.path, env.get("PATH", "")])
         started = time.monotonic()
         with self.call(" ".join(argv)):
             try:

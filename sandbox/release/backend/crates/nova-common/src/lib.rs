@@ -8,6 +8,11 @@ pub fn error_rate_pct(errors: u64, requests: u64) -> f64 {
     errors as f64 * 100.0 / requests as f64
 }
 
+/// A request count rendered for a log line, without allocation.
+pub fn count_label(count: u64) -> String {
+    itoa::Buffer::new().format(count).to_owned()
+}
+
 /// Whether a canary may proceed: error rate and P95 latency under their limits.
 pub fn canary_healthy(error_pct: f64, p95_ms: f64) -> bool {
     error_pct < 1.0 && p95_ms < 500.0
