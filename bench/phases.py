@@ -10,7 +10,6 @@ asserted in a timed test.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nova_gate.catalog import PHASES  # noqa: E402
-
 
 # pytest in a child that reports its own peak RSS (ru_maxrss of the process itself, KiB on Linux)
 _RUNNER = (
@@ -35,11 +33,17 @@ _RUNNER = (
 def run_phase(phase: str, extra: list[str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _RUNNER, "-q", "-m", phase, f"--reports-dir={tmp}", *extra],
-                              cwd=ROOT, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _RUNNER, "-q", "-m", phase, f"--reports-dir={tmp}", *extra],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - started
-        peak_kib = next((int(line.split()[1]) for line in proc.stderr.splitlines()
-                         if line.startswith("NOVA_MAXRSS ")), 0)
+        peak_kib = next(
+            (int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("NOVA_MAXRSS ")), 0
+        )
         evidence = Path(tmp) / "evidence.json"
         data = json.loads(evidence.read_text()) if evidence.exists() else {}
     calls = data.get("backend_calls", {})
@@ -57,11 +61,15 @@ def run_phase(phase: str, extra: list[str]) -> dict[str, object]:
 def main(argv: list[str]) -> int:
     extra = [a for a in argv if a.startswith("--")]
     phases = [a for a in argv if not a.startswith("--")] or list(PHASES)
-    print(f"{'phase':<15} {'wall s':>7} {'tests':>6} {'calls':>6} {'peak MiB':>9}  decision  calls by backend")
+    print(
+        f"{'phase':<15} {'wall s':>7} {'tests':>6} {'calls':>6} {'peak MiB':>9}  decision  calls by backend"
+    )
     for phase in phases:
         r = run_phase(phase, extra)
-        print(f"{r['phase']:<15} {r['wall_s']:>7} {r['tests']:>6} {r['calls_total']:>6} {r['peak_rss_mib']:>9}  "
-              f"{r['decision']:<9} {json.dumps(r['backend_calls'])}")
+        print(
+            f"{r['phase']:<15} {r['wall_s']:>7} {r['tests']:>6} {r['calls_total']:>6} {r['peak_rss_mib']:>9}  "
+            f"{r['decision']:<9} {json.dumps(r['backend_calls'])}"
+        )
     return 0
 
 

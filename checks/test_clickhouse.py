@@ -11,8 +11,12 @@ from nova_gate.rules import clickhouse as ch_rules
 def test_clickhouse_schemas(clickhouse, env, gate):
     expected = env.expectations.clickhouse_tables
     actual = clickhouse.columns(list(expected))
-    gate.evidence(source="clickhouse", query="SELECT table, name, type FROM system.columns",
-                  observed=actual, expected=expected)
+    gate.evidence(
+        source="clickhouse",
+        query="SELECT table, name, type FROM system.columns",
+        observed=actual,
+        expected=expected,
+    )
     gate.judge(ch_rules.schemas_match(expected, actual))
 
 
@@ -22,16 +26,23 @@ def test_clickhouse_parts_healthy(clickhouse, env, gate):
     replicas = clickhouse.replicas()
     partitions = clickhouse.parts_per_partition()
     limit = env.thresholds.clickhouse_parts_per_partition
-    gate.evidence(source="clickhouse", query="system.detached_parts; system.replicas; system.parts (active)",
-                  observed={"detached": detached, "replicas": replicas,
-                            "top_partitions": [p.__dict__ for p in partitions[:5]]},
-                  expected={"detached": 0, "readonly_replicas": 0, "parts_per_partition": f"< {limit}"})
+    gate.evidence(
+        source="clickhouse",
+        query="system.detached_parts; system.replicas; system.parts (active)",
+        observed={
+            "detached": detached,
+            "replicas": replicas,
+            "top_partitions": [p.__dict__ for p in partitions[:5]],
+        },
+        expected={"detached": 0, "readonly_replicas": 0, "parts_per_partition": f"< {limit}"},
+    )
     gate.judge(ch_rules.parts_healthy(detached, replicas, partitions, limit))
 
 
 @pytest.mark.item("PST-9")
 def test_feed_ranking_events_present(clickhouse, gate):
     count = clickhouse.count("feed_ranking_events")
-    gate.evidence(source="clickhouse", query="SELECT count() FROM feed_ranking_events", observed=count,
-                  expected="> 0")
+    gate.evidence(
+        source="clickhouse", query="SELECT count() FROM feed_ranking_events", observed=count, expected="> 0"
+    )
     gate.judge(ch_rules.rows_present("feed_ranking_events", count))

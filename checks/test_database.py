@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from nova_gate.rules import migrations, postgres as pg_rules, sql_lint
+from nova_gate.rules import migrations, sql_lint
+from nova_gate.rules import postgres as pg_rules
 from nova_gate.sources.migration_files import forward_migrations, read_migrations
 
 
@@ -53,8 +54,14 @@ def test_backup_completed(postgres, env, gate):
     catalog = env.backends.postgres.backup_catalog
     facts = postgres.backup_catalog(catalog) if catalog else postgres.archiver()
     gate.evidence(source=facts.source, last_success=facts.last_success, detail=facts.detail)
-    gate.judge(pg_rules.backup_fresh(facts.last_success, facts.source,
-                                     dt.timedelta(hours=env.thresholds.backup_max_age_h), dt.datetime.now(dt.UTC)))
+    gate.judge(
+        pg_rules.backup_fresh(
+            facts.last_success,
+            facts.source,
+            dt.timedelta(hours=env.thresholds.backup_max_age_h),
+            dt.datetime.now(dt.UTC),
+        )
+    )
 
 
 @pytest.mark.item("PRE-DB-5", "MIG-1")
@@ -97,8 +104,9 @@ def test_migrations_at_rollback_target(postgres, env, gate):
 @pytest.mark.item("PD-4")
 def test_replicas_in_sync(postgres, env, gate):
     replicas = postgres.replicas()
-    gate.judge(pg_rules.replicas_in_sync(replicas, len(env.backends.postgres.replicas),
-                                         env.thresholds.replica_lag_s))
+    gate.judge(
+        pg_rules.replicas_in_sync(replicas, len(env.backends.postgres.replicas), env.thresholds.replica_lag_s)
+    )
 
 
 @pytest.mark.item("PD-5")
@@ -114,16 +122,25 @@ def test_connection_pools_fit(postgres, env, gate):
     # planned replicas during the release: the baseline's plus the new version's at 100%
     pools = {s.name: (2 * s.replicas, s.pool_size) for s in env.release.services}
     gate.evidence(source="postgres+config", limits=limits, pools=pools)
-    gate.judge(pg_rules.pool_fits(pools, limits["max_connections"],
-                                  limits["superuser_reserved"] + env.thresholds.connection_reserve))
+    gate.judge(
+        pg_rules.pool_fits(
+            pools, limits["max_connections"], limits["superuser_reserved"] + env.thresholds.connection_reserve
+        )
+    )
 
 
 @pytest.mark.item("MON-6")
 def test_connections_below_limits(postgres, env, gate):
     limits = postgres.connection_limits()
     gate.evidence(source="postgres", limits=limits, by_application=postgres.connections_by_application())
-    gate.judge(pg_rules.connections_below(limits["in_use"], limits["max_connections"],
-                                          limits["superuser_reserved"], env.thresholds.connections_pct))
+    gate.judge(
+        pg_rules.connections_below(
+            limits["in_use"],
+            limits["max_connections"],
+            limits["superuser_reserved"],
+            env.thresholds.connections_pct,
+        )
+    )
 
 
 @pytest.mark.item("P24-4")

@@ -12,8 +12,9 @@ from nova_gate.sources.registry import INDEX_TYPES
 def test_release_tag_pushed(registry, env, service, gate):
     repo = registry.repository(service)
     tags = registry.tags(repo)
-    gate.evidence(source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags,
-                  expected=env.release.version)
+    gate.evidence(
+        source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags, expected=env.release.version
+    )
     gate.judge(reg_rules.tag_present(repo, tags, env.release.version))
 
 
@@ -22,8 +23,12 @@ def test_latest_is_release(registry, env, service, gate):
     repo, version = registry.repository(service), env.release.version
     release = registry.manifest(repo, version, head=True)
     latest = registry.manifest(repo, "latest", head=True)
-    gate.evidence(source="registry", request=f"HEAD /v2/{repo}/manifests/{{{version},latest}}",
-                  observed={version: release.digest, "latest": latest.digest}, expected="equal digests")
+    gate.evidence(
+        source="registry",
+        request=f"HEAD /v2/{repo}/manifests/{{{version},latest}}",
+        observed={version: release.digest, "latest": latest.digest},
+        expected="equal digests",
+    )
     gate.judge(reg_rules.latest_matches(repo, version, release.digest, latest.digest))
 
 
@@ -44,17 +49,30 @@ def test_manifest_valid_for_platform(registry, env, service, gate):
         manifest = registry.manifest(repo, platforms[str(matched)])
     config_digest = (manifest.body.get("config") or {}).get("digest")
     config = registry.blob_json(repo, config_digest) if config_digest else None
-    gate.evidence(source="registry", request=f"GET /v2/{repo}/manifests/{version} + config blob",
-                  observed={"status": top.status, "media_type": top.media_type, "digest": top.digest,
-                            "platform": reg_rules.platform_of(config)}, expected=platform)
-    gate.judge(reg_rules.manifest_valid(repo, version, top.status, top.media_type, manifest.body, config,
-                                        platform))
+    gate.evidence(
+        source="registry",
+        request=f"GET /v2/{repo}/manifests/{version} + config blob",
+        observed={
+            "status": top.status,
+            "media_type": top.media_type,
+            "digest": top.digest,
+            "platform": reg_rules.platform_of(config),
+        },
+        expected=platform,
+    )
+    gate.judge(
+        reg_rules.manifest_valid(repo, version, top.status, top.media_type, manifest.body, config, platform)
+    )
 
 
 @pytest.mark.item("P24-10")
 def test_old_images_pruned(registry, env, service, gate):
     repo = registry.repository(service)
     tags = registry.tags(repo)
-    gate.evidence(source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags,
-                  expected=f"<= {env.thresholds.images_retained} version tags")
+    gate.evidence(
+        source="registry",
+        request=f"GET /v2/{repo}/tags/list",
+        observed=tags,
+        expected=f"<= {env.thresholds.images_retained} version tags",
+    )
     gate.judge(reg_rules.retention(repo, tags, env.thresholds.images_retained))

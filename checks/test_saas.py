@@ -18,5 +18,8 @@ def test_dashboards_accessible(grafana, env, gate):
 def test_secrets_updated(vault, env, gate):
     updated = vault.secret_updated(env.expectations.required_secrets)
     gate.evidence(source="vault", request="GET /v1/<mount>/metadata/<path>", secrets=updated)
-    gate.judge(saas.secrets_current(updated, dt.timedelta(days=env.thresholds.secret_rotation_window_d),
-                                    dt.datetime.now(dt.UTC)))
+    gate.judge(
+        saas.secrets_current(
+            updated, dt.timedelta(days=env.thresholds.secret_rotation_window_d), dt.datetime.now(dt.UTC)
+        )
+    )

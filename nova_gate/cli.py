@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from nova_gate import __version__
 from nova_gate.catalog import PHASES, load_catalog
@@ -31,14 +32,25 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 def collect_node_ids() -> dict[str, list[str]]:
     """Ask pytest which test nodes carry which item (one collection, no backend touched)."""
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--no-reports",
-         "-p", "nova_gate.collect_items"],
-        cwd=project_root(), capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "--no-reports",
+            "-p",
+            "nova_gate.collect_items",
+        ],
+        cwd=project_root(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     marker = "NOVA-ITEMS "
     for line in out.stdout.splitlines():
         if line.startswith(marker):
-            data: dict[str, list[str]] = json.loads(line[len(marker):])
+            data: dict[str, list[str]] = json.loads(line[len(marker) :])
             return data
     raise RuntimeError(f"collection failed: {(out.stderr or out.stdout).strip()[-500:]}")
 
@@ -50,20 +62,30 @@ def cmd_items(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"nova-gate items: {exc}", file=sys.stderr)
         return 1
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in catalog:
         tests = nodes.get(item.id, [])
-        rows.append({
-            "id": item.id, "phase": item.phase, "section": item.section, "severity": item.severity,
-            "verification": item.verification, "backends": list(item.backends),
-            "automated": item.automated, "tests": tests, "text": item.text,
-        })
+        rows.append(
+            {
+                "id": item.id,
+                "phase": item.phase,
+                "section": item.section,
+                "severity": item.severity,
+                "verification": item.verification,
+                "backends": list(item.backends),
+                "automated": item.automated,
+                "tests": tests,
+                "text": item.text,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         for r in rows:
             auto = "auto" if r["automated"] else "TODO"
-            print(f"{r['id']:<10} {r['phase']:<15} {r['severity']:<6} {auto:<5} {len(r['tests']):>3} tests  {r['text']}")
+            print(
+                f"{r['id']:<10} {r['phase']:<15} {r['severity']:<6} {auto:<5} {len(r['tests']):>3} tests  {r['text']}"
+            )
         done = sum(r["automated"] for r in rows)
         print(f"{len(rows)} items, {done} automated, {len(rows) - done} not automated yet")
     return 0
@@ -86,10 +108,16 @@ def cmd_attest(args: argparse.Namespace) -> int:
         if path is None:
             print(f"nova-gate attest: {loaded.path}:files.attestations: not set", file=sys.stderr)
             return 2
-        append_attestation(Path(path), Attestation(
-            item=args.item, by=args.by, note=args.note, at=dt.datetime.now(dt.UTC),
-            version=args.version or loaded.env.release.version,
-        ))
+        append_attestation(
+            Path(path),
+            Attestation(
+                item=args.item,
+                by=args.by,
+                note=args.note,
+                at=dt.datetime.now(dt.UTC),
+                version=args.version or loaded.env.release.version,
+            ),
+        )
     except (ConfigError, PolicyError) as exc:
         print(f"nova-gate: {exc}", file=sys.stderr)
         return 2

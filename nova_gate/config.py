@@ -59,7 +59,8 @@ class Release(_Model):
     backend_dir: Path | None = Field(default=None, description="the Rust workspace of the release")
     migrations_dir: Path | None = None
     rollback_target_version: int | None = Field(
-        default=None, description="the baseline's last migration: what a revert goes back to")
+        default=None, description="the baseline's last migration: what a revert goes back to"
+    )
 
     @field_validator("services")
     @classmethod

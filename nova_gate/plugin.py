@@ -9,6 +9,7 @@ alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from nova_gate import __version__, report
+from nova_gate import report
 from nova_gate.catalog import BACKENDS, PHASES, SECTIONS, Catalog, Item, load_catalog
 from nova_gate.config import ConfigError, LoadedEnvironment, load_environment, secret_values
 from nova_gate.policy import PolicyError, Waiver, load_waivers
@@ -81,26 +82,64 @@ def state(config: pytest.Config) -> RunState:
 # --------------------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nova-gate", "nova-gate release gates")
-    group.addoption("--env", dest="nova_env", default=None,
-                    help="environment name (environments/NAME.yaml) or path; default $NOVA_GATE_ENV or sandbox")
-    group.addoption("--release-version", dest="nova_release_version", default=None,
-                    help="override release.version of the environment")
-    group.addoption("--baseline-version", dest="nova_baseline_version", default=None,
-                    help="override release.baseline_version of the environment")
-    group.addoption("--waivers", dest="nova_waivers", default=None,
-                    help="waivers file (YAML): item or test id, justification, approver, expires")
-    group.addoption("--report-only", dest="nova_report_only", action="store_true",
-                    help="record the decision but exit 0")
-    group.addoption("--reports-dir", dest="nova_reports_dir", default=None,
-                    help="where the audit record is written (default: reports/)")
-    group.addoption("--item", dest="nova_items", action="append", default=[],
-                    help="run only the tests of this checklist item id (repeatable)")
-    group.addoption("--operator", dest="nova_operator", default=None,
-                    help="who runs the gate (default: $NOVA_GATE_OPERATOR or $USER)")
-    group.addoption("--release-sha", dest="nova_release_sha", default=None,
-                    help="git sha of the release, recorded in the audit record")
-    group.addoption("--no-reports", dest="nova_no_reports", action="store_true",
-                    help="do not write the audit record (dry runs)")
+    group.addoption(
+        "--env",
+        dest="nova_env",
+        default=None,
+        help="environment name (environments/NAME.yaml) or path; default $NOVA_GATE_ENV or sandbox",
+    )
+    group.addoption(
+        "--release-version",
+        dest="nova_release_version",
+        default=None,
+        help="override release.version of the environment",
+    )
+    group.addoption(
+        "--baseline-version",
+        dest="nova_baseline_version",
+        default=None,
+        help="override release.baseline_version of the environment",
+    )
+    group.addoption(
+        "--waivers",
+        dest="nova_waivers",
+        default=None,
+        help="waivers file (YAML): item or test id, justification, approver, expires",
+    )
+    group.addoption(
+        "--report-only", dest="nova_report_only", action="store_true", help="record the decision but exit 0"
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="nova_reports_dir",
+        default=None,
+        help="where the audit record is written (default: reports/)",
+    )
+    group.addoption(
+        "--item",
+        dest="nova_items",
+        action="append",
+        default=[],
+        help="run only the tests of this checklist item id (repeatable)",
+    )
+    group.addoption(
+        "--operator",
+        dest="nova_operator",
+        default=None,
+        help="who runs the gate (default: $NOVA_GATE_OPERATOR or $USER)",
+    )
+    group.addoption(
+        "--release-sha",
+        dest="nova_release_sha",
+        default=None,
+        help="git sha of the release, recorded in the audit record",
+    )
+    group.addoption(
+        "--no-reports",
+        dest="nova_no_reports",
+        action="store_true",
+        help="do not write the audit record (dry runs)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -158,8 +197,9 @@ def _run_label(config: pytest.Config, catalog: Catalog) -> str:
     expr = (config.option.markexpr or "").replace("(", " ").replace(")", " ")
     phases = [t for t in expr.split() if t in PHASES]
     if not phases and config.option.nova_items:
-        phases = sorted({catalog[i].phase for i in config.option.nova_items if i in catalog},
-                        key=PHASES.index)
+        phases = sorted(
+            {catalog[i].phase for i in config.option.nova_items if i in catalog}, key=PHASES.index
+        )
     return "+".join(dict.fromkeys(phases)) or "all"
 
 
@@ -326,7 +366,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             text = st.redact(str(rep.longrepr))
             rep.longrepr = text
         if rep.when == "call" or not rep.passed:
-            rep.extras = [*getattr(rep, "extras", []), *report.html_extras(payload)]
+            rep.extras = [*getattr(rep, "extras", []), *report.html_extras(payload)]  # type: ignore[attr-defined]
 
 
 def _verdict_from_error(call: pytest.CallInfo[None]) -> Verdict:
@@ -349,7 +389,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     props = dict(report.user_properties)
     if USER_PROPERTY not in props:
         return
-    payload = json.loads(props[USER_PROPERTY])
+    payload = json.loads(str(props[USER_PROPERTY]))
     verdict = payload["verdict"]
     state(config).records[report.nodeid] = TestRecord(
         nodeid=report.nodeid,
@@ -380,10 +420,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not st.gate_mode or config.option.collectonly:
         return
     for source in st.sources:
-        try:
+        with contextlib.suppress(Exception):
             source.close()
-        except Exception:  # noqa: S110 - closing must never change the decision
-            pass
     st.decision = report.decide(st)
     if not config.option.nova_no_reports and st.outputs.get("base"):
         report.write_records(config, st)
@@ -400,14 +438,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         report.terminal_summary(terminalreporter, st)
 
 
-def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str],
-                                session: pytest.Session) -> None:
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
     config = session.config
     if STATE in config.stash and state(config).decision is not None:
         prefix.extend(report.html_summary(state(config)))
 
 
-def pytest_html_report_title(report: Any) -> None:  # noqa: F811 - pytest-html hook arg name
+def pytest_html_report_title(report: Any) -> None:
     config = _CONFIG.get("config")
     if config is not None and STATE in config.stash:
         st = state(config)

@@ -46,8 +46,13 @@ class Attestation:
     version: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"item": self.item, "by": self.by, "at": self.at.isoformat(), "note": self.note,
-                "version": self.version}
+        return {
+            "item": self.item,
+            "by": self.by,
+            "at": self.at.isoformat(),
+            "note": self.note,
+            "version": self.version,
+        }
 
 
 def _load_list(path: Path, what: str) -> list[Any]:
@@ -110,8 +115,9 @@ def load_waivers(path: Path, now: dt.datetime | None = None) -> list[Waiver]:
         expires = _time(entry.get("expires"), f"{where}.expires")
         if expires <= now:
             raise PolicyError(f"{where}.expires: waiver expired on {expires.isoformat()}")
-        waivers.append(Waiver(target, _text(entry, "justification", where),
-                              _text(entry, "approver", where), expires))
+        waivers.append(
+            Waiver(target, _text(entry, "justification", where), _text(entry, "approver", where), expires)
+        )
     return waivers
 
 
@@ -125,13 +131,15 @@ def load_attestations(path: Path) -> list[Attestation]:
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: expected a mapping")
         version = entry.get("version")
-        out.append(Attestation(
-            item=_text(entry, "item", where),
-            by=_text(entry, "by", where),
-            at=_time(entry.get("at"), f"{where}.at"),
-            note=_text(entry, "note", where),
-            version=str(version) if version is not None else None,
-        ))
+        out.append(
+            Attestation(
+                item=_text(entry, "item", where),
+                by=_text(entry, "by", where),
+                at=_time(entry.get("at"), f"{where}.at"),
+                note=_text(entry, "note", where),
+                version=str(version) if version is not None else None,
+            )
+        )
     return out
 
 

@@ -67,9 +67,10 @@ ORDER = [p for p in PHASES if p != "rollback"] + ["rollback"]
 def run_phase(phase: str) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-m", phase, "-q", "--operator", OPERATOR, "-p", "no:randomly"],
-        cwd=project_root(), check=False,
+        cwd=project_root(),
+        check=False,
     )
-    decision = json.loads((project_root() / "reports" / "decision.json").read_text())
+    decision: dict[str, object] = json.loads((project_root() / "reports" / "decision.json").read_text())
     decision["exit"] = proc.returncode
     return decision
 
@@ -93,6 +94,8 @@ def rehearse(keep_going: bool = False) -> int:
     print("\nrehearsal summary")
     for phase, verdict, counts in summary:
         c = counts if isinstance(counts, dict) else {}
-        print(f"  {phase:<15} {verdict:<9} pass={c.get('PASS')} warn={c.get('WARN')} "
-              f"fail={c.get('FAIL')} inconclusive={c.get('INCONCLUSIVE')}")
+        print(
+            f"  {phase:<15} {verdict:<9} pass={c.get('PASS')} warn={c.get('WARN')} "
+            f"fail={c.get('FAIL')} inconclusive={c.get('INCONCLUSIVE')}"
+        )
     return 0 if all(v == "PROCEED" for _, v, _ in summary) and len(summary) == len(ORDER) else 1

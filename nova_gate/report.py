@@ -57,8 +57,12 @@ def jsonable(value: Any) -> Any:
 
 def run_metadata(config: pytest.Config, st: RunState) -> dict[str, str]:
     env = st.loaded.env
-    operator = (config.option.nova_operator or os.environ.get("NOVA_GATE_OPERATOR")
-                or os.environ.get("USER") or _user())
+    operator = (
+        config.option.nova_operator
+        or os.environ.get("NOVA_GATE_OPERATOR")
+        or os.environ.get("USER")
+        or _user()
+    )
     return {
         "nova-gate": __version__,
         "Environment": f"{env.name} ({st.loaded.path})",
@@ -103,14 +107,14 @@ def decide(st: RunState) -> dict[str, Any]:
             per_item.setdefault(item_id, []).append(label)
             if label is not Label.PASS:
                 reasons.setdefault(item_id, []).append(f"{nodeid.split('::')[-1]}: {reason}")
-    items = {item_id: str(worst(labels)) for item_id, labels in per_item.items()}
+    verdicts = {item_id: str(worst(labels)) for item_id, labels in per_item.items()}
     phases: dict[str, Any] = {}
     for phase in PHASES:
-        ids = [i for i in items if catalog[i].phase == phase]
+        ids = [i for i in verdicts if catalog[i].phase == phase]
         if not ids:
             continue
-        labels = [Label(items[i]) for i in ids]
-        blocking = [i for i in ids if Label(items[i]).blocks]
+        labels = [Label(verdicts[i]) for i in ids]
+        blocking = [i for i in ids if Label(verdicts[i]).blocks]
         decision = "PROCEED" if not blocking else ("STOP" if phase in STOP_PHASES else "ROLLBACK")
         phases[phase] = {"decision": decision, "counts": label_counts(labels), "blocking": blocking}
     decisions = [p["decision"] for p in phases.values()]
@@ -120,9 +124,9 @@ def decide(st: RunState) -> dict[str, Any]:
     return {
         "phase": "+".join(phases) or "none",
         "decision": overall,
-        "counts": label_counts(Label(v) for v in items.values()),
-        "items": items,
-        "reasons": {k: v for k, v in reasons.items() if k in items},
+        "counts": label_counts(Label(v) for v in verdicts.values()),
+        "items": verdicts,
+        "reasons": {k: v for k, v in reasons.items() if k in verdicts},
         "phases": phases,
         "version": st.loaded.env.release.version,
         "baseline_version": st.loaded.env.release.baseline_version,
@@ -201,14 +205,18 @@ def terminal_summary(tr: Any, st: RunState) -> None:
             f"(✅ {counts['PASS']}  ⚠️ {counts['WARN'] + counts['WAIVED']}  "
             f"❌ {counts['FAIL'] + counts['INCONCLUSIVE']})"
         )
-        for item_id in sorted((i for i in decision["items"] if st.catalog[i].phase == phase),
-                              key=st.catalog.ids.index):
+        for item_id in sorted(
+            (i for i in decision["items"] if st.catalog[i].phase == phase), key=st.catalog.ids.index
+        ):
             label = Label(decision["items"][item_id])
             why = decision["reasons"].get(item_id, [""])[0] if label is not Label.PASS else ""
             line = f"  {label.symbol} {label:<12} {item_id:<10} {st.catalog[item_id].text}"
             tr.write_line(line[:110] + (f"\n      {why[:200]}" if why else ""))
-    tr.write_line(f"DECISION: {decision['decision']}  (version {decision['version']}, "
-                  f"environment {decision['environment']})", bold=True)
+    tr.write_line(
+        f"DECISION: {decision['decision']}  (version {decision['version']}, "
+        f"environment {decision['environment']})",
+        bold=True,
+    )
     for key in ("html", "junit", "evidence"):
         if st.outputs.get(key):
             tr.write_line(f"  {key}: {st.outputs[key]}")
@@ -241,7 +249,8 @@ def html_summary(st: RunState) -> list[str]:
         "<table class='nova-phases'><tr><th>Phase</th><th>Decision</th><th>Pass</th><th>Warn</th>"
         "<th>Fail</th></tr>" + "".join(rows) + "</table>",
         "<table class='nova-items'><tr><th>Verdict</th><th>Item</th><th>Checklist</th><th>Reason</th></tr>"
-        + "".join(items) + "</table>",
+        + "".join(items)
+        + "</table>",
     ]
 
 
@@ -263,11 +272,13 @@ def html_extras(payload: dict[str, Any]) -> list[dict[str, Any]]:
     evidence = html.escape(json.dumps(payload["evidence"], indent=1, default=str)[:20000])
     details = html.escape(json.dumps(verdict["details"], indent=1, default=str)[:20000])
     charts = "".join(c for c in (e.get("chart_svg", "") for e in payload["evidence"]) if c)
-    return [extras.html(
-        f"<div class='nova-evidence'><table>{body}</table>{charts}"
-        f"<details><summary>Evidence</summary><pre>{evidence}</pre></details>"
-        f"<details><summary>Details</summary><pre>{details}</pre></details></div>"
-    )]
+    return [
+        extras.html(
+            f"<div class='nova-evidence'><table>{body}</table>{charts}"
+            f"<details><summary>Evidence</summary><pre>{evidence}</pre></details>"
+            f"<details><summary>Details</summary><pre>{details}</pre></details></div>"
+        )
+    ]
 
 
 def phase_worst(labels: list[Label]) -> Label:

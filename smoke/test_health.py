@@ -19,8 +19,12 @@ def test_service_health(services_http, service, gate):
 @pytest.mark.item("PST-2")
 def test_liveness_and_readiness(services_http, service, gate):
     live, ready = services_http.live(service), services_http.ready(service)
-    gate.evidence(source="http", request=[f"GET {live.url}", f"GET {ready.url}"],
-                  observed={"live": live.as_dict(), "ready": ready.as_dict()}, expected="HTTP 200 both")
+    gate.evidence(
+        source="http",
+        request=[f"GET {live.url}", f"GET {ready.url}"],
+        observed={"live": live.as_dict(), "ready": ready.as_dict()},
+        expected="HTTP 200 both",
+    )
     gate.judge(http_rules.probes_healthy(service, live, ready))
 
 
@@ -32,8 +36,12 @@ def test_health_after_rollback(services_http, env, gate):
             verdicts.append(http_rules.endpoint_healthy(service, "health", services_http.health(service)))
         except SourceError as exc:
             verdicts.append(failed(f"{service}: {exc}"))
-    gate.evidence(source="http", request="GET <health_path> of every service",
-                  observed={v.reason: str(v.label) for v in verdicts}, expected="HTTP 200 from all")
+    gate.evidence(
+        source="http",
+        request="GET <health_path> of every service",
+        observed={v.reason: str(v.label) for v in verdicts},
+        expected="HTTP 200 from all",
+    )
     gate.judge(http_rules.all_healthy(verdicts))
 
 
@@ -42,10 +50,19 @@ def test_jwks_signing_keys(services_http, env, gate):
     if env.backends.jwks is None:
         raise SourceError("jwks", "backends.jwks not configured in this environment")
     answer = services_http.jwks(env.backends.jwks.url)
-    gate.evidence(source="http", request=f"GET {answer.url}",
-                  observed={"status": answer.status, "keys": [{k: v for k, v in key.items() if k != "n"}
-                                                              for key in (answer.body or {}).get("keys", [])
-                                                              if isinstance(key, dict)]
-                            if isinstance(answer.body, dict) else answer.body},
-                  expected=">= 1 RS256 signing key with kid/kty/n/e")
+    gate.evidence(
+        source="http",
+        request=f"GET {answer.url}",
+        observed={
+            "status": answer.status,
+            "keys": [
+                {k: v for k, v in key.items() if k != "n"}
+                for key in (answer.body or {}).get("keys", [])
+                if isinstance(key, dict)
+            ]
+            if isinstance(answer.body, dict)
+            else answer.body,
+        },
+        expected=">= 1 RS256 signing key with kid/kty/n/e",
+    )
     gate.judge(http_rules.jwks_valid(answer))

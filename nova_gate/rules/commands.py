@@ -12,8 +12,12 @@ _UNRECOGNISED_SUBCOMMAND = ("no such command", "no such subcommand")
 
 
 def _observed(result: Any) -> dict[str, Any]:
-    return {"command": " ".join(result.argv), "exit": result.exit_code, "seconds": result.seconds,
-            "output_tail": result.output_tail[-2000:]}
+    return {
+        "command": " ".join(result.argv),
+        "exit": result.exit_code,
+        "seconds": result.seconds,
+        "output_tail": result.output_tail[-2000:],
+    }
 
 
 def tests_passed(result: Any, what: str) -> Verdict:
@@ -23,9 +27,13 @@ def tests_passed(result: Any, what: str) -> Verdict:
     failed_n = sum(f for _, f in runs)
     observed = {**_observed(result), "passed": passed_n, "failed": failed_n}
     if result.exit_code != 0:
-        first = next((line for line in result.output_tail.splitlines() if "FAILED" in line or "error" in line),
-                     f"exit {result.exit_code}")
-        return failed(f"{what}: {failed_n} failed ({first.strip()[:120]})", observed, "exit 0, no failed test")
+        first = next(
+            (line for line in result.output_tail.splitlines() if "FAILED" in line or "error" in line),
+            f"exit {result.exit_code}",
+        )
+        return failed(
+            f"{what}: {failed_n} failed ({first.strip()[:120]})", observed, "exit 0, no failed test"
+        )
     if passed_n == 0:
         return inconclusive(f"{what}: no test ran", observed, ">= 1 test passed")
     return passed(f"{what}: {passed_n} passed", observed, "exit 0, no failed test")
@@ -35,12 +43,17 @@ def command_clean(result: Any, what: str) -> Verdict:
     """PRE-CQ-3/4/5: the tool exits 0; its complaints are the evidence otherwise."""
     observed = _observed(result)
     if any(m in result.output_tail.lower() for m in _UNRECOGNISED_SUBCOMMAND):
-        return failed(f"{what}: the tool is not installed ({result.output_tail.splitlines()[-1][:100]})",
-                      observed, "exit 0")
+        return failed(
+            f"{what}: the tool is not installed ({result.output_tail.splitlines()[-1][:100]})",
+            observed,
+            "exit 0",
+        )
     if result.exit_code != 0:
         lines = [ln.strip() for ln in result.output_tail.splitlines() if ln.strip()]
-        first = next((ln for ln in lines if ln.startswith(("error", "warning", "Diff", "Crate:", "ID:"))),
-                     lines[0] if lines else f"exit {result.exit_code}")
+        first = next(
+            (ln for ln in lines if ln.startswith(("error", "warning", "Diff", "Crate:", "ID:"))),
+            lines[0] if lines else f"exit {result.exit_code}",
+        )
         return failed(f"{what}: {first[:160]}", observed, "exit 0")
     return passed(f"{what}: clean", observed, "exit 0")
 
@@ -56,8 +69,13 @@ def audit_clean(result: Any) -> Verdict:
     observed = {**_observed(result), "vulnerabilities": found}
     if result.exit_code != 0 or found:
         what = ", ".join(found) if found else result.output_tail.strip().splitlines()[-1][:160]
-        return failed(f"cargo audit: {len(found)} vulnerable crate(s): {what}", observed, "no advisory applies")
+        return failed(
+            f"cargo audit: {len(found)} vulnerable crate(s): {what}", observed, "no advisory applies"
+        )
     if "Loaded" not in result.output_tail:
-        return inconclusive("cargo audit did not report loading an advisory database", observed,
-                            "an advisory database loaded and no advisory applies")
+        return inconclusive(
+            "cargo audit did not report loading an advisory database",
+            observed,
+            "an advisory database loaded and no advisory applies",
+        )
     return passed("cargo audit: no advisory applies", observed, "no advisory applies")

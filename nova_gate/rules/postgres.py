@@ -27,8 +27,17 @@ def replicas_in_sync(replicas: Sequence[_Replica], expected: int, max_lag_s: flo
     """PD-4: every configured replica streams, is not paused, and replays within ``max_lag_s``."""
     if expected == 0:
         return inconclusive("no read replicas configured; replica lag cannot be judged")
-    observed = [{"name": r.name, "reachable": r.reachable, "streaming": r.streaming, "paused": r.replay_paused,
-                 "lag_bytes": r.lag_bytes, "lag_s": r.lag_s} for r in replicas]
+    observed = [
+        {
+            "name": r.name,
+            "reachable": r.reachable,
+            "streaming": r.streaming,
+            "paused": r.replay_paused,
+            "lag_bytes": r.lag_bytes,
+            "lag_s": r.lag_s,
+        }
+        for r in replicas
+    ]
     problems = []
     for r in replicas:
         if not r.reachable:
@@ -45,35 +54,49 @@ def replicas_in_sync(replicas: Sequence[_Replica], expected: int, max_lag_s: flo
     expected_text = f"{expected} replicas streaming, replay lag < {max_lag_s} s"
     if problems:
         return failed("; ".join(problems), observed=observed, expected=expected_text)
-    return passed(f"{len(replicas)} replica(s) streaming and caught up", observed=observed, expected=expected_text)
+    return passed(
+        f"{len(replicas)} replica(s) streaming and caught up", observed=observed, expected=expected_text
+    )
 
 
 def no_long_queries(queries: Sequence[Any], limit_s: float) -> Verdict:
     """PD-5: no client query has run longer than ``limit_s`` (WAL senders, workers excluded)."""
-    observed = [{"pid": q.pid, "user": q.user, "seconds": round(q.seconds, 1), "query": q.query}
-                for q in queries]
+    observed = [
+        {"pid": q.pid, "user": q.user, "seconds": round(q.seconds, 1), "query": q.query} for q in queries
+    ]
     if queries:
         worst = max(queries, key=lambda q: q.seconds)
-        return failed(f"{len(queries)} client quer{'y' if len(queries) == 1 else 'ies'} running over "
-                      f"{limit_s:.0f} s (longest {worst.seconds:.0f} s, pid {worst.pid}: {worst.query[:60]})",
-                      observed=observed, expected=f"none over {limit_s:.0f} s")
+        return failed(
+            f"{len(queries)} client quer{'y' if len(queries) == 1 else 'ies'} running over "
+            f"{limit_s:.0f} s (longest {worst.seconds:.0f} s, pid {worst.pid}: {worst.query[:60]})",
+            observed=observed,
+            expected=f"none over {limit_s:.0f} s",
+        )
     return passed(f"no client query over {limit_s:.0f} s", observed=[], expected=f"none over {limit_s:.0f} s")
 
 
-def backup_fresh(last_success: dt.datetime | None, source: str, max_age: dt.timedelta,
-                 now: dt.datetime) -> Verdict:
+def backup_fresh(
+    last_success: dt.datetime | None, source: str, max_age: dt.timedelta, now: dt.datetime
+) -> Verdict:
     """PRE-DB-4: the newest successful backup is younger than ``max_age``."""
     expected = f"a successful backup younger than {max_age.total_seconds() / 3600:.0f} h"
     if last_success is None:
         return failed(f"no successful backup recorded in {source}", expected=expected)
     age = now - last_success
-    observed = {"last_success": last_success.isoformat(), "age_h": round(age.total_seconds() / 3600, 2),
-                "source": source}
+    observed = {
+        "last_success": last_success.isoformat(),
+        "age_h": round(age.total_seconds() / 3600, 2),
+        "source": source,
+    }
     if age > max_age:
-        return failed(f"last successful backup is {age.total_seconds() / 3600:.1f} h old ({source})",
-                      observed=observed, expected=expected)
-    return passed(f"last backup {age.total_seconds() / 3600:.1f} h ago ({source})", observed=observed,
-                  expected=expected)
+        return failed(
+            f"last successful backup is {age.total_seconds() / 3600:.1f} h old ({source})",
+            observed=observed,
+            expected=expected,
+        )
+    return passed(
+        f"last backup {age.total_seconds() / 3600:.1f} h ago ({source})", observed=observed, expected=expected
+    )
 
 
 def pool_fits(pools: Mapping[str, tuple[int, int]], max_connections: int, reserve: int) -> Verdict:
@@ -85,9 +108,12 @@ def pool_fits(pools: Mapping[str, tuple[int, int]], max_connections: int, reserv
     budget = max_connections - reserve
     observed = {"per_service": demand, "total": total, "max_connections": max_connections, "reserve": reserve}
     if total > budget:
-        return failed(f"pools need {total} connections, server allows {budget} "
-                      f"({max_connections} max_connections - {reserve} reserve)",
-                      observed=observed, expected=f"<= {budget}")
+        return failed(
+            f"pools need {total} connections, server allows {budget} "
+            f"({max_connections} max_connections - {reserve} reserve)",
+            observed=observed,
+            expected=f"<= {budget}",
+        )
     return passed(f"pools need {total} of {budget} connections", observed=observed, expected=f"<= {budget}")
 
 
@@ -97,26 +123,40 @@ def connections_below(in_use: int, max_connections: int, reserved: int, max_pct:
     pct = 100.0 * in_use / usable
     observed = {"in_use": in_use, "usable": usable, "pct": round(pct, 1)}
     if pct >= max_pct:
-        return failed(f"{in_use} of {usable} connections in use ({pct:.0f}% >= {max_pct:.0f}%)",
-                      observed=observed, expected=f"< {max_pct:.0f}%")
-    return passed(f"{in_use} of {usable} connections in use ({pct:.0f}%)", observed=observed,
-                  expected=f"< {max_pct:.0f}%")
+        return failed(
+            f"{in_use} of {usable} connections in use ({pct:.0f}% >= {max_pct:.0f}%)",
+            observed=observed,
+            expected=f"< {max_pct:.0f}%",
+        )
+    return passed(
+        f"{in_use} of {usable} connections in use ({pct:.0f}%)",
+        observed=observed,
+        expected=f"< {max_pct:.0f}%",
+    )
 
 
 def slow_statements_below(statements: Sequence[Mapping[str, Any]], limit_ms: float) -> Verdict:
     """P24-4: no statement's mean execution time exceeds ``limit_ms``."""
     slow = [s for s in statements if float(s["mean_ms"]) > limit_ms]
-    observed = [{"query": s["query"][:120], "calls": s["calls"], "mean_ms": round(float(s["mean_ms"]), 1)}
-                for s in statements[:10]]
+    observed = [
+        {"query": s["query"][:120], "calls": s["calls"], "mean_ms": round(float(s["mean_ms"]), 1)}
+        for s in statements[:10]
+    ]
     if not statements:
         return inconclusive("pg_stat_statements has no statements recorded")
     if slow:
         top = max(slow, key=lambda s: float(s["mean_ms"]))
-        return failed(f"{len(slow)} statement(s) slower than {limit_ms:.0f} ms on average "
-                      f"(worst {float(top['mean_ms']):.0f} ms: {top['query'][:60]})",
-                      observed=observed, expected=f"mean < {limit_ms:.0f} ms")
-    return passed(f"slowest statement {float(statements[0]['mean_ms']):.1f} ms on average",
-                  observed=observed, expected=f"mean < {limit_ms:.0f} ms")
+        return failed(
+            f"{len(slow)} statement(s) slower than {limit_ms:.0f} ms on average "
+            f"(worst {float(top['mean_ms']):.0f} ms: {top['query'][:60]})",
+            observed=observed,
+            expected=f"mean < {limit_ms:.0f} ms",
+        )
+    return passed(
+        f"slowest statement {float(statements[0]['mean_ms']):.1f} ms on average",
+        observed=observed,
+        expected=f"mean < {limit_ms:.0f} ms",
+    )
 
 
 def rows_present(table: str, count: int) -> Verdict:

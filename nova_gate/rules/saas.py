@@ -16,14 +16,16 @@ def dashboards_resolve(found: Mapping[str, Mapping[str, Any] | None]) -> Verdict
     missing = [uid for uid, d in found.items() if d is None]
     empty = [uid for uid, d in found.items() if d is not None and not d.get("panels")]
     if missing or empty:
-        parts = ([f"missing: {', '.join(missing)}"] if missing else []) + \
-                ([f"without panels: {', '.join(empty)}"] if empty else [])
+        parts = ([f"missing: {', '.join(missing)}"] if missing else []) + (
+            [f"without panels: {', '.join(empty)}"] if empty else []
+        )
         return failed(f"dashboards {'; '.join(parts)}", observed=dict(found), expected=sorted(found))
     return passed(f"{len(found)} dashboards resolve", observed=dict(found), expected=sorted(found))
 
 
-def secrets_current(updated: Mapping[str, dt.datetime | None], max_age: dt.timedelta,
-                    now: dt.datetime) -> Verdict:
+def secrets_current(
+    updated: Mapping[str, dt.datetime | None], max_age: dt.timedelta, now: dt.datetime
+) -> Verdict:
     """Every required secret exists and was updated within ``max_age`` (the release window)."""
     if not updated:
         return inconclusive("no required secrets configured (expectations.required_secrets)")
@@ -32,7 +34,8 @@ def secrets_current(updated: Mapping[str, dt.datetime | None], max_age: dt.timed
     stale = [f"{k} ({(now - v).days} d)" for k, v in updated.items() if v is not None and now - v > max_age]
     expected = f"every secret present, updated within {max_age.days} days"
     if missing or stale:
-        parts = ([f"missing: {', '.join(missing)}"] if missing else []) + \
-                ([f"not rotated: {', '.join(stale)}"] if stale else [])
+        parts = ([f"missing: {', '.join(missing)}"] if missing else []) + (
+            [f"not rotated: {', '.join(stale)}"] if stale else []
+        )
         return failed(f"secrets {'; '.join(parts)}", observed=observed, expected=expected)
     return passed(f"{len(updated)} secrets present and current", observed=observed, expected=expected)

@@ -22,7 +22,6 @@ from typing import Any
 
 from nova_gate.config import project_root
 
-
 _CHILDREN: list[subprocess.Popen[bytes]] = []
 
 
@@ -92,14 +91,19 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 600, **kwar
     if check and proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
         raise SandboxError(f"{' '.join(argv[:3])} exited {proc.returncode}: {' | '.join(tail)}")
-    return proc.stdout
+    return str(proc.stdout)
 
 
 def apt_install(*packages: str) -> None:
     """Install Debian packages that are missing (idempotent; apt-get update once per call)."""
-    missing = [p for p in packages if subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True, check=False
-    ).stdout.strip() != "install ok installed"]
+    missing = [
+        p
+        for p in packages
+        if subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        != "install ok installed"
+    ]
     if not missing:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

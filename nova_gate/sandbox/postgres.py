@@ -11,16 +11,15 @@ postmaster itself. Servers are stopped with SIGINT (PostgreSQL's "fast" shutdown
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import contextlib
 import hashlib
-import sys
 import os
 import pwd
 import shutil
 import signal
+import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,15 @@ BASELINE_MIGRATION = 20260915103000
 FAILED_MIGRATION_VERSION = 20261105170000
 #: the applied migration whose checksum pg-checksum-drift alters
 DRIFT_MIGRATION_VERSION = 20260203110000
-SMOKE_TABLES = ("users", "sessions", "conversations", "conversation_members", "messages", "posts", "feed_items")
+SMOKE_TABLES = (
+    "users",
+    "sessions",
+    "conversations",
+    "conversation_members",
+    "messages",
+    "posts",
+    "feed_items",
+)
 LONG_QUERY_APP = "nova-sandbox-long-query"
 SERVERS = {"primary": ports.POSTGRES_PRIMARY, "replica": ports.POSTGRES_REPLICA}
 
@@ -653,7 +660,9 @@ class Postgres(Component):
         version = "20261125000000"
 
         def pending(name: str, up: str, down: str | None) -> tuple[Callable[[], None], Callable[[], None]]:
-            files = [release_dir / (f"{version}_{name}.up.sql" if down is not None else f"{version}_{name}.sql")]
+            files = [
+                release_dir / (f"{version}_{name}.up.sql" if down is not None else f"{version}_{name}.sql")
+            ]
             if down is not None:
                 files.append(release_dir / f"{version}_{name}.down.sql")
 
@@ -669,19 +678,29 @@ class Postgres(Component):
             return inject, undo
 
         lock = "SET lock_timeout = '5s';\n"
-        drop = pending("drop_username", lock + "ALTER TABLE users DROP COLUMN username;\n",
-                       "ALTER TABLE users ADD COLUMN username TEXT;\n")
-        rename = pending("rename_email", lock + "ALTER TABLE users RENAME COLUMN email TO email_address;\n",
-                         "ALTER TABLE users RENAME COLUMN email_address TO email;\n")
-        comment = pending("comment_only", lock + "-- ALTER TABLE users DROP COLUMN email;\n"
-                          "/* DROP TABLE users; */\nCOMMENT ON TABLE users IS 'ALTER TABLE users DROP COLUMN x';\n",
-                          "COMMENT ON TABLE users IS NULL;\n")
+        drop = pending(
+            "drop_username",
+            lock + "ALTER TABLE users DROP COLUMN username;\n",
+            "ALTER TABLE users ADD COLUMN username TEXT;\n",
+        )
+        rename = pending(
+            "rename_email",
+            lock + "ALTER TABLE users RENAME COLUMN email TO email_address;\n",
+            "ALTER TABLE users RENAME COLUMN email_address TO email;\n",
+        )
+        comment = pending(
+            "comment_only",
+            lock + "-- ALTER TABLE users DROP COLUMN email;\n"
+            "/* DROP TABLE users; */\nCOMMENT ON TABLE users IS 'ALTER TABLE users DROP COLUMN x';\n",
+            "COMMENT ON TABLE users IS NULL;\n",
+        )
         no_down = pending("add_bio", lock + "ALTER TABLE users ADD COLUMN bio TEXT;\n", None)
 
         def owner(sql: str) -> Callable[[], None]:
             def apply() -> None:
                 with _connect(user=OWNER_ROLE, password=OWNER_PASSWORD) as conn:
                     conn.execute(sql)
+
             return apply
 
         def slow() -> None:
@@ -690,23 +709,61 @@ class Postgres(Component):
                     conn.execute("SELECT pg_sleep(0.7)")
 
         return [
-            Fault("pg-pending-drop-column", "a pending migration drops users.username", ("PRE-DB-1", "MIG-2"),
-                  *drop, self.name),
-            Fault("pg-pending-rename-column", "a pending migration renames users.email", ("PRE-DB-1", "MIG-2"),
-                  *rename, self.name),
-            Fault("pg-pending-drop-in-comment", "DROP statements only inside comments and a string literal",
-                  ("PRE-DB-1", "MIG-2"), *comment, self.name, expect="PASS"),
-            Fault("pg-pending-without-down", "a pending migration has no down migration", ("PRE-DB-3",),
-                  *no_down, self.name),
-            Fault("pg-column-missing", "after migrating, users.display_name is gone", ("MIG-4",),
-                  owner("ALTER TABLE users DROP COLUMN IF EXISTS display_name"),
-                  owner("ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT"), self.name,
-                  stage="migrated"),
-            Fault("pg-not-reverted", "the release's migrations are still applied after a rollback", ("RBK-3",),
-                  lambda: apply_release_migrations() and None, lambda: revert_release_migrations() and None,
-                  self.name),
-            Fault("pg-slow-statements", "a statement averaging 700 ms in pg_stat_statements", ("P24-4",),
-                  slow, lambda: _sql("SELECT pg_stat_statements_reset()") and None, self.name, expect="WARN"),
+            Fault(
+                "pg-pending-drop-column",
+                "a pending migration drops users.username",
+                ("PRE-DB-1", "MIG-2"),
+                *drop,
+                self.name,
+            ),
+            Fault(
+                "pg-pending-rename-column",
+                "a pending migration renames users.email",
+                ("PRE-DB-1", "MIG-2"),
+                *rename,
+                self.name,
+            ),
+            Fault(
+                "pg-pending-drop-in-comment",
+                "DROP statements only inside comments and a string literal",
+                ("PRE-DB-1", "MIG-2"),
+                *comment,
+                self.name,
+                expect="PASS",
+            ),
+            Fault(
+                "pg-pending-without-down",
+                "a pending migration has no down migration",
+                ("PRE-DB-3",),
+                *no_down,
+                self.name,
+            ),
+            Fault(
+                "pg-column-missing",
+                "after migrating, users.display_name is gone",
+                ("MIG-4",),
+                owner("ALTER TABLE users DROP COLUMN IF EXISTS display_name"),
+                owner("ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT"),
+                self.name,
+                stage="migrated",
+            ),
+            Fault(
+                "pg-not-reverted",
+                "the release's migrations are still applied after a rollback",
+                ("RBK-3",),
+                lambda: apply_release_migrations() and None,
+                lambda: revert_release_migrations() and None,
+                self.name,
+            ),
+            Fault(
+                "pg-slow-statements",
+                "a statement averaging 700 ms in pg_stat_statements",
+                ("P24-4",),
+                slow,
+                lambda: _sql("SELECT pg_stat_statements_reset()") and None,
+                self.name,
+                expect="WARN",
+            ),
         ]
 
     def _wait_streaming(self) -> None:
@@ -817,13 +874,19 @@ class Postgres(Component):
             self._drift_file().read_bytes() + b"-- edited after it was applied\n"
         ).digest()
         for db in (DBNAME, STAGING_DBNAME):
-            _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
-                 (drifted, DRIFT_MIGRATION_VERSION), dbname=db)
+            _sql(
+                "UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
+                (drifted, DRIFT_MIGRATION_VERSION),
+                dbname=db,
+            )
 
     def _undo_checksum_drift(self) -> None:
         for db in (DBNAME, STAGING_DBNAME):
-            _sql("UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
-                 (sqlx_checksum(self._drift_file()), DRIFT_MIGRATION_VERSION), dbname=db)
+            _sql(
+                "UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",
+                (sqlx_checksum(self._drift_file()), DRIFT_MIGRATION_VERSION),
+                dbname=db,
+            )
 
     def _set_max_connections(self, value: int | None) -> None:
         current = int(_sql("SHOW max_connections", dbname="postgres")[0][0])
@@ -849,9 +912,19 @@ class Postgres(Component):
             "time.sleep(3600)\n"
         )
         self.spawn("postgres-hog", [sys.executable, "-c", code, _owner_url(), str(count)])
-        wait_for(lambda: int(_sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                                  "'nova-sandbox-hog'", dbname="postgres")[0][0]) >= count,
-                 "hog connections", timeout=30)
+        wait_for(
+            lambda: (
+                int(
+                    _sql(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'nova-sandbox-hog'",
+                        dbname="postgres",
+                    )[0][0]
+                )
+                >= count
+            ),
+            "hog connections",
+            timeout=30,
+        )
 
 
 def revert_release_migrations() -> str:

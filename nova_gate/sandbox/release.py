@@ -12,8 +12,10 @@ from pathlib import Path
 from nova_gate.sandbox.base import Component, Fault, Health, cache_dir, run, sandbox_data_dir
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Nova Release Bot", "GIT_AUTHOR_EMAIL": "release@nova.invalid",
-    "GIT_COMMITTER_NAME": "Nova Release Bot", "GIT_COMMITTER_EMAIL": "release@nova.invalid",
+    "GIT_AUTHOR_NAME": "Nova Release Bot",
+    "GIT_AUTHOR_EMAIL": "release@nova.invalid",
+    "GIT_COMMITTER_NAME": "Nova Release Bot",
+    "GIT_COMMITTER_EMAIL": "release@nova.invalid",
 }
 
 
@@ -61,8 +63,18 @@ class Release(Component):
 
         env = {**os.environ, **GIT_ENV}
         run(["git", "-C", str(self.advisory_db), "add", "-A"], env=env)
-        run(["git", "-C", str(self.advisory_db), "commit", "-qm", f"{adv_id} {'added' if present else 'removed'}",
-             "--allow-empty"], env=env)
+        run(
+            [
+                "git",
+                "-C",
+                str(self.advisory_db),
+                "commit",
+                "-qm",
+                f"{adv_id} {'added' if present else 'removed'}",
+                "--allow-empty",
+            ],
+            env=env,
+        )
 
     @property
     def repo(self) -> Path:
@@ -128,6 +140,7 @@ class Release(Component):
         def edit(path: Path, old: str, new: str) -> Callable[[], None]:
             def apply() -> None:
                 path.write_text(path.read_text().replace(old, new))
+
             return apply
 
         changelog = self.repo / "CHANGELOG.md"
@@ -144,41 +157,101 @@ class Release(Component):
             if rollback_saved.exists():
                 rollback.write_text(rollback_saved.read_text())
                 rollback_saved.unlink()
+
         lib = self.repo / "backend" / "crates" / "nova-common" / "src" / "lib.rs"
 
         def append(text: str) -> Callable[[], None]:
             def apply() -> None:
                 if text not in lib.read_text():
                     lib.write_text(lib.read_text() + text)
+
             return apply
 
         def restore_lib() -> None:
             lib.write_text(self.git("show", "HEAD:backend/crates/nova-common/src/lib.rs"))
 
         return [
-            Fault("vulnerable-dependency", "the advisory database lists the itoa version in Cargo.lock",
-                  ("PRE-CQ-5",), lambda: self._advisory("itoa", "RUSTSEC-2026-9002", ">= 99.0.0", present=True),
-                  lambda: self._advisory("itoa", "RUSTSEC-2026-9002", ">= 99.0.0", present=False), self.name),
-            Fault("cargo-tests-failing", "error_rate_pct is off by a factor of 10: unit and integration tests fail",
-                  ("PRE-CQ-1", "PRE-CQ-2"), edit(lib, "errors as f64 * 100.0", "errors as f64 * 10.0"),
-                  restore_lib, self.name),
-            Fault("clippy-warning", "a function clippy warns about (len() == 0 on a &Vec)", ("PRE-CQ-3",),
-                  append("\n/// Whether a batch is empty.\npub fn is_empty_batch(batch: &Vec<u8>) -> bool {\n"
-                         "    batch.len() == 0\n}\n"), restore_lib, self.name),
-            Fault("fmt-drift", "a badly formatted function", ("PRE-CQ-4",),
-                  append("\n/// Badly formatted.\npub fn   badly_formatted( x:u8 )->u8{x}\n"), restore_lib, self.name),
-            Fault("changelog-entry-missing", "CHANGELOG.md has no v1.0.0 entry", ("P24-6",),
-                  edit(changelog, "## v1.0.0", "## Unreleased"), edit(changelog, "## Unreleased", "## v1.0.0"),
-                  self.name),
-            Fault("rollback-doc-stub", "the rollback procedure is an empty stub", ("PRE-DOC-3",),
-                  stub_rollback, restore_rollback, self.name),
-            Fault("openapi-not-bumped", "tag v1.0.0 moved to a commit whose specs are v0.9.0's",
-                  ("P24-7",), lambda: self.git("tag", "-f", "v1.0.0", "v0.9.0"),
-                  lambda: self.git("tag", "-f", "v1.0.0", release_commit), self.name),
-            Fault("release-tag-missing", "git tag v1.0.0 deleted from the release repository",
-                  ("P24-11",), drop_tag, restore_tag, self.name),
-            Fault("release-notes-missing", "release notes for v1.0.0 removed", ("PRE-DOC-1",),
-                  hide_notes, restore_notes, self.name),
-            Fault("migration-temp-file", "a temporary migration file left in migrations/", ("P24-12",),
-                  lambda: tmp.write_text("-- scratch\n"), lambda: tmp.unlink(missing_ok=True), self.name),
+            Fault(
+                "vulnerable-dependency",
+                "the advisory database lists the itoa version in Cargo.lock",
+                ("PRE-CQ-5",),
+                lambda: self._advisory("itoa", "RUSTSEC-2026-9002", ">= 99.0.0", present=True),
+                lambda: self._advisory("itoa", "RUSTSEC-2026-9002", ">= 99.0.0", present=False),
+                self.name,
+            ),
+            Fault(
+                "cargo-tests-failing",
+                "error_rate_pct is off by a factor of 10: unit and integration tests fail",
+                ("PRE-CQ-1", "PRE-CQ-2"),
+                edit(lib, "errors as f64 * 100.0", "errors as f64 * 10.0"),
+                restore_lib,
+                self.name,
+            ),
+            Fault(
+                "clippy-warning",
+                "a function clippy warns about (len() == 0 on a &Vec)",
+                ("PRE-CQ-3",),
+                append(
+                    "\n/// Whether a batch is empty.\npub fn is_empty_batch(batch: &Vec<u8>) -> bool {\n"
+                    "    batch.len() == 0\n}\n"
+                ),
+                restore_lib,
+                self.name,
+            ),
+            Fault(
+                "fmt-drift",
+                "a badly formatted function",
+                ("PRE-CQ-4",),
+                append("\n/// Badly formatted.\npub fn   badly_formatted( x:u8 )->u8{x}\n"),
+                restore_lib,
+                self.name,
+            ),
+            Fault(
+                "changelog-entry-missing",
+                "CHANGELOG.md has no v1.0.0 entry",
+                ("P24-6",),
+                edit(changelog, "## v1.0.0", "## Unreleased"),
+                edit(changelog, "## Unreleased", "## v1.0.0"),
+                self.name,
+            ),
+            Fault(
+                "rollback-doc-stub",
+                "the rollback procedure is an empty stub",
+                ("PRE-DOC-3",),
+                stub_rollback,
+                restore_rollback,
+                self.name,
+            ),
+            Fault(
+                "openapi-not-bumped",
+                "tag v1.0.0 moved to a commit whose specs are v0.9.0's",
+                ("P24-7",),
+                lambda: self.git("tag", "-f", "v1.0.0", "v0.9.0"),
+                lambda: self.git("tag", "-f", "v1.0.0", release_commit),
+                self.name,
+            ),
+            Fault(
+                "release-tag-missing",
+                "git tag v1.0.0 deleted from the release repository",
+                ("P24-11",),
+                drop_tag,
+                restore_tag,
+                self.name,
+            ),
+            Fault(
+                "release-notes-missing",
+                "release notes for v1.0.0 removed",
+                ("PRE-DOC-1",),
+                hide_notes,
+                restore_notes,
+                self.name,
+            ),
+            Fault(
+                "migration-temp-file",
+                "a temporary migration file left in migrations/",
+                ("P24-12",),
+                lambda: tmp.write_text("-- scratch\n"),
+                lambda: tmp.unlink(missing_ok=True),
+                self.name,
+            ),
         ]

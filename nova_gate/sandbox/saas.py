@@ -18,15 +18,19 @@ class SaasStandIns(Component):
         if port_open(ports.GRAFANA) and port_open(ports.VAULT):
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.spawn("saas", [sys.executable, "-m", "nova_gate.sandbox.saas_server", str(self.dir / "state.json")])
+        self.spawn(
+            "saas", [sys.executable, "-m", "nova_gate.sandbox.saas_server", str(self.dir / "state.json")]
+        )
         wait_port(ports.GRAFANA, "grafana stand-in", 20)
         wait_port(ports.VAULT, "vault stand-in", 20)
 
     def health(self) -> Health:
         endpoint = f"grafana http://{ports.HOST}:{ports.GRAFANA}, vault http://{ports.HOST}:{ports.VAULT}"
         try:
-            ok = all(httpx.get(f"http://{ports.HOST}:{p}{path}", timeout=2).status_code == 200
-                     for p, path in ((ports.GRAFANA, "/api/health"), (ports.VAULT, "/v1/sys/health")))
+            ok = all(
+                httpx.get(f"http://{ports.HOST}:{p}{path}", timeout=2).status_code == 200
+                for p, path in ((ports.GRAFANA, "/api/health"), (ports.VAULT, "/v1/sys/health"))
+            )
         except httpx.HTTPError as exc:
             return Health(False, endpoint, self.pids(), str(exc))
         return Health(ok, endpoint, self.pids(), "" if ok else "not answering")
@@ -44,10 +48,28 @@ class SaasStandIns(Component):
 
         reset_g, reset_v = admin(ports.GRAFANA, {"reset": True}), admin(ports.VAULT, {"reset": True})
         return [
-            Fault("grafana-dashboard-missing", "dashboard nova-canary was deleted in Grafana", ("PRE-MON-2",),
-                  admin(ports.GRAFANA, {"delete": "nova-canary"}), reset_g, self.name),
-            Fault("vault-secret-missing", "secret nova/prod/jwt-signing-key is gone from Vault", ("PRE-CFG-2",),
-                  admin(ports.VAULT, {"delete": "nova/prod/jwt-signing-key"}), reset_v, self.name),
-            Fault("vault-secret-stale", "nova/prod/database-url was last updated 200 days ago", ("PRE-CFG-2",),
-                  admin(ports.VAULT, {"age_days": {"nova/prod/database-url": 200}}), reset_v, self.name),
+            Fault(
+                "grafana-dashboard-missing",
+                "dashboard nova-canary was deleted in Grafana",
+                ("PRE-MON-2",),
+                admin(ports.GRAFANA, {"delete": "nova-canary"}),
+                reset_g,
+                self.name,
+            ),
+            Fault(
+                "vault-secret-missing",
+                "secret nova/prod/jwt-signing-key is gone from Vault",
+                ("PRE-CFG-2",),
+                admin(ports.VAULT, {"delete": "nova/prod/jwt-signing-key"}),
+                reset_v,
+                self.name,
+            ),
+            Fault(
+                "vault-secret-stale",
+                "nova/prod/database-url was last updated 200 days ago",
+                ("PRE-CFG-2",),
+                admin(ports.VAULT, {"age_days": {"nova/prod/database-url": 200}}),
+                reset_v,
+                self.name,
+            ),
         ]

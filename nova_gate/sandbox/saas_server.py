@@ -20,10 +20,18 @@ from nova_gate.sandbox import ports
 
 GRAFANA_TOKEN = "sandbox-grafana-token"
 VAULT_TOKEN = "sandbox-vault-token"
-DASHBOARDS = {"nova-overview": "Nova overview", "nova-canary": "Nova canary vs baseline",
-              "nova-database": "Nova PostgreSQL"}
-SECRETS = ["nova/prod/database-url", "nova/prod/redis-url", "nova/prod/jwt-signing-key",
-           "nova/prod/s3-credentials", "nova/prod/kafka-sasl"]
+DASHBOARDS = {
+    "nova-overview": "Nova overview",
+    "nova-canary": "Nova canary vs baseline",
+    "nova-database": "Nova PostgreSQL",
+}
+SECRETS = [
+    "nova/prod/database-url",
+    "nova/prod/redis-url",
+    "nova/prod/jwt-signing-key",
+    "nova/prod/s3-credentials",
+    "nova/prod/kafka-sasl",
+]
 
 
 def initial_state(now: dt.datetime) -> dict[str, Any]:
@@ -76,12 +84,17 @@ def handler(kind: str, state: State) -> type[BaseHTTPRequestHandler]:
                     return self.reply(401, {"message": "Unauthorized"})
                 prefix = "/api/dashboards/uid/"
                 if self.path.startswith(prefix):
-                    uid = self.path[len(prefix):]
+                    uid = self.path[len(prefix) :]
                     title = data["dashboards"].get(uid)
                     if title is None:
                         return self.reply(404, {"message": "Dashboard not found"})
-                    return self.reply(200, {"dashboard": {"uid": uid, "title": title, "panels": [{"id": 1}]},
-                                            "meta": {"slug": uid, "url": f"/d/{uid}/{uid}"}})
+                    return self.reply(
+                        200,
+                        {
+                            "dashboard": {"uid": uid, "title": title, "panels": [{"id": 1}]},
+                            "meta": {"slug": uid, "url": f"/d/{uid}/{uid}"},
+                        },
+                    )
                 return self.reply(404, {"message": "Not found"})
             if self.path == "/v1/sys/health":
                 return self.reply(200, {"initialized": True, "sealed": False})
@@ -89,14 +102,23 @@ def handler(kind: str, state: State) -> type[BaseHTTPRequestHandler]:
                 return self.reply(403, {"errors": ["permission denied"]})
             prefix = "/v1/secret/metadata/"
             if self.path.startswith(prefix):
-                path = self.path[len(prefix):]
+                path = self.path[len(prefix) :]
                 updated = data["secrets"].get(path)
                 if updated is None:
                     return self.reply(404, {"errors": []})
-                return self.reply(200, {"data": {"created_time": updated, "updated_time": updated,
-                                                 "current_version": 3, "versions": {"3": {
-                                                     "created_time": updated, "deletion_time": "",
-                                                     "destroyed": False}}}})
+                return self.reply(
+                    200,
+                    {
+                        "data": {
+                            "created_time": updated,
+                            "updated_time": updated,
+                            "current_version": 3,
+                            "versions": {
+                                "3": {"created_time": updated, "deletion_time": "", "destroyed": False}
+                            },
+                        }
+                    },
+                )
             return self.reply(404, {"errors": []})
 
         def do_POST(self) -> None:
@@ -119,8 +141,10 @@ def handler(kind: str, state: State) -> type[BaseHTTPRequestHandler]:
 
 def main(argv: list[str]) -> int:
     state = State(Path(argv[0]))
-    servers = [ThreadingHTTPServer((ports.HOST, ports.GRAFANA), handler("grafana", state)),
-               ThreadingHTTPServer((ports.HOST, ports.VAULT), handler("vault", state))]
+    servers = [
+        ThreadingHTTPServer((ports.HOST, ports.GRAFANA), handler("grafana", state)),
+        ThreadingHTTPServer((ports.HOST, ports.VAULT), handler("vault", state)),
+    ]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:
         t.start()

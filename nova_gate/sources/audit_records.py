@@ -47,11 +47,19 @@ class AuditRecords(Source):
                 except ValueError:
                     continue  # not a record of ours; judged as absent
             evidence = self.directory / str(data.get("evidence_file", ""))
-            ok, detail = verify_evidence(evidence) if data.get("evidence_file") else (False, "no evidence file")
-            out.append(AuditRecord(
-                path=str(path), phase=str(data.get("phase")), version=str(data.get("version")),
-                decision=str(data.get("decision")), items=dict(data.get("items", {})),
-                finished=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
-                evidence_ok=ok, evidence_detail=detail,
-            ))
+            ok, detail = (
+                verify_evidence(evidence) if data.get("evidence_file") else (False, "no evidence file")
+            )
+            out.append(
+                AuditRecord(
+                    path=str(path),
+                    phase=str(data.get("phase")),
+                    version=str(data.get("version")),
+                    decision=str(data.get("decision")),
+                    items=dict(data.get("items", {})),
+                    finished=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+                    evidence_ok=ok,
+                    evidence_detail=detail,
+                )
+            )
         return sorted(out, key=lambda r: r.finished, reverse=True)

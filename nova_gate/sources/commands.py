@@ -23,8 +23,13 @@ class CommandResult:
 class CommandRunner(Source):
     backend = "command"
 
-    def __init__(self, cwd: Path | None, timeout_s: float, target_dir: Path | None = None,
-                 path: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        cwd: Path | None,
+        timeout_s: float,
+        target_dir: Path | None = None,
+        path: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.cwd = cwd
         self.timeout_s = timeout_s
@@ -44,11 +49,22 @@ class CommandRunner(Source):
         started = time.monotonic()
         with self.call(" ".join(argv)):
             try:
-                proc = subprocess.run(argv, cwd=self.cwd, capture_output=True, text=True, env=env,
-                                      timeout=self.timeout_s, check=False)
+                proc = subprocess.run(
+                    argv,
+                    cwd=self.cwd,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=self.timeout_s,
+                    check=False,
+                )
             except FileNotFoundError as exc:
                 raise SourceError(self.backend, f"{argv[0]} is not installed", exc) from exc
             except subprocess.TimeoutExpired as exc:
-                raise SourceError(self.backend, f"{' '.join(argv)} timed out after {self.timeout_s:.0f} s") from exc
+                raise SourceError(
+                    self.backend, f"{' '.join(argv)} timed out after {self.timeout_s:.0f} s"
+                ) from exc
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-40:])
-        return CommandResult(tuple(argv), str(self.cwd), proc.returncode, round(time.monotonic() - started, 2), tail)
+        return CommandResult(
+            tuple(argv), str(self.cwd), proc.returncode, round(time.monotonic() - started, 2), tail
+        )

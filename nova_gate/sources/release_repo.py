@@ -57,8 +57,13 @@ class ReleaseRepo(Source):
             raise SourceError("git", "release.repo_dir not configured in the environment")
         with self.call("git " + " ".join(args)):
             try:
-                proc = subprocess.run(["git", "-C", str(self.repo_dir), *args], capture_output=True,
-                                      text=True, timeout=30, check=False)
+                proc = subprocess.run(
+                    ["git", "-C", str(self.repo_dir), *args],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
             except subprocess.TimeoutExpired as exc:
                 raise SourceError("git", "timed out", exc) from exc
             if proc.returncode != 0:

@@ -18,8 +18,9 @@ class _Http(Source):
 
     def __init__(self, base_url: str, headers: dict[str, str], timeout_s: float) -> None:
         super().__init__()
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s,
-                                    follow_redirects=False)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, follow_redirects=False
+        )
 
     def get(self, path: str) -> httpx.Response:
         with self.call(f"GET {path}"):

@@ -33,8 +33,12 @@ def run_gate(tmp_path):
         reports = tmp_path / "reports"
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "--reports-dir", str(reports), *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-            env={**os.environ, **(env or {})}, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            check=False,
         )
         return GateRun(proc, reports)
 

@@ -57,7 +57,11 @@ def test_every_item_is_collected_and_automation_flags_are_true():
 def test_collect_only_by_phase_lists_every_item_of_the_phase(phase):
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "--no-reports", "-m", phase],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr + out.stdout
     nodes = _collected()
@@ -68,8 +72,14 @@ def test_collect_only_by_phase_lists_every_item_of_the_phase(phase):
 
 
 def test_items_json_lists_all_items_with_status():
-    out = subprocess.run([sys.executable, "-m", "nova_gate.cli", "items", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "nova_gate.cli", "items", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     rows = json.loads(out.stdout)
     assert len(rows) == len(load_catalog())
     assert all(isinstance(r["automated"], bool) and r["tests"] for r in rows)

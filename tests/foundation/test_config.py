@@ -45,6 +45,7 @@ def _mutate(path, value):
         else:
             node[path[-1]] = value
         return doc
+
     return apply
 
 
@@ -52,33 +53,74 @@ _DELETE = object()
 
 BAD = {
     "unknown-top-key": (lambda d: {**d, "thresholdz": {}}, "thresholdz", "unknown key"),
-    "unknown-nested-key": (_mutate(["backends", "redis", "maxmemory"], 1), "backends.redis.maxmemory", "unknown key"),
+    "unknown-nested-key": (
+        _mutate(["backends", "redis", "maxmemory"], 1),
+        "backends.redis.maxmemory",
+        "unknown key",
+    ),
     "port-not-int": (_mutate(["backends", "postgres", "port"], "five"), "backends.postgres.port", "integer"),
-    "port-out-of-range": (_mutate(["backends", "postgres", "port"], 70000), "backends.postgres.port", "65535"),
+    "port-out-of-range": (
+        _mutate(["backends", "postgres", "port"], 70000),
+        "backends.postgres.port",
+        "65535",
+    ),
     "missing-version": (_mutate(["release", "version"], _DELETE), "release.version", "Field required"),
     "no-services": (_mutate(["release", "services"], []), "release.services", "at least 1"),
-    "service-missing-port": (_mutate(["release", "services", 0], {"name": "auth-service"}),
-                             "release.services[0].port", "Field required"),
-    "duplicate-service": (lambda d: {**d, "release": {**d["release"], "services": d["release"]["services"]
-                                                      + [d["release"]["services"][0]]}},
-                          "release.services", "duplicate"),
-    "negative-threshold": (lambda d: {**d, "thresholds": {"error_rate_pct": -1}},
-                           "thresholds.error_rate_pct", "greater than or equal"),
+    "service-missing-port": (
+        _mutate(["release", "services", 0], {"name": "auth-service"}),
+        "release.services[0].port",
+        "Field required",
+    ),
+    "duplicate-service": (
+        lambda d: {
+            **d,
+            "release": {**d["release"], "services": d["release"]["services"] + [d["release"]["services"][0]]},
+        },
+        "release.services",
+        "duplicate",
+    ),
+    "negative-threshold": (
+        lambda d: {**d, "thresholds": {"error_rate_pct": -1}},
+        "thresholds.error_rate_pct",
+        "greater than or equal",
+    ),
     "percent-over-100": (lambda d: {**d, "thresholds": {"cpu_pct": 180}}, "thresholds.cpu_pct", "less than"),
-    "literal-secret": (_mutate(["backends", "postgres", "password"], "hunter2"),
-                       "backends.postgres.password", "${ENV_VAR}"),
-    "unset-env-var": (_mutate(["backends", "postgres", "password"], "${NOVA_GATE_TEST_SURELY_UNSET}"),
-                      "backends.postgres.password", "NOVA_GATE_TEST_SURELY_UNSET is not set"),
-    "partial-reference": (_mutate(["backends", "redis", "url"], "redis://${HOST}:1/0"),
-                          "backends.redis.url", "whole value"),
-    "bad-cleanup-policy": (lambda d: {**d, "expectations": {"topics": [
-        {"name": "t", "partitions": 1, "retention_ms": 1, "cleanup_policy": "forever"}]}},
-        "expectations.topics[0].cleanup_policy", "Input should be"),
-    "topic-zero-partitions": (lambda d: {**d, "expectations": {"topics": [
-        {"name": "t", "partitions": 0, "retention_ms": 1}]}}, "expectations.topics[0].partitions",
-        "greater than or equal"),
+    "literal-secret": (
+        _mutate(["backends", "postgres", "password"], "hunter2"),
+        "backends.postgres.password",
+        "${ENV_VAR}",
+    ),
+    "unset-env-var": (
+        _mutate(["backends", "postgres", "password"], "${NOVA_GATE_TEST_SURELY_UNSET}"),
+        "backends.postgres.password",
+        "NOVA_GATE_TEST_SURELY_UNSET is not set",
+    ),
+    "partial-reference": (
+        _mutate(["backends", "redis", "url"], "redis://${HOST}:1/0"),
+        "backends.redis.url",
+        "whole value",
+    ),
+    "bad-cleanup-policy": (
+        lambda d: {
+            **d,
+            "expectations": {
+                "topics": [{"name": "t", "partitions": 1, "retention_ms": 1, "cleanup_policy": "forever"}]
+            },
+        },
+        "expectations.topics[0].cleanup_policy",
+        "Input should be",
+    ),
+    "topic-zero-partitions": (
+        lambda d: {**d, "expectations": {"topics": [{"name": "t", "partitions": 0, "retention_ms": 1}]}},
+        "expectations.topics[0].partitions",
+        "greater than or equal",
+    ),
     "backends-not-mapping": (lambda d: {**d, "backends": ["postgres"]}, "backends", "valid dictionary"),
-    "timeout-zero": (_mutate(["backends", "kafka", "timeout_s"], 0), "backends.kafka.timeout_s", "greater than"),
+    "timeout-zero": (
+        _mutate(["backends", "kafka", "timeout_s"], 0),
+        "backends.kafka.timeout_s",
+        "greater than",
+    ),
     "services-not-list": (_mutate(["release", "services"], "auth-service"), "release.services", "valid list"),
 }
 
@@ -130,8 +172,14 @@ def test_missing_and_unreadable_files(tmp_path):
 def test_cli_exits_2_without_traceback(case, tmp_path):
     mutate, key, _ = BAD[case]
     path = _write(tmp_path, case, yaml.safe_dump(mutate(copy.deepcopy(SANDBOX))))
-    out = subprocess.run([sys.executable, "-m", "pytest", f"--env={path}", "-m", "preflight",
-                          "--no-reports"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--env={path}", "-m", "preflight", "--no-reports"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 2, out.stdout + out.stderr
     assert f"{path}:{key}: " in out.stderr
     assert "Traceback" not in out.stdout + out.stderr

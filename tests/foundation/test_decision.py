@@ -45,13 +45,19 @@ def test_passing_selection_proceeds_and_writes_the_record(run_gate):
     assert run.decision["decision"] == "PROCEED"
     names = {p.name for p in run.reports.iterdir()}
     assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z\.html").fullmatch(
-        next(n for n in names if n.endswith(".html")))
+        next(n for n in names if n.endswith(".html"))
+    )
     assert any(n.endswith(".xml") for n in names)
     ok, _ = verify_evidence(run.reports / "evidence.json")
     assert ok
     html = next(run.reports.glob("*.html")).read_text()
-    for expected in ("Decision: PROCEED", "release-bot", "Config sha256", "Rollback procedure documented",
-                     "nova-evidence"):
+    for expected in (
+        "Decision: PROCEED",
+        "release-bot",
+        "Config sha256",
+        "Rollback procedure documented",
+        "nova-evidence",
+    ):
         assert expected in html, expected
 
 
@@ -75,8 +81,13 @@ def _waivers(tmp_path: Path, **entry) -> Path:
 
 def test_valid_waiver_turns_fail_into_waived_not_pass(run_gate, tmp_path):
     expires = (dt.date.today() + dt.timedelta(days=2)).isoformat()
-    waivers = _waivers(tmp_path, item=NOT_AUTOMATED, justification="cargo tests run in the release CI",
-                       approver="jane.doe", expires=expires)
+    waivers = _waivers(
+        tmp_path,
+        item=NOT_AUTOMATED,
+        justification="cargo tests run in the release CI",
+        approver="jane.doe",
+        expires=expires,
+    )
     run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={waivers}")
     assert run.decision["items"][NOT_AUTOMATED] == "WAIVED"
     assert run.decision["decision"] == "PROCEED"

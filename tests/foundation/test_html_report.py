@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str:
@@ -23,14 +31,32 @@ def test_report_renders_in_headless_chromium(run_gate, tmp_path):
     run = run_gate("--item=PRE-DOC-3", "--item=PRE-CQ-1", "--operator=release-bot")
     html = next(run.reports.glob("*.html"))
     common = [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*common, "--virtual-time-budget=5000", "--dump-dom", html.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
-    for expected in ("Decision: STOP", "release-bot", "Config sha256", "Release version", "v1.0.0",
-                     "PRE-DOC-3", "not automated yet", "Backend calls", "Evidence"):
+    dom = subprocess.run(
+        [*common, "--virtual-time-budget=5000", "--dump-dom", html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for expected in (
+        "Decision: STOP",
+        "release-bot",
+        "Config sha256",
+        "Release version",
+        "v1.0.0",
+        "PRE-DOC-3",
+        "not automated yet",
+        "Backend calls",
+        "Evidence",
+    ):
         assert expected in dom, f"{expected!r} not in the rendered report"
     shot = tmp_path / "report.png"
-    subprocess.run([*common, "--window-size=1400,1800", f"--screenshot={shot}", html.as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [*common, "--window-size=1400,1800", f"--screenshot={shot}", html.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000
     keep = Path("/tmp/nova-gate-report.png")
     shutil.copy(shot, keep)

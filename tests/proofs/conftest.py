@@ -42,12 +42,22 @@ def gate_run(tmp_path):
 
     def run(items: list[str], *args: str, env_file: Path | None = None, timeout: float = 300) -> GateRun:
         reports = tmp_path / f"reports-{next(counter)}"
-        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports}",
-                *[f"--item={i}" for i in items], *args]
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--reports-dir={reports}",
+            *[f"--item={i}" for i in items],
+            *args,
+        ]
         if env_file is not None:
             argv.append(f"--env={env_file}")
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ}, check=False)
+        proc = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ}, check=False
+        )
         return GateRun(proc, reports)
 
     return run

@@ -15,9 +15,16 @@ HUMAN_ITEMS = [i.id for i in load_catalog() if i.verification == "attestation"]
 
 
 def _attestations(path, **by_item):
-    path.write_text(yaml.safe_dump({"attestations": [
-        {"item": item, "by": "jane.doe", "note": "done", "at": at, "version": version}
-        for item, (at, version) in by_item.items()]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "attestations": [
+                    {"item": item, "by": "jane.doe", "note": "done", "at": at, "version": version}
+                    for item, (at, version) in by_item.items()
+                ]
+            }
+        )
+    )
 
 
 def test_attestations_pass_fresh_and_fail_stale_missing_or_other_version(gate_run, env_file, tmp_path):
@@ -46,9 +53,21 @@ def preflight_waivers(tmp_path):
     pending = [i.id for i in load_catalog().in_phase("preflight") if not i.automated]
     path = tmp_path / "waivers.yaml"
     expires = (dt.date.today() + dt.timedelta(days=1)).isoformat()
-    path.write_text(yaml.safe_dump({"waivers": [
-        {"item": i, "justification": "checked by hand for this proof", "approver": "jane.doe",
-         "expires": expires} for i in pending]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "waivers": [
+                    {
+                        "item": i,
+                        "justification": "checked by hand for this proof",
+                        "approver": "jane.doe",
+                        "expires": expires,
+                    }
+                    for i in pending
+                ]
+            }
+        )
+    )
     return path
 
 
@@ -68,9 +87,24 @@ def test_pd1_needs_a_fresh_intact_passing_preflight(gate_run, env_file, tmp_path
 
     from tests.proofs.conftest import ROOT
 
-    pre = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "preflight", f"--env={env}",
-                          f"--reports-dir={records}", f"--waivers={preflight_waivers}"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    pre = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-m",
+            "preflight",
+            f"--env={env}",
+            f"--reports-dir={records}",
+            f"--waivers={preflight_waivers}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert pre.returncode == 0, pre.stdout[-3000:]
     run = gate_run(["PD-1"], env_file=env)
     assert run.labels()["PD-1"] == "PASS", run.explain()

@@ -11,17 +11,27 @@ PROBES = [i.id for i in load_catalog() if i.automated and i.verification == "pro
 
 
 def test_every_probe_fails_when_its_backend_is_unreachable(gate_run, env_file):
-    env = env_file({
-        "release.base_url": "http://127.0.0.1:9",
-        "backends.postgres.port": 9, "backends.postgres.replicas": [{"name": "r", "host": "127.0.0.1", "port": 9}],
-        "backends.postgres_staging.port": 9, "backends.postgres.backup_catalog": "/nonexistent/backup.json",
-        "backends.redis.url": f"redis://{CLOSED}/0", "backends.redis.cluster_nodes": [CLOSED],
-        "backends.clickhouse.port": 9, "backends.kafka.bootstrap_servers": [CLOSED],
-        "backends.search.url": f"http://{CLOSED}", "backends.prometheus.url": f"http://{CLOSED}",
-        "backends.alertmanager.url": f"http://{CLOSED}", "backends.registry.url": f"http://{CLOSED}",
-        "backends.grafana.url": f"http://{CLOSED}", "backends.vault.url": f"http://{CLOSED}",
-        "backends.jwks.url": f"http://{CLOSED}/jwks", "backends.kubernetes.kubeconfig": "/nonexistent/kubeconfig",
-    })
+    env = env_file(
+        {
+            "release.base_url": "http://127.0.0.1:9",
+            "backends.postgres.port": 9,
+            "backends.postgres.replicas": [{"name": "r", "host": "127.0.0.1", "port": 9}],
+            "backends.postgres_staging.port": 9,
+            "backends.postgres.backup_catalog": "/nonexistent/backup.json",
+            "backends.redis.url": f"redis://{CLOSED}/0",
+            "backends.redis.cluster_nodes": [CLOSED],
+            "backends.clickhouse.port": 9,
+            "backends.kafka.bootstrap_servers": [CLOSED],
+            "backends.search.url": f"http://{CLOSED}",
+            "backends.prometheus.url": f"http://{CLOSED}",
+            "backends.alertmanager.url": f"http://{CLOSED}",
+            "backends.registry.url": f"http://{CLOSED}",
+            "backends.grafana.url": f"http://{CLOSED}",
+            "backends.vault.url": f"http://{CLOSED}",
+            "backends.jwks.url": f"http://{CLOSED}/jwks",
+            "backends.kubernetes.kubeconfig": "/nonexistent/kubeconfig",
+        }
+    )
     started = time.monotonic()
     run = gate_run(PROBES, env_file=env, timeout=600)
     elapsed = time.monotonic() - started

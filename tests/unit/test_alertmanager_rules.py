@@ -20,17 +20,22 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
 CONFIG: dict[str, Any] = {
     "route": {"receiver": "default", "routes": [{"receiver": "pd", "matchers": ['severity="critical"']}]},
-    "receivers": [{"name": "default", "webhook_configs": [{"url": "http://x"}]},
-                  {"name": "pd", "pagerduty_configs": [{"routing_key": "k"}]},
-                  {"name": "unused-slack", "slack_configs": [{"api_url": "http://s"}]}],
+    "receivers": [
+        {"name": "default", "webhook_configs": [{"url": "http://x"}]},
+        {"name": "pd", "pagerduty_configs": [{"routing_key": "k"}]},
+        {"name": "unused-slack", "slack_configs": [{"api_url": "http://s"}]},
+    ],
 }
 
 
 def alert(severity: str, state: str = "active", silenced: bool = False) -> dict[str, Any]:
-    return {"labels": {"alertname": "A", "severity": severity, "service": "feed-service"},
-            "status": {"state": state, "silencedBy": ["s"] if silenced else [], "inhibitedBy": []}}
+    return {
+        "labels": {"alertname": "A", "severity": severity, "service": "feed-service"},
+        "status": {"state": state, "silencedBy": ["s"] if silenced else [], "inhibitedBy": []},
+    }
 
 
 def test_paging_reached_through_a_child_route() -> None:
@@ -47,15 +52,18 @@ def test_no_route_fails() -> None:
     assert paging_configured({"receivers": CONFIG["receivers"]}).label is Label.FAIL
 
 
-@pytest.mark.parametrize(("alerts", "label"), [
-    ([], Label.PASS),
-    ([alert("warning")], Label.PASS),
-    ([alert("critical", silenced=True, state="suppressed")], Label.PASS),
-    ([alert("critical")], Label.FAIL),
-    ([alert("CRITICAL")], Label.FAIL),
-    ([alert("critical", state="suppressed")], Label.FAIL),  # inhibited, not silenced
-    ([alert("warning"), alert("critical")], Label.FAIL),
-])
+@pytest.mark.parametrize(
+    ("alerts", "label"),
+    [
+        ([], Label.PASS),
+        ([alert("warning")], Label.PASS),
+        ([alert("critical", silenced=True, state="suppressed")], Label.PASS),
+        ([alert("critical")], Label.FAIL),
+        ([alert("CRITICAL")], Label.FAIL),
+        ([alert("critical", state="suppressed")], Label.FAIL),  # inhibited, not silenced
+        ([alert("warning"), alert("critical")], Label.FAIL),
+    ],
+)
 def test_no_critical_alerts(alerts: list[dict[str, Any]], label: Label) -> None:
     assert no_critical_alerts(alerts, ["critical"]).label is label
 

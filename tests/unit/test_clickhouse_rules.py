@@ -19,17 +19,21 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
 EXPECTED = {"t": {"a": "UInt64", "b": "LowCardinality(String)"}}
 PARTS = [PartitionParts("t", "202611", 4)]
 
 
-@pytest.mark.parametrize(("actual", "label"), [
-    ({"t": {"a": "UInt64", "b": "LowCardinality(String)"}}, Label.PASS),
-    ({"t": {"a": "UInt32", "b": "LowCardinality(String)"}}, Label.FAIL),
-    ({"t": {"a": "UInt64"}}, Label.FAIL),
-    ({"t": {"a": "UInt64", "b": "LowCardinality(String)", "c": "Int8"}}, Label.FAIL),
-    ({}, Label.FAIL),
-])
+@pytest.mark.parametrize(
+    ("actual", "label"),
+    [
+        ({"t": {"a": "UInt64", "b": "LowCardinality(String)"}}, Label.PASS),
+        ({"t": {"a": "UInt32", "b": "LowCardinality(String)"}}, Label.FAIL),
+        ({"t": {"a": "UInt64"}}, Label.FAIL),
+        ({"t": {"a": "UInt64", "b": "LowCardinality(String)", "c": "Int8"}}, Label.FAIL),
+        ({}, Label.FAIL),
+    ],
+)
 def test_schemas_match(actual: dict[str, dict[str, str]], label: Label) -> None:
     assert schemas_match(EXPECTED, actual).label is label
 
@@ -43,13 +47,17 @@ def test_parts_healthy() -> None:
     assert parts_healthy([], [{"table": "t", "is_readonly": False}], PARTS, 300).label is Label.PASS
 
 
-@pytest.mark.parametrize(("detached", "replicas", "parts"), [
-    ([{"table": "t", "part": "all_1_1_0", "reason": ""}], None, PARTS),
-    ([], [{"table": "t", "is_readonly": True}], PARTS),
-    ([], None, [PartitionParts("t", "202611", 300)]),
-])
-def test_parts_unhealthy(detached: list[dict[str, str]], replicas: list[dict[str, object]] | None,
-                         parts: list[PartitionParts]) -> None:
+@pytest.mark.parametrize(
+    ("detached", "replicas", "parts"),
+    [
+        ([{"table": "t", "part": "all_1_1_0", "reason": ""}], None, PARTS),
+        ([], [{"table": "t", "is_readonly": True}], PARTS),
+        ([], None, [PartitionParts("t", "202611", 300)]),
+    ],
+)
+def test_parts_unhealthy(
+    detached: list[dict[str, str]], replicas: list[dict[str, object]] | None, parts: list[PartitionParts]
+) -> None:
     assert parts_healthy(detached, replicas, parts, 300).label is Label.FAIL
 
 

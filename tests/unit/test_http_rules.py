@@ -29,6 +29,7 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
 KEY = {"kid": "k1", "kty": "RSA", "n": "abc", "e": "AQAB", "alg": "RS256", "use": "sig"}
 
 
@@ -46,20 +47,25 @@ def test_endpoint_healthy() -> None:
 def test_probes_and_rollup() -> None:
     assert probes_healthy("s", ans(), ans()).label is Label.PASS
     assert probes_healthy("s", ans(), ans(503)).label is Label.FAIL
-    assert all_healthy([endpoint_healthy("a", "health", ans()), endpoint_healthy("b", "health", ans(500))]
-                       ).label is Label.FAIL
+    assert (
+        all_healthy([endpoint_healthy("a", "health", ans()), endpoint_healthy("b", "health", ans(500))]).label
+        is Label.FAIL
+    )
     assert all_healthy([]).label is Label.INCONCLUSIVE
 
 
-@pytest.mark.parametrize(("answer", "label"), [
-    (ans(200, {"keys": [KEY]}), Label.PASS),
-    (ans(200, {"keys": [KEY, {**KEY, "kid": "k2"}]}), Label.PASS),
-    (ans(200, {"keys": []}), Label.FAIL),
-    (ans(200, {}), Label.FAIL),
-    (ans(404, {"keys": [KEY]}), Label.FAIL),
-    (ans(200, {"keys": [{k: v for k, v in KEY.items() if k != "kid"}]}), Label.FAIL),
-    (ans(200, {"keys": [{**KEY, "kty": "EC", "alg": "ES256"}]}), Label.FAIL),
-])
+@pytest.mark.parametrize(
+    ("answer", "label"),
+    [
+        (ans(200, {"keys": [KEY]}), Label.PASS),
+        (ans(200, {"keys": [KEY, {**KEY, "kid": "k2"}]}), Label.PASS),
+        (ans(200, {"keys": []}), Label.FAIL),
+        (ans(200, {}), Label.FAIL),
+        (ans(404, {"keys": [KEY]}), Label.FAIL),
+        (ans(200, {"keys": [{k: v for k, v in KEY.items() if k != "kid"}]}), Label.FAIL),
+        (ans(200, {"keys": [{**KEY, "kty": "EC", "alg": "ES256"}]}), Label.FAIL),
+    ],
+)
 def test_jwks(answer: HttpAnswer, label: Label) -> None:
     assert jwks_valid(answer).label is label
 
@@ -83,9 +89,12 @@ def test_smoke_steps() -> None:
 
 
 def release(port: int) -> Release:
-    return Release(version="v1", baseline_version="v0", base_url="http://127.0.0.1:{port}",
-                   services=[Service(name=n, port=port) for n in
-                             ("auth-service", "feed-service", "messaging-service")])
+    return Release(
+        version="v1",
+        baseline_version="v0",
+        base_url="http://127.0.0.1:{port}",
+        services=[Service(name=n, port=port) for n in ("auth-service", "feed-service", "messaging-service")],
+    )
 
 
 def test_unreachable_service_is_a_source_error_in_bounded_time() -> None:
@@ -101,8 +110,15 @@ def test_unreachable_service_is_a_source_error_in_bounded_time() -> None:
 
 def test_smoke_flow_stops_at_failed_registration() -> None:
     class Fake(HttpSource):
-        def request(self, method: str, url: str, *, json_body: Any = None, token: str | None = None,
-                    what: str | None = None) -> HttpAnswer:
+        def request(
+            self,
+            method: str,
+            url: str,
+            *,
+            json_body: Any = None,
+            token: str | None = None,
+            what: str | None = None,
+        ) -> HttpAnswer:
             return HttpAnswer(method, url, 503, {"error": "database unavailable"}, 0.0)
 
     flow = SmokeFlow(Fake(release(1)))

@@ -13,8 +13,13 @@ from nova_gate.sources.base import SourceError
 from nova_gate.sources.redis import MemoryFacts, NodeFacts, RedisSource
 from nova_gate.verdict import Label
 
-OK_CLUSTER = {"cluster_state": "ok", "cluster_slots_assigned": str(CLUSTER_SLOTS),
-              "cluster_slots_ok": str(CLUSTER_SLOTS), "cluster_slots_pfail": "0", "cluster_slots_fail": "0"}
+OK_CLUSTER = {
+    "cluster_state": "ok",
+    "cluster_slots_assigned": str(CLUSTER_SLOTS),
+    "cluster_slots_ok": str(CLUSTER_SLOTS),
+    "cluster_slots_pfail": "0",
+    "cluster_slots_fail": "0",
+}
 
 
 def closed_port() -> int:
@@ -29,13 +34,16 @@ def node(address: str = "h:1", **kw: object) -> NodeFacts:
     return NodeFacts(address, **base)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("maxmemory", "policy", "label"), [
-    (256 * MB, "allkeys-lru", Label.PASS),
-    (0, "allkeys-lru", Label.FAIL),
-    (16 * MB, "allkeys-lru", Label.FAIL),
-    (128 * 1024 * MB, "allkeys-lru", Label.FAIL),
-    (256 * MB, "noeviction", Label.FAIL),
-])
+@pytest.mark.parametrize(
+    ("maxmemory", "policy", "label"),
+    [
+        (256 * MB, "allkeys-lru", Label.PASS),
+        (0, "allkeys-lru", Label.FAIL),
+        (16 * MB, "allkeys-lru", Label.FAIL),
+        (128 * 1024 * MB, "allkeys-lru", Label.FAIL),
+        (256 * MB, "noeviction", Label.FAIL),
+    ],
+)
 def test_memory_limits(maxmemory: int, policy: str, label: Label) -> None:
     v = memory_limits([MemoryFacts("h:1", maxmemory, policy)], 64, 65536, "allkeys-lru")
     assert v.label is label, v.reason
@@ -50,15 +58,18 @@ def test_cluster_healthy() -> None:
     assert cluster_health(node(), cluster).label is Label.PASS
 
 
-@pytest.mark.parametrize("bad", [
-    node("c:1", reachable=False, error="refused"),
-    node("c:1", cluster_enabled=True, cluster={**OK_CLUSTER, "cluster_state": "fail"}),
-    node("c:1", cluster_enabled=True, cluster={**OK_CLUSTER, "cluster_slots_ok": "10923"}),
-    node("c:1", cluster_enabled=False),
-    node("c:1", cluster_enabled=True, cluster=OK_CLUSTER, connected_replicas=1, replicas_online=0),
-    node("c:1", cluster_enabled=True, cluster=OK_CLUSTER, role="slave", master_link_status="down"),
-    node("c:1", cluster_enabled=True, cluster={}),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        node("c:1", reachable=False, error="refused"),
+        node("c:1", cluster_enabled=True, cluster={**OK_CLUSTER, "cluster_state": "fail"}),
+        node("c:1", cluster_enabled=True, cluster={**OK_CLUSTER, "cluster_slots_ok": "10923"}),
+        node("c:1", cluster_enabled=False),
+        node("c:1", cluster_enabled=True, cluster=OK_CLUSTER, connected_replicas=1, replicas_online=0),
+        node("c:1", cluster_enabled=True, cluster=OK_CLUSTER, role="slave", master_link_status="down"),
+        node("c:1", cluster_enabled=True, cluster={}),
+    ],
+)
 def test_cluster_problems_fail(bad: NodeFacts) -> None:
     assert cluster_health(node(), [bad]).label is Label.FAIL
 

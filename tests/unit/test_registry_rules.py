@@ -29,10 +29,14 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
 CONFIG = {"os": "linux", "architecture": "amd64"}
-MANIFEST = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": "sha256:c"},
-            "layers": [{"digest": "sha256:l"}]}
+MANIFEST = {
+    "schemaVersion": 2,
+    "mediaType": DOCKER_MANIFEST,
+    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": "sha256:c"},
+    "layers": [{"digest": "sha256:l"}],
+}
 
 
 def test_tag_present() -> None:
@@ -54,23 +58,31 @@ def test_manifest_valid() -> None:
     assert verdict.label is Label.PASS
 
 
-@pytest.mark.parametrize(("status", "media", "manifest", "config"), [
-    (404, None, {}, None),
-    (200, "application/vnd.docker.distribution.manifest.v1+prettyjws", MANIFEST, CONFIG),
-    (200, DOCKER_MANIFEST, {**MANIFEST, "layers": []}, CONFIG),
-    (200, DOCKER_MANIFEST, MANIFEST, None),
-    (200, DOCKER_MANIFEST, MANIFEST, {"os": "linux", "architecture": "arm64"}),
-    (200, DOCKER_MANIFEST, {**MANIFEST, "schemaVersion": 1}, CONFIG),
-])
-def test_manifest_invalid(status: int, media: str | None, manifest: dict[str, object],
-                          config: dict[str, str] | None) -> None:
+@pytest.mark.parametrize(
+    ("status", "media", "manifest", "config"),
+    [
+        (404, None, {}, None),
+        (200, "application/vnd.docker.distribution.manifest.v1+prettyjws", MANIFEST, CONFIG),
+        (200, DOCKER_MANIFEST, {**MANIFEST, "layers": []}, CONFIG),
+        (200, DOCKER_MANIFEST, MANIFEST, None),
+        (200, DOCKER_MANIFEST, MANIFEST, {"os": "linux", "architecture": "arm64"}),
+        (200, DOCKER_MANIFEST, {**MANIFEST, "schemaVersion": 1}, CONFIG),
+    ],
+)
+def test_manifest_invalid(
+    status: int, media: str | None, manifest: dict[str, object], config: dict[str, str] | None
+) -> None:
     assert manifest_valid("r", "v1", status, media, manifest, config, "linux/amd64").label is Label.FAIL
 
 
 def test_index_platforms() -> None:
-    index = {"mediaType": OCI_INDEX, "manifests": [
-        {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-        {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}}]}
+    index = {
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}},
+        ],
+    }
     platforms = index_platforms(index)
     assert platforms[str(match_platform(platforms, "linux/amd64"))] == "sha256:amd"
     assert platform_in_index("r", "v1", platforms, "linux/arm64").label is Label.PASS
