@@ -10,31 +10,43 @@ from pathlib import Path
 
 import yaml
 
+from nova_gate.catalog import load_catalog
 from nova_gate.report import verify_evidence
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_AUTOMATED = "PRE-CQ-1"  # cargo test: not automated yet
+FAILING = "PRE-DOC-1"  # with --release-version=v9.9.9 there are no release notes: FAIL
+UNKNOWN_VERSION = "--release-version=v9.9.9"
 PASSING = "PRE-DOC-3"  # rollback document in the sandbox release repository
+PENDING = [i.id for i in load_catalog() if not i.automated]
 
 
-def test_not_automated_item_stops_the_preflight(run_gate):
-    run = run_gate(f"--item={NOT_AUTOMATED}", f"--item={PASSING}")
+def test_failing_item_stops_the_preflight(run_gate):
+    run = run_gate(f"--item={FAILING}", f"--item={PASSING}", UNKNOWN_VERSION)
     assert run.returncode == 1, run.output
     d = run.decision
     assert d["decision"] == "STOP"
-    assert d["items"] == {NOT_AUTOMATED: "FAIL", PASSING: "PASS"}
-    assert "not automated yet" in d["reasons"][NOT_AUTOMATED][0]
+    assert d["items"] == {FAILING: "FAIL", PASSING: "PASS"}
+    assert "no release notes for v9.9.9" in d["reasons"][FAILING][0]
+
+
+def test_not_automated_item_never_passes(run_gate):
+    if not PENDING:
+        return  # every item is automated: nothing left to prove here
+    run = run_gate(f"--item={PENDING[0]}")
+    assert run.decision["items"][PENDING[0]] == "FAIL"
+    assert "not automated yet" in run.decision["reasons"][PENDING[0]][0]
+    assert run.decision["decision"] in ("STOP", "ROLLBACK") and run.returncode == 1
 
 
 def test_failure_after_migrations_means_rollback(run_gate):
-    run = run_gate("--item=CAN-1")  # not automated yet: FAIL in the canary phase
-    assert run.decision["items"]["CAN-1"] == "FAIL"
+    run = run_gate("--item=P24-6", UNKNOWN_VERSION)  # no changelog entry for v9.9.9
+    assert run.decision["items"]["P24-6"] == "FAIL"
     assert run.decision["decision"] == "ROLLBACK"
     assert run.returncode == 1
 
 
 def test_report_only_records_but_exits_0(run_gate):
-    run = run_gate(f"--item={NOT_AUTOMATED}", "--report-only")
+    run = run_gate(f"--item={FAILING}", UNKNOWN_VERSION, "--report-only")
     assert run.returncode == 0
     assert run.decision["decision"] == "STOP"
 
@@ -83,23 +95,23 @@ def test_valid_waiver_turns_fail_into_waived_not_pass(run_gate, tmp_path):
     expires = (dt.date.today() + dt.timedelta(days=2)).isoformat()
     waivers = _waivers(
         tmp_path,
-        item=NOT_AUTOMATED,
-        justification="cargo tests run in the release CI",
+        item=FAILING,
+        justification="notes are on the wiki this time",
         approver="jane.doe",
         expires=expires,
     )
-    run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={waivers}")
-    assert run.decision["items"][NOT_AUTOMATED] == "WAIVED"
+    run = run_gate(f"--item={FAILING}", UNKNOWN_VERSION, f"--waivers={waivers}")
+    assert run.decision["items"][FAILING] == "WAIVED"
     assert run.decision["decision"] == "PROCEED"
     assert run.returncode == 0
 
 
 def test_expired_or_malformed_waiver_is_an_error(run_gate, tmp_path):
-    expired = _waivers(tmp_path, item=NOT_AUTOMATED, justification="x", approver="y", expires="2020-01-01")
-    run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={expired}")
+    expired = _waivers(tmp_path, item=FAILING, justification="x", approver="y", expires="2020-01-01")
+    run = run_gate(f"--item={FAILING}", f"--waivers={expired}")
     assert run.returncode == 2 and "expired" in run.output and "Traceback" not in run.output
-    bad = _waivers(tmp_path, item=NOT_AUTOMATED, approver="y", expires="2999-01-01")
-    run = run_gate(f"--item={NOT_AUTOMATED}", f"--waivers={bad}")
+    bad = _waivers(tmp_path, item=FAILING, approver="y", expires="2999-01-01")
+    run = run_gate(f"--item={FAILING}", f"--waivers={bad}")
     assert run.returncode == 2 and "justification" in run.output
 
 

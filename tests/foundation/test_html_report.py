@@ -28,7 +28,7 @@ def _chromium() -> str:
 
 
 def test_report_renders_in_headless_chromium(run_gate, tmp_path):
-    run = run_gate("--item=PRE-DOC-3", "--item=PRE-CQ-1", "--operator=release-bot")
+    run = run_gate("--item=PRE-DOC-3", "--item=PRE-DOC-1", "--release-version=v9.9.9", "--operator=release-bot")
     html = next(run.reports.glob("*.html"))
     common = [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run(
@@ -43,9 +43,9 @@ def test_report_renders_in_headless_chromium(run_gate, tmp_path):
         "release-bot",
         "Config sha256",
         "Release version",
-        "v1.0.0",
+        "v9.9.9",
         "PRE-DOC-3",
-        "not automated yet",
+        "no release notes for v9.9.9",
         "Backend calls",
         "Evidence",
     ):
