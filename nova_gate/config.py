@@ -213,6 +213,7 @@ class Thresholds(_Model):
     review_window_h: Annotated[float, Field(gt=0)] = 24
     stability_error_rate_pct: Percent = 0.5
     memory_leak_pct_per_h: Annotated[float, Field(ge=0)] = 5
+    error_trend_pct_per_h: Annotated[float, Field(ge=0)] = 5
     replica_lag_s: Annotated[float, Field(gt=0)] = 1
     long_query_s: Annotated[float, Field(gt=0)] = 300
     consumer_lag: Annotated[int, Field(ge=0)] = 1000
@@ -272,6 +273,34 @@ class Commands(_Model):
     target_dir: Path | None = Field(default=None, description="CARGO_TARGET_DIR (keeps builds between runs)")
 
 
+class Metrics(_Model):
+    """PromQL for the metric gates. Each query returns one series per (service, version); the
+    defaults are the checklist's queries, on a short rate so that a breach has to be sustained."""
+
+    # Errors on a short rate: the sustain rule (5 min) does the smoothing, so a 3-minute spike passes.
+    rate_window: str = "1m"
+    # Percentiles and new-vs-old ratios need more requests per point to be stable: the checklist's 5m.
+    smooth_rate_window: str = "5m"
+    # A day's trend is judged on half-hour rates: per-minute counts near zero are noise.
+    trend_rate_window: str = "30m"
+    error_rate_pct: str = (
+        'sum by (service, version) (rate(http_requests_total{{status=~"5.."}}[{rate}]))'
+        " / sum by (service, version) (rate(http_requests_total[{rate}])) * 100"
+    )
+    latency_ms: str = (
+        "histogram_quantile({q}, sum by (service, version, le) "
+        "(rate(http_request_duration_seconds_bucket[{rate}]))) * 1000"
+    )
+    cpu_pct: str = "max by (service, version) (process_cpu_usage_ratio) * 100"
+    memory_pct: str = (
+        "max by (service, version) (process_resident_memory_bytes / container_memory_limit_bytes) * 100"
+    )
+    memory_bytes: str = "max by (service, version) (process_resident_memory_bytes)"
+    requests: str = "sum by (service, version) (increase(http_requests_total[{window}]))"
+    job: str = "nova"
+    min_coverage: Annotated[float, Field(gt=0, le=1)] = 0.8
+
+
 class Environment(_Model):
     name: str
     description: str = ""
@@ -281,6 +310,7 @@ class Environment(_Model):
     expectations: Expectations = Expectations()
     files: Files = Files()
     commands: Commands = Commands()
+    metrics: Metrics = Metrics()
 
     @property
     def service_names(self) -> list[str]:

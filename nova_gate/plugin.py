@@ -147,6 +147,16 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """Load and validate the environment and waivers once; a bad file exits 2 without traceback."""
     if config.option.help or config.option.version:
         return None
+    root, here = Path(config.rootpath), Path(config.invocation_params.dir)
+    if (here / "environments").is_dir() and root != here and root not in here.parents and here not in root.parents:
+        sys.stderr.write(
+            f"nova-gate: pytest took {root} for the project root: an option value that is an existing path "
+            "was read as a test path before nova-gate's options were known; write --option=VALUE\n"
+        )
+        return 2
+    explicit = config.option.nova_env or os.environ.get("NOVA_GATE_ENV")
+    if not explicit and not (root / "environments").is_dir():
+        return None  # installed but not in a nova-gate project: stay inert
     try:
         loaded = load_environment(
             config.option.nova_env,

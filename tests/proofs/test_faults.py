@@ -13,15 +13,36 @@ import pytest
 
 from nova_gate.catalog import load_catalog
 from nova_gate.sandbox import manager
+from tests.proofs.test_metric_scenarios import PROVEN_ITEMS
 
 FAULTS = manager.faults()
-# Items proven by other means than a sandbox fault: test_files_and_attestations.py.
-PROVEN_ELSEWHERE = {i.id for i in load_catalog() if i.verification == "attestation"} | {"PD-1"}
+# Items proven by other means than a sandbox fault: test_files_and_attestations.py (attestations,
+# PD-1) and test_metric_scenarios.py (metric gates, proven by Prometheus history scenarios).
+PROVEN_ELSEWHERE = {i.id for i in load_catalog() if i.verification == "attestation"} | {"PD-1"} | PROVEN_ITEMS
+
+
+# Release steps on the sandbox cluster (nova_gate/sandbox/kubernetes.py), in checklist order.
+KUBE_STAGES = {
+    "canary": ("canary",),
+    "scaled": ("canary", "scale_half"),
+    "rolled-out": ("canary", "scale_half", "rollout", "drain_old"),
+    "rolled-back": ("canary", "scale_half", "rollback"),
+}
 
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
     """Put the sandbox at the release step a fault's items are judged at."""
+    if name in KUBE_STAGES:
+        from nova_gate.sandbox import kubernetes as kube
+
+        for step in KUBE_STAGES[name]:
+            getattr(kube, step)()
+        try:
+            yield
+        finally:
+            kube.reset_release()
+        return
     if name != "migrated":
         yield
         return

@@ -1,0 +1,48 @@
+"""Phase 8, two hours of stability after the full rollout."""
+
+import pytest
+
+from gates.metric_gate import threshold_verdict
+from nova_gate.charts import line_chart
+from nova_gate.rules.metrics import trend_not_increasing
+from nova_gate.verdict import combine
+
+
+@pytest.mark.item("MON-3")
+def test_error_rate_below_half_percent(windows, env, gate):
+    t = env.thresholds
+    gate.judge(
+        threshold_verdict(
+            windows, gate, "error_rate", t.stability_window_min, t.stability_error_rate_pct, env.service_names
+        )
+    )
+
+
+@pytest.mark.item("MON-4")
+def test_p95_below_limit(windows, env, gate):
+    t = env.thresholds
+    gate.judge(threshold_verdict(windows, gate, "p95", t.stability_window_min, t.p95_ms, env.service_names))
+
+
+@pytest.mark.item("MON-5")
+def test_memory_stable(windows, env, gate):
+    """No leak: the memory of each service's new version has no upward slope beyond the tolerance."""
+    t = env.thresholds
+    series = windows.for_version("memory_bytes", t.stability_window_min, env.release.version)
+    verdicts = [
+        trend_not_increasing(pts, t.memory_leak_pct_per_h, name=f"memory of {s}", unit=" B")
+        for s, pts in series.items()
+    ]
+    gate.evidence(
+        source="prometheus",
+        query=windows.query("memory_bytes"),
+        window_min=t.stability_window_min,
+        tolerance_pct_per_h=t.memory_leak_pct_per_h,
+        chart_svg=line_chart(
+            {s: [[ts, v / 2**20 if v is not None else None] for ts, v in pts[::8]] for s, pts in series.items()},
+            None,
+            "resident memory (MiB)",
+            " MiB",
+        ),
+    )
+    gate.judge(combine(verdicts, what="services' memory trends"))
