@@ -23,3 +23,14 @@ def test_secrets_updated(vault, env, gate):
             updated, dt.timedelta(days=env.thresholds.secret_rotation_window_d), dt.datetime.now(dt.UTC)
         )
     )
+
+
+@pytest.mark.item("PRE-CFG-4")
+def test_s3_bucket_permissions(s3, env, gate):
+    buckets = [s3.bucket(name) for name in env.expectations.s3_buckets]
+    gate.evidence(
+        source="s3",
+        requests="HEAD bucket, GET ?publicAccessBlock, GET ?policy (SigV4)",
+        buckets=[b.name for b in buckets],
+    )
+    gate.judge(saas.buckets_secure(buckets, env.expectations.s3_principal))

@@ -158,6 +158,14 @@ class Vault(_Model):
     timeout_s: Seconds = 10
 
 
+class S3(_Model):
+    endpoint: str = "https://s3.amazonaws.com"
+    region: str = "us-east-1"
+    access_key_id: str
+    secret_access_key: SecretStr | None = None
+    timeout_s: Seconds = 10
+
+
 class Registry(_Model):
     url: str
     repository_prefix: str = "nova-"
@@ -187,6 +195,7 @@ class Backends(_Model):
     kubernetes: Kubernetes | None = None
     grafana: Url | None = None
     vault: Vault | None = None
+    s3: S3 | None = None
     jwks: Url | None = None
 
 
@@ -247,6 +256,8 @@ class Expectations(_Model):
     required_secrets: list[str] = []
     search_indices: list[str] = []
     dashboards: list[str] = []
+    s3_buckets: list[str] = []
+    s3_principal: str | None = None
     critical_severities: list[str] = ["critical"]
 
 
@@ -376,7 +387,7 @@ def _resolve_refs(value: Any, path: tuple[int | str, ...], file: str, secret_key
     return value
 
 
-_SECRET_KEYS = {"password", "token"}
+_SECRET_KEYS = {"password", "token", "secret_access_key"}
 
 
 def _relative_paths(env: Environment, base: Path) -> Environment:

@@ -12,6 +12,7 @@ ALERTMANAGER = 59093
 SIMULATOR_ADMIN = 58099
 GRAFANA = 58200  # local stand-in for Grafana's HTTP API
 VAULT = 58201  # local stand-in for HashiCorp Vault's KV v2 API
+S3 = 58202  # local stand-in for the S3 REST API (SigV4-checked)
 ALERT_SINK = 59095  # local stand-in for Slack and PagerDuty webhooks
 REGISTRY = 55000
 KAFKA_BROKERS = (59192, 59193, 59194)
@@ -20,6 +21,8 @@ OPENSEARCH_HTTP = 59200
 OPENSEARCH_TRANSPORT = 59300
 KUBE_APISERVER = 56443
 ETCD_CLIENT = 52379
+ETCD_PEER = 52380
+KWOK_KUBELET = 56250  # kwok's fake kubelet API (pod logs)
 SERVICES = {
     "auth-service": 58080,
     "user-service": 58081,

@@ -47,7 +47,9 @@ def test_wrong_credentials_fail(gate_run, monkeypatch):
     monkeypatch.setenv("NOVA_GATE_PG_PASSWORD", "wrong-password")
     monkeypatch.setenv("NOVA_GATE_GRAFANA_TOKEN", "wrong-token")
     monkeypatch.setenv("NOVA_GATE_VAULT_TOKEN", "wrong-token")
-    run = gate_run(["PST-7", "PRE-MON-2", "PRE-CFG-2"])
+    monkeypatch.setenv("NOVA_GATE_S3_SECRET", "wrong-token")
+    run = gate_run(["PST-7", "PRE-MON-2", "PRE-CFG-2", "PRE-CFG-4"])
+
     assert set(run.labels().values()) == {"FAIL"}, run.explain()
     reasons = " ".join(r for rs in run.decision["reasons"].values() for r in rs)
     assert "wrong-password" not in reasons and "wrong-token" not in run.output
