@@ -36,7 +36,8 @@ def line_chart(series: Mapping[str, Sequence[Sequence[float | None]]], threshold
                      f'stroke="#cf222e" stroke-dasharray="4 3"/><text x="{width - 120}" y="{y(threshold) - 3:.0f}" '
                      f'fill="#cf222e">limit {threshold:g}{html.escape(unit)}</text>')
     for i, (label, pts) in enumerate(series.items()):
-        coords = " ".join(f"{x(float(t)):.1f},{y(float(v)):.1f}" for t, v in pts if v is not None)
+        coords = " ".join(f"{x(float(t or 0)):.1f},{y(float(v)):.1f}" for t, v in pts if v is not None)
+
         colour = COLOURS[i % len(COLOURS)]
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.2" points="{coords}">'
                      f"<title>{html.escape(label)}</title></polyline>")
