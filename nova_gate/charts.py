@@ -12,7 +12,8 @@ COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0550ae", "#a
 def line_chart(series: Mapping[str, Sequence[Sequence[float | None]]], threshold: float | None = None,
                title: str = "", unit: str = "", width: int = 640, height: int = 180) -> str:
     """Series of ``[ts, value]`` points against an optional threshold line, as an SVG string."""
-    points = [(float(t), float(v)) for pts in series.values() for t, v in pts if v is not None]
+    points = [(float(t or 0), float(v)) for pts in series.values() for t, v in pts if v is not None]
+
     if not points:
         return f"<p><i>{html.escape(title)}: no data</i></p>"
     t0, t1 = min(p[0] for p in points), max(p[0] for p in points)
