@@ -180,7 +180,9 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html's, which reads htmlpath in its own pytest_configure
 def pytest_configure(config: pytest.Config) -> None:
+
     config.addinivalue_line("markers", "item(*ids): the checklist item(s) this test verifies")
     for phase in PHASES:
         config.addinivalue_line("markers", f"{phase}: checklist phase {phase}")
