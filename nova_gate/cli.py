@@ -146,7 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     from nova_gate.sandbox.cli import build_parser as sandbox_parser
 
     sandbox_parser(p)
+    p = sub.add_parser("watch", help="re-evaluate a metric phase every scrape until its window is complete")
+    p.add_argument("phase", help="canary_gate, scale_gate or stability_gate")
+    p.add_argument("--interval", type=float, default=15, help="seconds between evaluations (scrape interval)")
+    p.add_argument("--minutes", type=float, default=None, help="how long to watch (default: the phase's window)")
+    p.add_argument("--env", default=None)
     p = sub.add_parser("rehearse", help="walk every phase of a release against the sandbox")
+
     p.add_argument("--keep-going", action="store_true", help="run later phases after a failing one")
     return parser
 
@@ -171,7 +177,16 @@ def main(argv: list[str] | None = None) -> int:
         from nova_gate.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args)
+    if args.cmd == "watch":
+        from nova_gate.watch import watch
+
+        try:
+            return watch(args.phase, interval_s=args.interval, max_minutes=args.minutes, env=args.env)
+        except ConfigError as exc:
+            print(f"nova-gate: {exc}", file=sys.stderr)
+            return 2
     if args.cmd == "rehearse":
+
         from nova_gate.rehearsal import rehearse
 
         return rehearse(keep_going=args.keep_going)

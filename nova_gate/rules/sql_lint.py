@@ -368,10 +368,7 @@ def _unvalidated(constraint: Any) -> bool:
 def _record(node: ast.Node, state: _FileState) -> None:
     """Remember the tables this statement creates and whether it set lock_timeout."""
     if isinstance(node, ast.CreateStmt | ast.CreateTableAsStmt):
-        if isinstance(node, ast.CreateStmt):
-            rel = node.relation
-        else:
-            rel = node.into.rel if node.into is not None else None
+        rel = node.relation if isinstance(node, ast.CreateStmt) else node.into.rel if node.into is not None else None
         if rel is not None and rel.relname is not None:
             state.new_tables.add((rel.schemaname, str(rel.relname)))
     setting = _lock_timeout_value(node)

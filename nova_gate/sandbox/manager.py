@@ -25,6 +25,7 @@ COMPONENTS: dict[str, str] = {
     "prometheus": "prometheus:Prometheus",
     "kafka": "kafka:Kafka",
     "opensearch": "opensearch:OpenSearch",
+    "kubernetes": "kubernetes:Kubernetes",
 }
 
 

@@ -1,0 +1,46 @@
+"""Preflight checks on the cluster: required env vars, capacity headroom, probes and endpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from nova_gate.rules import kubernetes as k8s
+
+
+def _deployments(kube, env, service):
+    return kube.deployments(env.release.namespace, f"app={service}")
+
+
+@pytest.mark.item("PRE-CFG-1")
+def test_required_env_vars(service, kube, env, gate):
+    deployments = _deployments(kube, env, service)
+    gate.evidence(source="kubernetes", selector=f"app={service}", deployments=[d.name for d in deployments])
+    gate.judge(k8s.required_env(service, deployments, env.expectations.required_env))
+
+
+@pytest.mark.item("PRE-INF-1")
+def test_cluster_capacity_headroom(kube, env, gate):
+    nodes = kube.nodes()
+    usable = {n.name for n in nodes if n.ready and not n.unschedulable}
+    # every pod of the cluster, streamed page by page; only sums are kept
+    usage = k8s.Usage().add(kube.pods(None, field="status.phase!=Succeeded,status.phase!=Failed"), usable)
+    deployments = kube.deployments(env.release.namespace, f"version={env.release.baseline_version}")
+    extra_cpu, extra_mem = k8s.extra_set(deployments, env.service_names)
+    gate.evidence(
+        source="kubernetes",
+        nodes=len(nodes),
+        pods_counted=usage.pods,
+        list_pages=kube.pages,
+        extra_set={"cpu_m": extra_cpu, "memory_b": extra_mem},
+    )
+    gate.judge(k8s.capacity_headroom(nodes, usage, extra_cpu, extra_mem))
+
+
+@pytest.mark.item("PRE-INF-7")
+def test_readiness_probe_and_endpoints(service, kube, env, gate):
+    ns = env.release.namespace
+    deployments = _deployments(kube, env, service)
+    exists = kube.service_exists(ns, service)
+    endpoints = kube.endpoints(ns, service) if exists else None
+    gate.evidence(source="kubernetes", deployments=[d.name for d in deployments], service_exists=exists)
+    gate.judge(k8s.readiness_and_endpoints(service, deployments, exists, endpoints))
