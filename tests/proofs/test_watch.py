@@ -21,7 +21,11 @@ def _journal(lines: list[str]) -> list[dict]:
 
 def _wait_until_calm(timeout: float = 120) -> None:
     """The 1-minute error rate lingers after the knob is gone: wait so later proofs see a calm canary."""
-    query = 'max(rate(http_requests_total{status="500",version="v1.0.0"}[1m]) / rate(http_requests_total[1m]))'
+    query = (
+        'max(sum by (service) (rate(http_requests_total{status="500",version="v1.0.0"}[1m]))'
+        ' / sum by (service) (rate(http_requests_total{version="v1.0.0"}[1m])))'
+    )
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = httpx.get(
