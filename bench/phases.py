@@ -61,9 +61,7 @@ def run_phase(phase: str, extra: list[str]) -> dict[str, object]:
 def main(argv: list[str]) -> int:
     extra = [a for a in argv if a.startswith("--")]
     phases = [a for a in argv if not a.startswith("--")] or list(PHASES)
-    print(
-        f"{'phase':<15} {'wall s':>7} {'tests':>6} {'calls':>6} {'peak MiB':>9}  decision  calls by backend"
-    )
+    print(f"{'phase':<15} {'wall s':>7} {'tests':>6} {'calls':>6} {'peak MiB':>9}  decision  calls by backend")
     for phase in phases:
         r = run_phase(phase, extra)
         print(

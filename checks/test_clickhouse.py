@@ -42,7 +42,5 @@ def test_clickhouse_parts_healthy(clickhouse, env, gate):
 @pytest.mark.item("PST-9")
 def test_feed_ranking_events_present(clickhouse, gate):
     count = clickhouse.count("feed_ranking_events")
-    gate.evidence(
-        source="clickhouse", query="SELECT count() FROM feed_ranking_events", observed=count, expected="> 0"
-    )
+    gate.evidence(source="clickhouse", query="SELECT count() FROM feed_ranking_events", observed=count, expected="> 0")
     gate.judge(ch_rules.rows_present("feed_ranking_events", count))

@@ -104,9 +104,7 @@ def test_migrations_at_rollback_target(postgres, env, gate):
 @pytest.mark.item("PD-4")
 def test_replicas_in_sync(postgres, env, gate):
     replicas = postgres.replicas()
-    gate.judge(
-        pg_rules.replicas_in_sync(replicas, len(env.backends.postgres.replicas), env.thresholds.replica_lag_s)
-    )
+    gate.judge(pg_rules.replicas_in_sync(replicas, len(env.backends.postgres.replicas), env.thresholds.replica_lag_s))
 
 
 @pytest.mark.item("PD-5")

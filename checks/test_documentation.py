@@ -16,9 +16,7 @@ def test_release_notes_prepared(release_repo, env, gate):
 def test_rollback_procedure_documented(release_repo, env, gate):
     path = env.files.rollback_doc
     gate.evidence(source="files", path=path)
-    gate.judge(
-        files.document_present(release_repo.read_text(path), str(path), must_mention=("scale", "migrat"))
-    )
+    gate.judge(files.document_present(release_repo.read_text(path), str(path), must_mention=("scale", "migrat")))
 
 
 @pytest.mark.item("P24-6")

@@ -12,9 +12,7 @@ from nova_gate.sources.registry import INDEX_TYPES
 def test_release_tag_pushed(registry, env, service, gate):
     repo = registry.repository(service)
     tags = registry.tags(repo)
-    gate.evidence(
-        source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags, expected=env.release.version
-    )
+    gate.evidence(source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags, expected=env.release.version)
     gate.judge(reg_rules.tag_present(repo, tags, env.release.version))
 
 
@@ -60,9 +58,7 @@ def test_manifest_valid_for_platform(registry, env, service, gate):
         },
         expected=platform,
     )
-    gate.judge(
-        reg_rules.manifest_valid(repo, version, top.status, top.media_type, manifest.body, config, platform)
-    )
+    gate.judge(reg_rules.manifest_valid(repo, version, top.status, top.media_type, manifest.body, config, platform))
 
 
 @pytest.mark.item("P24-10")

@@ -8,9 +8,7 @@ from nova_gate.verdict import failed
 PENDING = [item for item in load_catalog() if not item.automated]
 
 
-@pytest.mark.parametrize(
-    "item_id", [pytest.param(i.id, marks=pytest.mark.item(i.id), id=i.id) for i in PENDING]
-)
+@pytest.mark.parametrize("item_id", [pytest.param(i.id, marks=pytest.mark.item(i.id), id=i.id) for i in PENDING])
 def test_not_automated(item_id, gate):
     item = load_catalog()[item_id]
     gate.judge(

@@ -14,9 +14,7 @@ def test_preflight_record(env, gate, pytestconfig):
 
     records = AuditRecords(env.files.preflight_records).records("preflight")
     required = [i.id for i in load_catalog().in_phase("preflight")]
-    gate.evidence(
-        source="files", directory=env.files.preflight_records, records=[r.path for r in records[:5]]
-    )
+    gate.evidence(source="files", directory=env.files.preflight_records, records=[r.path for r in records[:5]])
     gate.judge(
         preflight_passed(
             records,

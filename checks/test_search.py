@@ -9,7 +9,5 @@ from nova_gate.rules.search import indices_healthy
 def test_no_red_index(search, env, gate):
     indices = search.indices()
     unassigned = search.unassigned_shards()
-    gate.evidence(
-        source="search", call="_cat/indices + _cat/shards", indices=len(indices), unassigned=len(unassigned)
-    )
+    gate.evidence(source="search", call="_cat/indices + _cat/shards", indices=len(indices), unassigned=len(unassigned))
     gate.judge(indices_healthy(indices, unassigned, env.expectations.search_indices))

@@ -15,8 +15,12 @@ def _day(env):
 def test_error_rate_trend_flat_or_decreasing(windows, env, gate):
     rate, tolerance = env.metrics.trend_rate_window, env.thresholds.error_trend_pct_per_h
     series = windows.for_version("error_rate", _day(env), env.release.version, rate=rate)
-    gate.evidence(source="prometheus", query=windows.query("error_rate", rate=rate), window_min=_day(env),
-                  tolerance_pct_per_h=tolerance)
+    gate.evidence(
+        source="prometheus",
+        query=windows.query("error_rate", rate=rate),
+        window_min=_day(env),
+        tolerance_pct_per_h=tolerance,
+    )
     verdicts = [trend_not_increasing(pts, tolerance, name=f"error rate of {s}", unit="%") for s, pts in series.items()]
     gate.judge(combine(verdicts, what="error-rate trends"))
 

@@ -186,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"nova-gate: {exc}", file=sys.stderr)
             return 2
     if args.cmd == "rehearse":
-
         from nova_gate.rehearsal import rehearse
 
         return rehearse(keep_going=args.keep_going)

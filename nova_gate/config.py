@@ -303,9 +303,7 @@ class Metrics(_Model):
         "(rate(http_request_duration_seconds_bucket[{rate}]))) * 1000"
     )
     cpu_pct: str = "max by (service, version) (process_cpu_usage_ratio) * 100"
-    memory_pct: str = (
-        "max by (service, version) (process_resident_memory_bytes / container_memory_limit_bytes) * 100"
-    )
+    memory_pct: str = "max by (service, version) (process_resident_memory_bytes / container_memory_limit_bytes) * 100"
     memory_bytes: str = "max by (service, version) (process_resident_memory_bytes)"
     requests: str = "sum by (service, version) (increase(http_requests_total[{window}]))"
     job: str = "nova"
@@ -381,9 +379,7 @@ def _resolve_refs(value: Any, path: tuple[int | str, ...], file: str, secret_key
         if _ANY_REF.search(value):
             raise ConfigError(file, _key(path), "a ${...} reference must be the whole value")
         if path and path[-1] in secret_keys and value:
-            raise ConfigError(
-                file, _key(path), "secrets must be given as ${ENV_VAR} references, not literally"
-            )
+            raise ConfigError(file, _key(path), "secrets must be given as ${ENV_VAR} references, not literally")
     return value
 
 

@@ -60,6 +60,8 @@ class RunState:
     sources: list[Source] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     decision: dict[str, Any] | None = None
+    #: phases named in -m: a test that also carries an item of another phase does not decide for it
+    selected_phases: list[str] = field(default_factory=list)
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
@@ -193,6 +195,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if STATE not in config.stash or hasattr(config, "workerinput"):
         return
     st = state(config)
+    st.selected_phases = marked_phases(config.option.markexpr or "")
     if not (config.option.nova_no_reports or config.option.collectonly) and _looks_like_gate_run(config):
         _arm_reports(config, st)
 
@@ -205,13 +208,17 @@ def _looks_like_gate_run(config: pytest.Config) -> bool:
     )
 
 
+def marked_phases(markexpr: str) -> list[str]:
+    """Phases a -m expression selects (a phase preceded by ``not`` is not one of them)."""
+    tokens = markexpr.replace("(", " ").replace(")", " ").split()
+    return list(dict.fromkeys(t for i, t in enumerate(tokens) if t in PHASES and (i == 0 or tokens[i - 1] != "not")))
+
+
 def _run_label(config: pytest.Config, catalog: Catalog) -> str:
-    expr = (config.option.markexpr or "").replace("(", " ").replace(")", " ")
-    phases = [t for t in expr.split() if t in PHASES]
+    phases = marked_phases(config.option.markexpr or "")
+
     if not phases and config.option.nova_items:
-        phases = sorted(
-            {catalog[i].phase for i in config.option.nova_items if i in catalog}, key=PHASES.index
-        )
+        phases = sorted({catalog[i].phase for i in config.option.nova_items if i in catalog}, key=PHASES.index)
     return "+".join(dict.fromkeys(phases)) or "all"
 
 

@@ -115,9 +115,7 @@ def load_waivers(path: Path, now: dt.datetime | None = None) -> list[Waiver]:
         expires = _time(entry.get("expires"), f"{where}.expires")
         if expires <= now:
             raise PolicyError(f"{where}.expires: waiver expired on {expires.isoformat()}")
-        waivers.append(
-            Waiver(target, _text(entry, "justification", where), _text(entry, "approver", where), expires)
-        )
+        waivers.append(Waiver(target, _text(entry, "justification", where), _text(entry, "approver", where), expires))
     return waivers
 
 

@@ -57,12 +57,7 @@ def jsonable(value: Any) -> Any:
 
 def run_metadata(config: pytest.Config, st: RunState) -> dict[str, str]:
     env = st.loaded.env
-    operator = (
-        config.option.nova_operator
-        or os.environ.get("NOVA_GATE_OPERATOR")
-        or os.environ.get("USER")
-        or _user()
-    )
+    operator = config.option.nova_operator or os.environ.get("NOVA_GATE_OPERATOR") or os.environ.get("USER") or _user()
     return {
         "nova-gate": __version__,
         "Environment": f"{env.name} ({st.loaded.path})",
@@ -108,6 +103,10 @@ def decide(st: RunState) -> dict[str, Any]:
             if label is not Label.PASS:
                 reasons.setdefault(item_id, []).append(f"{nodeid.split('::')[-1]}: {reason}")
     verdicts = {item_id: str(worst(labels)) for item_id, labels in per_item.items()}
+    observed_elsewhere = {}
+    if st.selected_phases:
+        observed_elsewhere = {i: v for i, v in verdicts.items() if catalog[i].phase not in st.selected_phases}
+        verdicts = {i: v for i, v in verdicts.items() if i not in observed_elsewhere}
     phases: dict[str, Any] = {}
     for phase in PHASES:
         ids = [i for i in verdicts if catalog[i].phase == phase]
@@ -128,6 +127,7 @@ def decide(st: RunState) -> dict[str, Any]:
         "items": verdicts,
         "reasons": {k: v for k, v in reasons.items() if k in verdicts},
         "phases": phases,
+        "observed_outside_the_selected_phases": observed_elsewhere,
         "version": st.loaded.env.release.version,
         "baseline_version": st.loaded.env.release.baseline_version,
         "environment": st.loaded.env.name,
@@ -205,16 +205,13 @@ def terminal_summary(tr: Any, st: RunState) -> None:
             f"(✅ {counts['PASS']}  ⚠️ {counts['WARN'] + counts['WAIVED']}  "
             f"❌ {counts['FAIL'] + counts['INCONCLUSIVE']})"
         )
-        for item_id in sorted(
-            (i for i in decision["items"] if st.catalog[i].phase == phase), key=st.catalog.ids.index
-        ):
+        for item_id in sorted((i for i in decision["items"] if st.catalog[i].phase == phase), key=st.catalog.ids.index):
             label = Label(decision["items"][item_id])
             why = decision["reasons"].get(item_id, [""])[0] if label is not Label.PASS else ""
             line = f"  {label.symbol} {label:<12} {item_id:<10} {st.catalog[item_id].text}"
             tr.write_line(line[:110] + (f"\n      {why[:200]}" if why else ""))
     tr.write_line(
-        f"DECISION: {decision['decision']}  (version {decision['version']}, "
-        f"environment {decision['environment']})",
+        f"DECISION: {decision['decision']}  (version {decision['version']}, environment {decision['environment']})",
         bold=True,
     )
     for key in ("html", "junit", "evidence"):

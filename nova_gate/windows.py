@@ -74,7 +74,11 @@ class MetricWindows:
         return self._instant[key]
 
     def for_version(
-        self, metric: str, window_min: float, version: str, services: list[str] | None = None,
+        self,
+        metric: str,
+        window_min: float,
+        version: str,
+        services: list[str] | None = None,
         rate: str | None = None,
     ) -> dict[str, Series]:
         """{service: series} of one version (missing services present with no samples)."""

@@ -58,9 +58,7 @@ def no_critical_alerts(alerts: Sequence[Mapping[str, Any]], severities: Sequence
     wanted = {s.lower() for s in severities}
     expected = f"no active, unsilenced alert with severity in {sorted(wanted)}"
     if not wanted:
-        return failed(
-            "expectations.critical_severities is empty; nothing would count as critical", None, expected
-        )
+        return failed("expectations.critical_severities is empty; nothing would count as critical", None, expected)
     firing = []
     silenced = []
     for alert in alerts:

@@ -14,9 +14,7 @@ class _Parts(Protocol):
     active_parts: int
 
 
-def schemas_match(
-    expected: Mapping[str, Mapping[str, str]], actual: Mapping[str, Mapping[str, str]]
-) -> Verdict:
+def schemas_match(expected: Mapping[str, Mapping[str, str]], actual: Mapping[str, Mapping[str, str]]) -> Verdict:
     """PRE-CFG-7: every expected table has exactly the expected column → type map."""
     if not expected:
         return inconclusive("expectations.clickhouse_tables is empty; nothing to compare", actual, expected)
@@ -60,8 +58,7 @@ def parts_healthy(
     problems = []
     if detached:
         names = ", ".join(
-            f"{d['table']}/{d['part']}{' (' + d['reason'] + ')' if d.get('reason') else ''}"
-            for d in detached[:5]
+            f"{d['table']}/{d['part']}{' (' + d['reason'] + ')' if d.get('reason') else ''}" for d in detached[:5]
         )
         problems.append(f"{len(detached)} detached part(s): {names}")
     for r in replicas or []:
@@ -69,16 +66,13 @@ def parts_healthy(
             problems.append(f"replica of {r['table']} is read-only")
     over = [p for p in partitions if p.active_parts >= max_parts]
     for p in over[:5]:
-        problems.append(
-            f"{p.table} partition {p.partition} has {p.active_parts} active parts (limit {max_parts})"
-        )
+        problems.append(f"{p.table} partition {p.partition} has {p.active_parts} active parts (limit {max_parts})")
     if problems:
         return failed("; ".join(problems), observed, expected)
     if not partitions:
         return inconclusive("no active parts at all in the database; nothing to judge", observed, expected)
     return passed(
-        f"no detached parts, no read-only replicas, at most {worst.active_parts if worst else 0}"
-        f" parts per partition",
+        f"no detached parts, no read-only replicas, at most {worst.active_parts if worst else 0} parts per partition",
         observed,
         expected,
     )

@@ -31,9 +31,7 @@ def tests_passed(result: Any, what: str) -> Verdict:
             (line for line in result.output_tail.splitlines() if "FAILED" in line or "error" in line),
             f"exit {result.exit_code}",
         )
-        return failed(
-            f"{what}: {failed_n} failed ({first.strip()[:120]})", observed, "exit 0, no failed test"
-        )
+        return failed(f"{what}: {failed_n} failed ({first.strip()[:120]})", observed, "exit 0, no failed test")
     if passed_n == 0:
         return inconclusive(f"{what}: no test ran", observed, ">= 1 test passed")
     return passed(f"{what}: {passed_n} passed", observed, "exit 0, no failed test")
@@ -69,9 +67,7 @@ def audit_clean(result: Any) -> Verdict:
     observed = {**_observed(result), "vulnerabilities": found}
     if result.exit_code != 0 or found:
         what = ", ".join(found) if found else result.output_tail.strip().splitlines()[-1][:160]
-        return failed(
-            f"cargo audit: {len(found)} vulnerable crate(s): {what}", observed, "no advisory applies"
-        )
+        return failed(f"cargo audit: {len(found)} vulnerable crate(s): {what}", observed, "no advisory applies")
     if "Loaded" not in result.output_tail:
         return inconclusive(
             "cargo audit did not report loading an advisory database",

@@ -24,14 +24,10 @@ def release_notes_complete(text: str | None, version: str, where: str) -> Verdic
             observed=sorted(headings),
             expected=expected,
         )
-    return passed(
-        f"release notes for {version} have all sections", observed=sorted(headings), expected=expected
-    )
+    return passed(f"release notes for {version} have all sections", observed=sorted(headings), expected=expected)
 
 
-def document_present(
-    text: str | None, where: str, min_chars: int = 200, must_mention: tuple[str, ...] = ()
-) -> Verdict:
+def document_present(text: str | None, where: str, min_chars: int = 200, must_mention: tuple[str, ...] = ()) -> Verdict:
     """PRE-DOC-3: a document exists, is not a stub, and mentions what it must."""
     if text is None:
         return failed(f"{where} is missing", expected={"file": where})
@@ -62,18 +58,12 @@ def changelog_has_entry(text: str | None, version: str, where: str) -> Verdict:
     return passed(f"{where} has an entry for {version}")
 
 
-def api_specs_current(
-    spec_versions: dict[str, str | None], changed_files: list[str], version: str
-) -> Verdict:
+def api_specs_current(spec_versions: dict[str, str | None], changed_files: list[str], version: str) -> Verdict:
     """P24-7: every OpenAPI spec declares the release version or was changed by the release."""
     if not spec_versions:
         return failed("no OpenAPI specs found", expected="openapi/*.yaml")
     bare = version.lstrip("v")
-    stale = [
-        name
-        for name, v in spec_versions.items()
-        if (v or "").lstrip("v") != bare and name not in changed_files
-    ]
+    stale = [name for name, v in spec_versions.items() if (v or "").lstrip("v") != bare and name not in changed_files]
     if stale:
         return failed(
             f"OpenAPI specs neither changed nor at {version}: {', '.join(sorted(stale))}",

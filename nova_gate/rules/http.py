@@ -75,17 +75,13 @@ def jwks_valid(answer: _Answer) -> Verdict:
         return failed("; ".join(problems), observed, expected)
     if not signing:
         return failed("JWKS has no RS256 signing key", observed, expected)
-    return passed(
-        f"JWKS publishes {len(signing)} RS256 signing key(s): {', '.join(signing)}", observed, expected
-    )
+    return passed(f"JWKS publishes {len(signing)} RS256 signing key(s): {', '.join(signing)}", observed, expected)
 
 
 def _step(name: str, answer: _Answer, ok: tuple[int, ...], expected: str, check: Any = None) -> Verdict:
     observed = answer.as_dict()
     if answer.status not in ok:
-        return failed(
-            f"{name}: {answer.method} {answer.url} answered HTTP {answer.status}", observed, expected
-        )
+        return failed(f"{name}: {answer.method} {answer.url} answered HTTP {answer.status}", observed, expected)
     if check is not None:
         problem = check(answer.body)
         if problem:
@@ -109,9 +105,7 @@ def logged_in(answer: _Answer) -> Verdict:
 
     def check(body: Any) -> str | None:
         token = body.get("access_token") or body.get("token") if isinstance(body, Mapping) else None
-        return (
-            None if isinstance(token, str) and token.count(".") == 2 else "no JWT access_token in the answer"
-        )
+        return None if isinstance(token, str) and token.count(".") == 2 else "no JWT access_token in the answer"
 
     return _step("login", answer, (200,), "HTTP 200 with an access_token (JWT)", check)
 

@@ -75,8 +75,7 @@ def topics_match(facts: Mapping[str, TopicFacts], expected_topics: Sequence[Topi
             problems.append(f"{topic.name}: {fact.partitions} partitions, expected {topic.partitions}")
         if fact.replication_factor != topic.replication_factor:
             problems.append(
-                f"{topic.name}: replication factor {fact.replication_factor}, "
-                f"expected {topic.replication_factor}"
+                f"{topic.name}: replication factor {fact.replication_factor}, expected {topic.replication_factor}"
             )
         retention = fact.configs.get("retention.ms")
         if retention is None:
@@ -94,9 +93,7 @@ def topics_match(facts: Mapping[str, TopicFacts], expected_topics: Sequence[Topi
         elif _policy(policy) != _policy(topic.cleanup_policy):
             problems.append(f"{topic.name}: cleanup.policy={policy}, expected {topic.cleanup_policy}")
     if problems:
-        return failed(
-            f"{len(problems)} topic mismatch(es): {_names(problems)}", observed, expected, problems=problems
-        )
+        return failed(f"{len(problems)} topic mismatch(es): {_names(problems)}", observed, expected, problems=problems)
     if unknown:
         return inconclusive(f"topic configs not readable: {_names(unknown)}", observed, expected)
     return passed(f"all {len(expected_topics)} expected topics match", observed, expected)
@@ -162,9 +159,7 @@ def partitions_healthy(
         return failed("; ".join(problems), observed, expected)
     if partitions == 0:
         return inconclusive("no topic partitions to inspect", observed, expected)
-    return passed(
-        f"{len(active)} brokers, {partitions} partitions all led and fully in sync", observed, expected
-    )
+    return passed(f"{len(active)} brokers, {partitions} partitions all led and fully in sync", observed, expected)
 
 
 # -- P24-5 ----------------------------------------------------------------------------------------
@@ -195,9 +190,7 @@ def consumer_lag_below(lag: LagByGroup, max_lag: int, groups: Iterable[str] | No
         worst_tp = max(partitions, key=lambda tp: _lag(partitions[tp]))
         observed[group] = {"lag": total, "worst_partition": worst_tp, "worst_lag": _lag(partitions[worst_tp])}
         if total >= max_lag:
-            problems.append(
-                f"{group}: lag {total} >= {max_lag} (worst {worst_tp}: {_lag(partitions[worst_tp])})"
-            )
+            problems.append(f"{group}: lag {total} >= {max_lag} (worst {worst_tp}: {_lag(partitions[worst_tp])})")
     expected = {"max_lag": max_lag}
     if problems:
         return failed(f"consumer lag: {_names(problems)}", observed, expected)
@@ -219,9 +212,7 @@ class LagSample:
 
     @classmethod
     def of(cls, t: float, partitions: Mapping[str, PartitionLag | tuple[int, int, int]]) -> LagSample:
-        return cls(
-            t, sum(int(v[0]) for v in partitions.values()), sum(int(v[1]) for v in partitions.values())
-        )
+        return cls(t, sum(int(v[0]) for v in partitions.values()), sum(int(v[1]) for v in partitions.values()))
 
 
 def samples_from_snapshots(
@@ -270,15 +261,11 @@ def _group_trend(group: str, samples: Sequence[LagSample], max_lag: int, min_sam
         return warned(f"{group}: committed offset went backwards (offsets reset?)", observed)
     rising = all(b > a for a, b in itertools.pairwise(lags))
     if len(ordered) >= 3 and rising:
-        return warned(
-            f"{group}: lag rose in every interval {lags[0]} -> {lags[-1]} (falling behind)", observed
-        )
+        return warned(f"{group}: lag rose in every interval {lags[0]} -> {lags[-1]} (falling behind)", observed)
     return passed(f"{group}: lag {first.lag} -> {last.lag}, peak {lags[peak_i]}", observed)
 
 
-def lag_not_growing(
-    samples: Mapping[str, Sequence[LagSample]], max_lag: int, min_samples: int = 2
-) -> Verdict:
+def lag_not_growing(samples: Mapping[str, Sequence[LagSample]], max_lag: int, min_samples: int = 2) -> Verdict:
     """Evaluate each group's lag over the window; see the module docstring for the rules."""
     if not samples:
         return inconclusive("no consumer lag samples")

@@ -52,8 +52,13 @@ class Run:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the evidence."""
-        return {"start": _iso(self.start), "end": _iso(self.end), "duration_s": self.duration_s,
-                "peak": self.peak, "samples": self.samples}
+        return {
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "duration_s": self.duration_s,
+            "peak": self.peak,
+            "samples": self.samples,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,10 @@ class Breach:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the evidence."""
-        return {"sustained": self.sustained.as_dict() if self.sustained else None,
-                "spike": self.spike.as_dict() if self.spike else None}
+        return {
+            "sustained": self.sustained.as_dict() if self.sustained else None,
+            "spike": self.spike.as_dict() if self.spike else None,
+        }
 
 
 def is_missing(value: float | None) -> bool:
@@ -104,8 +111,9 @@ def runs_beyond(series: Series, threshold: float, step_s: float, above: bool = T
     return runs
 
 
-def sustained_breach(series: Series, threshold: float, sustain_s: float, step_s: float,
-                     above: bool = True) -> Breach | None:
+def sustained_breach(
+    series: Series, threshold: float, sustain_s: float, step_s: float, above: bool = True
+) -> Breach | None:
     """The first run beyond ``threshold`` lasting ``sustain_s`` and the worst shorter spike; None if none."""
     runs = runs_beyond(series, threshold, step_s, above)
     if not runs:
@@ -122,8 +130,13 @@ def stats(series: Series) -> dict[str, Any]:
     values = [v for _, v in valid(series)]
     if not values:
         return {"samples": 0, "min": None, "max": None, "mean": None, "last": None}
-    return {"samples": len(values), "min": min(values), "max": max(values),
-            "mean": _round(math.fsum(values) / len(values)), "last": values[-1]}
+    return {
+        "samples": len(values),
+        "min": min(values),
+        "max": max(values),
+        "mean": _round(math.fsum(values) / len(values)),
+        "last": values[-1],
+    }
 
 
 def downsample(series: Series, points: int = CHART_POINTS, above: bool = True) -> list[list[Any]]:
@@ -134,7 +147,7 @@ def downsample(series: Series, points: int = CHART_POINTS, above: bool = True) -
     size = max(1, math.ceil(len(ordered) / max(points, 1)))
     out: list[list[Any]] = []
     for i in range(0, len(ordered), size):
-        bucket = ordered[i:i + size]
+        bucket = ordered[i : i + size]
         present = [(ts, v) for ts, v in bucket if v is not None and not math.isnan(v)]
         if not present:
             out.append([bucket[0][0], None])
@@ -144,14 +157,24 @@ def downsample(series: Series, points: int = CHART_POINTS, above: bool = True) -
     return out
 
 
-def windowed_threshold(name: str, series_by_service: Mapping[str, Series], threshold: float,
-                       sustain_s: float, step_s: float, window_s: float, min_coverage: float = 0.8,
-                       unit: str = "%", above: bool = True) -> Verdict:
+def windowed_threshold(
+    name: str,
+    series_by_service: Mapping[str, Series],
+    threshold: float,
+    sustain_s: float,
+    step_s: float,
+    window_s: float,
+    min_coverage: float = 0.8,
+    unit: str = "%",
+    above: bool = True,
+) -> Verdict:
     """No service beyond ``threshold`` for ``sustain_s``; too little data on any service is INCONCLUSIVE."""
     relation = ">" if above else "<"
-    expected = (f"{name} {'<' if above else '>'}= {_fmt(threshold, unit)} per service; "
-                f"{relation} {_fmt(threshold, unit)} sustained {_dur(sustain_s)} fails; "
-                f"coverage >= {min_coverage:.0%} of {_dur(window_s)}")
+    expected = (
+        f"{name} {'<' if above else '>'}= {_fmt(threshold, unit)} per service; "
+        f"{relation} {_fmt(threshold, unit)} sustained {_dur(sustain_s)} fails; "
+        f"coverage >= {min_coverage:.0%} of {_dur(window_s)}"
+    )
     if not series_by_service:
         return inconclusive(f"{name}: no service has any series (no data is never a pass)", expected=expected)
     wanted = max(1, round(window_s / step_s))
@@ -173,35 +196,49 @@ def windowed_threshold(name: str, series_by_service: Mapping[str, Series], thres
         if breach and breach.sustained:
             run = breach.sustained
             facts["breach"] = run.as_dict()
-            breaches.append(f"{service} {relation} {_fmt(threshold, unit)} for {_dur(run.duration_s)} "
-                            f"from {_clock(run.start)} (peak {_fmt(run.peak, unit)})")
+            breaches.append(
+                f"{service} {relation} {_fmt(threshold, unit)} for {_dur(run.duration_s)} "
+                f"from {_clock(run.start)} (peak {_fmt(run.peak, unit)})"
+            )
         if facts["samples"] == 0:
             missing.append(f"{service}: no samples")
         elif coverage < min_coverage:
             missing.append(f"{service}: only {coverage:.0%} of the window has data")
-    details = {"services": per_service, "spikes": {s: r.as_dict() for s, r in spikes.items()},
-               "series": charts, "threshold": threshold, "unit": unit, "sustain_s": sustain_s,
-               "step_s": step_s, "window_s": window_s}
-    observed = {s: {"max" if above else "min": f[("max" if above else "min")], "last": f["last"],
-                    "coverage": f["coverage"]} for s, f in per_service.items()}
+    details = {
+        "services": per_service,
+        "spikes": {s: r.as_dict() for s, r in spikes.items()},
+        "series": charts,
+        "threshold": threshold,
+        "unit": unit,
+        "sustain_s": sustain_s,
+        "step_s": step_s,
+        "window_s": window_s,
+    }
+    observed = {
+        s: {"max" if above else "min": f[("max" if above else "min")], "last": f["last"], "coverage": f["coverage"]}
+        for s, f in per_service.items()
+    }
     if breaches:
         reason = f"{name} sustained beyond the limit: " + "; ".join(breaches)
         if missing:
             reason += "; also " + "; ".join(missing)
         return failed(reason, observed=observed, expected=expected, **details)
     if missing:
-        return inconclusive(f"{name} cannot be judged (no data is never a pass): " + "; ".join(missing),
-                            observed=observed, expected=expected, **details)
+        return inconclusive(
+            f"{name} cannot be judged (no data is never a pass): " + "; ".join(missing),
+            observed=observed,
+            expected=expected,
+            **details,
+        )
     reason = f"{name} within {_fmt(threshold, unit)} for all {len(per_service)} service(s)"
     if spikes:
         reason += "; transient spike(s): " + "; ".join(
-            f"{s} {_fmt(sp.peak, unit)} for {_dur(sp.duration_s)} at {_clock(sp.start)}"
-            for s, sp in spikes.items())
+            f"{s} {_fmt(sp.peak, unit)} for {_dur(sp.duration_s)} at {_clock(sp.start)}" for s, sp in spikes.items()
+        )
     return passed(reason, observed=observed, expected=expected, **details)
 
 
-def ratio_series(new_series: Series, old_series: Series, floor: float,
-                 step_s: float) -> list[tuple[float, float]]:
+def ratio_series(new_series: Series, old_series: Series, floor: float, step_s: float) -> list[tuple[float, float]]:
     """new / max(old, floor) at each step where both sides have a value (aligned to the step)."""
     old_by_slot = {_slot(ts, step_s): v for ts, v in valid(old_series)}
     out: list[tuple[float, float]] = []
@@ -232,53 +269,99 @@ def mann_whitney(new: Sequence[float], old: Sequence[float]) -> dict[str, Any] |
     u = float(result.statistic)
     p = float(result.pvalue)
     effect = 2.0 * u / (len(new) * len(old)) - 1.0
-    return {"test": "mann-whitney-u, alternative=greater", "u": u, "p_value": None if math.isnan(p) else p,
-            "rank_biserial": round(effect, 4), "n_new": len(new), "n_old": len(old)}
+    return {
+        "test": "mann-whitney-u, alternative=greater",
+        "u": u,
+        "p_value": None if math.isnan(p) else p,
+        "rank_biserial": round(effect, 4),
+        "n_new": len(new),
+        "n_old": len(old),
+    }
 
 
-def relative_to_baseline(name: str, new_series: Series, old_series: Series, max_ratio: float, floor: float,
-                         min_requests: int, requests_new: float | None, requests_old: float | None,
-                         sustain_s: float, step_s: float, unit: str = "%", u_test: bool = True) -> Verdict:
+def relative_to_baseline(
+    name: str,
+    new_series: Series,
+    old_series: Series,
+    max_ratio: float,
+    floor: float,
+    min_requests: int,
+    requests_new: float | None,
+    requests_old: float | None,
+    sustain_s: float,
+    step_s: float,
+    unit: str = "%",
+    u_test: bool = True,
+) -> Verdict:
     """new <= max_ratio x max(old, floor) per step, unless sustained; low traffic is INCONCLUSIVE."""
-    expected = (f"new {name} <= {max_ratio:g}x old (old floored at {_fmt(floor, unit)}), "
-                f"not exceeded for {_dur(sustain_s)}; >= {min_requests} requests per version")
+    expected = (
+        f"new {name} <= {max_ratio:g}x old (old floored at {_fmt(floor, unit)}), "
+        f"not exceeded for {_dur(sustain_s)}; >= {min_requests} requests per version"
+    )
     counts = {"requests_new": requests_new, "requests_old": requests_old, "min_requests": min_requests}
-    short = [f"{side} version served {_count(n)} request(s)"
-             for side, n in (("new", requests_new), ("old", requests_old)) if n is None or n < min_requests]
+    short = [
+        f"{side} version served {_count(n)} request(s)"
+        for side, n in (("new", requests_new), ("old", requests_old))
+        if n is None or n < min_requests
+    ]
     if short:
-        return inconclusive(f"{name}: too little traffic to compare ({'; '.join(short)}; "
-                            f"need {min_requests})",
-                            observed=counts, expected=expected, **counts)
+        return inconclusive(
+            f"{name}: too little traffic to compare ({'; '.join(short)}; need {min_requests})",
+            observed=counts,
+            expected=expected,
+            **counts,
+        )
     ratios = ratio_series(new_series, old_series, floor, step_s)
     needed = max(2, math.floor(sustain_s / step_s) + 1)
     new_valid, old_valid = valid(new_series), valid(old_series)
     details: dict[str, Any] = {
-        **counts, "max_ratio": max_ratio, "floor": floor, "sustain_s": sustain_s, "step_s": step_s,
-        "new": stats(new_series), "old": stats(old_series), "aligned_samples": len(ratios),
+        **counts,
+        "max_ratio": max_ratio,
+        "floor": floor,
+        "sustain_s": sustain_s,
+        "step_s": step_s,
+        "new": stats(new_series),
+        "old": stats(old_series),
+        "aligned_samples": len(ratios),
         "series": {"new": downsample(new_series), "old": downsample(old_series), "ratio": downsample(ratios)},
     }
     if u_test:
         details["mann_whitney"] = mann_whitney([v for _, v in new_valid], [v for _, v in old_valid])
     if len(ratios) < needed:
-        return inconclusive(f"{name}: only {len(ratios)} step(s) where both versions have data "
-                            f"(need {needed} to judge {_dur(sustain_s)})",
-                            observed={**counts, "aligned_samples": len(ratios)}, expected=expected, **details)
+        return inconclusive(
+            f"{name}: only {len(ratios)} step(s) where both versions have data "
+            f"(need {needed} to judge {_dur(sustain_s)})",
+            observed={**counts, "aligned_samples": len(ratios)},
+            expected=expected,
+            **details,
+        )
     breach = sustained_breach(ratios, max_ratio, sustain_s, step_s)
     ratio_values = [v for _, v in ratios]
-    observed = {"max_ratio": _round(max(ratio_values)), "last_ratio": _round(ratio_values[-1]),
-                "new_mean": details["new"]["mean"], "old_mean": details["old"]["mean"], **counts}
+    observed = {
+        "max_ratio": _round(max(ratio_values)),
+        "last_ratio": _round(ratio_values[-1]),
+        "new_mean": details["new"]["mean"],
+        "old_mean": details["old"]["mean"],
+        **counts,
+    }
     if breach and breach.spike:
         details["spike"] = breach.spike.as_dict()
     if breach and breach.sustained:
         run = breach.sustained
         details["breach"] = run.as_dict()
-        return failed(f"new {name} {run.peak:.3g}x the old version (limit {max_ratio:g}x) for "
-                      f"{_dur(run.duration_s)} from {_clock(run.start)} "
-                      f"(new mean {_fmt(details['new']['mean'], unit)}, "
-                      f"old {_fmt(details['old']['mean'], unit)})",
-                      observed=observed, expected=expected, **details)
-    reason = (f"new {name} at most {max(ratio_values):.3g}x the old version's (limit {max_ratio:g}x, "
-              f"floor {_fmt(floor, unit)})")
+        return failed(
+            f"new {name} {run.peak:.3g}x the old version (limit {max_ratio:g}x) for "
+            f"{_dur(run.duration_s)} from {_clock(run.start)} "
+            f"(new mean {_fmt(details['new']['mean'], unit)}, "
+            f"old {_fmt(details['old']['mean'], unit)})",
+            observed=observed,
+            expected=expected,
+            **details,
+        )
+    reason = (
+        f"new {name} at most {max(ratio_values):.3g}x the old version's (limit {max_ratio:g}x, "
+        f"floor {_fmt(floor, unit)})"
+    )
     if breach and breach.spike:
         reason += f"; transient {breach.spike.peak:.3g}x for {_dur(breach.spike.duration_s)}"
     return passed(reason, observed=observed, expected=expected, **details)
@@ -299,30 +382,46 @@ def slope_per_hour(series: Series) -> tuple[float, float] | None:
     return sxy / sxx * 3600.0, mean_v
 
 
-def trend_not_increasing(series: Series, tolerance_pct_per_h: float, name: str = "series",
-                         unit: str = "") -> Verdict:
+def trend_not_increasing(series: Series, tolerance_pct_per_h: float, name: str = "series", unit: str = "") -> Verdict:
     """The least-squares slope, relative to the mean, grows by at most ``tolerance_pct_per_h`` per hour."""
     expected = f"{name} slope <= {tolerance_pct_per_h:g}% of its mean per hour"
     points = [(ts, v) for ts, v in valid(series) if math.isfinite(v)]
     if len(points) < MIN_TREND_SAMPLES:
-        return inconclusive(f"{name}: {len(points)} sample(s), need {MIN_TREND_SAMPLES} to judge a trend",
-                            observed={"samples": len(points)}, expected=expected)
+        return inconclusive(
+            f"{name}: {len(points)} sample(s), need {MIN_TREND_SAMPLES} to judge a trend",
+            observed={"samples": len(points)},
+            expected=expected,
+        )
     fit = slope_per_hour(points)
     if fit is None:
         return inconclusive(f"{name}: all samples share one timestamp; no trend", expected=expected)
     slope, mean = fit
     relative = 100.0 * slope / mean if mean > 0 else (0.0 if slope <= 0 else math.inf)
     span_h = (points[-1][0] - points[0][0]) / 3600.0
-    observed = {"slope_per_h": _round(slope), "relative_pct_per_h": _round(relative),
-                "mean": _round(mean), "samples": len(points), "span_h": round(span_h, 3),
-                "first": points[0][1], "last": points[-1][1]}
+    observed = {
+        "slope_per_h": _round(slope),
+        "relative_pct_per_h": _round(relative),
+        "mean": _round(mean),
+        "samples": len(points),
+        "span_h": round(span_h, 3),
+        "first": points[0][1],
+        "last": points[-1][1],
+    }
     details = {"series": downsample(points), "unit": unit, "tolerance_pct_per_h": tolerance_pct_per_h}
     if relative > tolerance_pct_per_h:
-        return failed(f"{name} rising {relative:.2f}%/h of its mean ({slope:+.4g}{_sep(unit)}{unit}/h over "
-                      f"{span_h:.2g} h; limit {tolerance_pct_per_h:g}%/h)",
-                      observed=observed, expected=expected, **details)
-    return passed(f"{name} trend {relative:+.2f}%/h of its mean (limit {tolerance_pct_per_h:g}%/h)",
-                  observed=observed, expected=expected, **details)
+        return failed(
+            f"{name} rising {relative:.2f}%/h of its mean ({slope:+.4g}{_sep(unit)}{unit}/h over "
+            f"{span_h:.2g} h; limit {tolerance_pct_per_h:g}%/h)",
+            observed=observed,
+            expected=expected,
+            **details,
+        )
+    return passed(
+        f"{name} trend {relative:+.2f}%/h of its mean (limit {tolerance_pct_per_h:g}%/h)",
+        observed=observed,
+        expected=expected,
+        **details,
+    )
 
 
 def catastrophic(series: Series, threshold: float, factor: float = 10, consecutive: int = 2) -> bool:

@@ -67,9 +67,7 @@ class MigrationStatus:
         return out
 
 
-def migrate_info(
-    files: Iterable[MigrationFile], applied: Iterable[AppliedMigration]
-) -> tuple[MigrationStatus, ...]:
+def migrate_info(files: Iterable[MigrationFile], applied: Iterable[AppliedMigration]) -> tuple[MigrationStatus, ...]:
     """Per version: applied / pending / failed / checksum mismatch / applied but missing on disk.
 
     A ``success = false`` row is FAILED whatever its checksum (sqlx refuses to run: "dirty").
@@ -232,9 +230,7 @@ def no_temporary_files(listing: Iterable[str], allowed: Collection[str] = DEFAUL
     ``notes_1.sql``), except the names in ``allowed``.
     """
     names = sorted(listing)
-    temporary = [
-        n for n in names if n.endswith(TEMPORARY_SUFFIXES) or (n.startswith("#") and n.endswith("#"))
-    ]
+    temporary = [n for n in names if n.endswith(TEMPORARY_SUFFIXES) or (n.startswith("#") and n.endswith("#"))]
     stray = [n for n in names if n not in temporary and n not in allowed and not _is_migration_name(n)]
     observed = {"entries": len(names), "temporary": temporary, "stray": stray}
     expected = "only <version>_<description>[.up|.down].sql files"

@@ -54,16 +54,12 @@ def replicas_in_sync(replicas: Sequence[_Replica], expected: int, max_lag_s: flo
     expected_text = f"{expected} replicas streaming, replay lag < {max_lag_s} s"
     if problems:
         return failed("; ".join(problems), observed=observed, expected=expected_text)
-    return passed(
-        f"{len(replicas)} replica(s) streaming and caught up", observed=observed, expected=expected_text
-    )
+    return passed(f"{len(replicas)} replica(s) streaming and caught up", observed=observed, expected=expected_text)
 
 
 def no_long_queries(queries: Sequence[Any], limit_s: float) -> Verdict:
     """PD-5: no client query has run longer than ``limit_s`` (WAL senders, workers excluded)."""
-    observed = [
-        {"pid": q.pid, "user": q.user, "seconds": round(q.seconds, 1), "query": q.query} for q in queries
-    ]
+    observed = [{"pid": q.pid, "user": q.user, "seconds": round(q.seconds, 1), "query": q.query} for q in queries]
     if queries:
         worst = max(queries, key=lambda q: q.seconds)
         return failed(
@@ -75,9 +71,7 @@ def no_long_queries(queries: Sequence[Any], limit_s: float) -> Verdict:
     return passed(f"no client query over {limit_s:.0f} s", observed=[], expected=f"none over {limit_s:.0f} s")
 
 
-def backup_fresh(
-    last_success: dt.datetime | None, source: str, max_age: dt.timedelta, now: dt.datetime
-) -> Verdict:
+def backup_fresh(last_success: dt.datetime | None, source: str, max_age: dt.timedelta, now: dt.datetime) -> Verdict:
     """PRE-DB-4: the newest successful backup is younger than ``max_age``."""
     expected = f"a successful backup younger than {max_age.total_seconds() / 3600:.0f} h"
     if last_success is None:

@@ -35,9 +35,7 @@ class _Node(Protocol):
 def memory_limits(facts: Sequence[_Memory], min_mb: float, max_mb: float, policy: str) -> Verdict:
     """PRE-CFG-6: every instance has maxmemory set, within [min_mb, max_mb], and the expected policy."""
     expected = {"maxmemory_mb": [min_mb, max_mb], "maxmemory-policy": policy}
-    observed = {
-        f.address: {"maxmemory_mb": round(f.maxmemory_bytes / MB, 1), "policy": f.policy} for f in facts
-    }
+    observed = {f.address: {"maxmemory_mb": round(f.maxmemory_bytes / MB, 1), "policy": f.policy} for f in facts}
     if not facts:
         return failed("no Redis instance answered CONFIG GET maxmemory", observed, expected)
     problems = []

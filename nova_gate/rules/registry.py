@@ -96,9 +96,7 @@ def manifest_valid(
     if media_type not in MANIFEST_TYPES + INDEX_TYPES:
         return failed(f"{where}: unsupported manifest media type {media_type!r}", observed, expected)
     if manifest.get("schemaVersion") != 2:
-        return failed(
-            f"{where}: schemaVersion {manifest.get('schemaVersion')!r}, expected 2", observed, expected
-        )
+        return failed(f"{where}: schemaVersion {manifest.get('schemaVersion')!r}, expected 2", observed, expected)
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not layers:
         return failed(f"{where}: manifest has no layers", observed, expected)

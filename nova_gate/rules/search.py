@@ -49,9 +49,7 @@ def indices_healthy(
     replicas = [s for s in unassigned if not s.primary]
     yellow = sorted(i.name for i in indices if i.health == "yellow")
     missing = [n for n in wanted if n not in by_name]
-    unknown = sorted(
-        i.name for i in indices if i.health not in ("green", "yellow", "red") and i.status != "close"
-    )
+    unknown = sorted(i.name for i in indices if i.health not in ("green", "yellow", "red") and i.status != "close")
 
     problems: list[str] = []
     if red:

@@ -159,9 +159,7 @@ def comments(sql: str) -> list[Comment]:
     for token in scan(sql):
         if token.name in ("SQL_COMMENT", "C_COMMENT"):
             text = sql[token.start : token.end + 1]
-            out.append(
-                Comment(token.start, token.end + 1, line_of(sql, token.start), line_of(sql, token.end), text)
-            )
+            out.append(Comment(token.start, token.end + 1, line_of(sql, token.start), line_of(sql, token.end), text))
     return out
 
 
@@ -257,9 +255,7 @@ def _takes_access_exclusive(node: ast.Node, state: _FileState) -> bool:
     if isinstance(node, ast.AlterTableStmt):
         if _is_new(state, node.relation):
             return False
-        return any(
-            isinstance(cmd, ast.AlterTableCmd) and cmd.subtype not in _WEAKER_LOCK for cmd in node.cmds or ()
-        )
+        return any(isinstance(cmd, ast.AlterTableCmd) and cmd.subtype not in _WEAKER_LOCK for cmd in node.cmds or ())
     if isinstance(node, ast.DropStmt):
         if node.removeType in _TABLE_LIKE:
             return True
@@ -276,9 +272,7 @@ def _takes_access_exclusive(node: ast.Node, state: _FileState) -> bool:
 # ---------------------------------------------------------------- the rules, per statement
 
 
-def _check(
-    node: ast.Node, state: _FileState, no_transaction: bool, single: bool
-) -> Iterator[tuple[str, str]]:
+def _check(node: ast.Node, state: _FileState, no_transaction: bool, single: bool) -> Iterator[tuple[str, str]]:
     """(rule, detail) for one statement, given what earlier statements of the file did."""
     if isinstance(node, ast.DropStmt):
         kind = node.removeType
@@ -440,11 +434,7 @@ def lint_sql(sql: str, file: str = "<sql>", *, no_transaction: bool | None = Non
     previous_end = 0
     for stmt in stmts:
         fired = [(rule, detail) for rule, detail in _check(stmt.node, state, no_transaction, len(stmts) == 1)]
-        if (
-            _takes_access_exclusive(stmt.node, state)
-            and not state.lock_timeout_set
-            and not state.lock_timeout_reported
-        ):
+        if _takes_access_exclusive(stmt.node, state) and not state.lock_timeout_set and not state.lock_timeout_reported:
             state.lock_timeout_reported = True
             fired.append(("missing-lock-timeout", "first ACCESS EXCLUSIVE statement of the migration"))
         _record(stmt.node, state)

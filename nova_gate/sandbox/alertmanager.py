@@ -52,9 +52,7 @@ def _iso(ts: datetime) -> str:
 def post_alerts(alerts: list[dict[str, Any]]) -> None:
     resp = httpx.post(f"{URL}/api/v2/alerts", json=alerts, timeout=5)
     if resp.status_code != 200:
-        raise SandboxError(
-            f"alertmanager: POST /api/v2/alerts answered {resp.status_code}: {resp.text[:200]}"
-        )
+        raise SandboxError(f"alertmanager: POST /api/v2/alerts answered {resp.status_code}: {resp.text[:200]}")
 
 
 def active_alerts() -> list[dict[str, Any]]:
@@ -109,9 +107,7 @@ class Alertmanager(Component):
         pid = self.pid(proc)
         if not (pid and pid_alive(pid)):
             if port_open(port):
-                raise SandboxError(
-                    f"alertmanager: port {port} is taken by a process this sandbox did not start"
-                )
+                raise SandboxError(f"alertmanager: port {port} is taken by a process this sandbox did not start")
             self.spawn(proc, argv, cwd=project_root(), env={"PYTHONPATH": str(project_root())})
         try:
             wait_for(lambda: _ok(ready_url), f"{proc} at {ready_url}", timeout=30)
@@ -179,8 +175,7 @@ class Alertmanager(Component):
 
     def _firing(self) -> bool:
         return any(
-            a["labels"].get("alertname") == CRITICAL_ALERT_LABELS["alertname"]
-            and a["status"]["state"] == "active"
+            a["labels"].get("alertname") == CRITICAL_ALERT_LABELS["alertname"] and a["status"]["state"] == "active"
             for a in active_alerts()
         )
 

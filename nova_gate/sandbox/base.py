@@ -81,9 +81,7 @@ def pid_alive(pid: int) -> bool:
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 600, **kwargs: Any) -> str:
     """Run a command, return its stdout; raise SandboxError with its stderr tail on failure."""
     try:
-        proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, check=False, **kwargs
-        )
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
     except FileNotFoundError as exc:
         raise SandboxError(f"{argv[0]}: not installed") from exc
     except subprocess.TimeoutExpired as exc:

@@ -49,12 +49,8 @@ TRANSPORT_PARAMS = {
     "role",
 }
 _FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9]*)\s*;?\s*$", re.IGNORECASE)
-_INSERT = re.compile(
-    r"^\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+([A-Za-z][A-Za-z0-9]*)\s*$", re.IGNORECASE | re.DOTALL
-)
-_INSERT_HEAD = re.compile(
-    rb"^\s*(INSERT\s+INTO\s+[^\n]+?\s+FORMAT\s+[A-Za-z][A-Za-z0-9]*)[ \t]*\r?\n", re.IGNORECASE
-)
+_INSERT = re.compile(r"^\s*(INSERT\s+INTO\s+.+?)\s+FORMAT\s+([A-Za-z][A-Za-z0-9]*)\s*$", re.IGNORECASE | re.DOTALL)
+_INSERT_HEAD = re.compile(rb"^\s*(INSERT\s+INTO\s+[^\n]+?\s+FORMAT\s+[A-Za-z][A-Za-z0-9]*)[ \t]*\r?\n", re.IGNORECASE)
 _CODE = re.compile(r"Code:\s*(\d+)")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONTENT_TYPES = {
@@ -93,9 +89,7 @@ class Engine:
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
-                return self.session.query(
-                    f"{match.group(1)} SELECT * FROM file('{path}', '{match.group(2)}')", fmt
-                )
+                return self.session.query(f"{match.group(1)} SELECT * FROM file('{path}', '{match.group(2)}')", fmt)
             finally:
                 os.unlink(path)
 
@@ -199,9 +193,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             database = args.get("database") or "default"
             if not _IDENT.match(database):
-                raise ValueError(
-                    f"Code: 81. DB::Exception: Database {database} does not exist. (UNKNOWN_DATABASE)"
-                )
+                raise ValueError(f"Code: 81. DB::Exception: Database {database} does not exist. (UNKNOWN_DATABASE)")
             params = {k[6:]: v for k, v in args.items() if k.startswith("param_")}
             match = _FORMAT.search(sql) if data is None else None
             fmt = match.group(1) if match else (args.get("default_format") or "TabSeparated")

@@ -62,9 +62,7 @@ class ClickHouse(Component):
     def start(self) -> None:
         if not (self.pids() and self._ping()):
             if port_open(ports.CLICKHOUSE_HTTP) and not self.pids():
-                raise SandboxError(
-                    f"clickhouse: port {ports.CLICKHOUSE_HTTP} already in use by another process"
-                )
+                raise SandboxError(f"clickhouse: port {ports.CLICKHOUSE_HTTP} already in use by another process")
             self.spawn(
                 PROC,
                 [
@@ -121,9 +119,7 @@ class ClickHouse(Component):
             return Health(False, URL, [], "not running")
         try:
             rows = sql(f"SELECT count() FROM {EVENTS}", timeout=5).strip()
-            parts = sql(
-                "SELECT count() FROM system.parts WHERE database = 'nova' AND active", timeout=5
-            ).strip()
+            parts = sql("SELECT count() FROM system.parts WHERE database = 'nova' AND active", timeout=5).strip()
         except SandboxError as exc:
             return Health(False, URL, pids, str(exc))
         return Health(True, URL, pids, f"chdb; {rows} feed_ranking_events rows, {parts} active parts")

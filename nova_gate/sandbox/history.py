@@ -196,9 +196,7 @@ def load(scenario_path: str | os.PathLike[str], log: Any = print) -> dict[str, A
     result = backfill(model, prom.tsdb, end=anchor, log=log)
     prom.install()
     prom.start()
-    wait_for(
-        lambda: bool(_safe_query(query, "count(http_requests_total)")), "prometheus to answer a query", 60
-    )
+    wait_for(lambda: bool(_safe_query(query, "count(http_requests_total)")), "prometheus to answer a query", 60)
     result.update(scenario=raw.get("name"), anchor=anchor, total_s=round(time.monotonic() - t0, 1))
     log(f"history: scenario {raw.get('name')!r} loaded, queryable after {result['total_s']}s")
     return result

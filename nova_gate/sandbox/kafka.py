@@ -276,9 +276,7 @@ class Kafka(Component):
         return cid
 
     def _write_configs(self) -> None:
-        voters = ",".join(
-            f"{n}@{ports.HOST}:{port}" for n, port in zip(NODE_IDS, ports.KAFKA_CONTROLLERS, strict=True)
-        )
+        voters = ",".join(f"{n}@{ports.HOST}:{port}" for n, port in zip(NODE_IDS, ports.KAFKA_CONTROLLERS, strict=True))
         for n, broker, controller in zip(NODE_IDS, ports.KAFKA_BROKERS, ports.KAFKA_CONTROLLERS, strict=True):
             nd = self.node_dir(n)
             (nd / "data").mkdir(parents=True, exist_ok=True)
@@ -336,9 +334,7 @@ class Kafka(Component):
             meta = nd / "data" / "meta.properties"
             if meta.exists():
                 if f"cluster.id={cluster_id}" not in meta.read_text():
-                    raise SandboxError(
-                        f"kafka: {meta} belongs to another cluster; run `sandbox reset --only kafka`"
-                    )
+                    raise SandboxError(f"kafka: {meta} belongs to another cluster; run `sandbox reset --only kafka`")
                 continue
             run(
                 self._java(
@@ -374,14 +370,10 @@ class Kafka(Component):
         if not marker.exists():
             self._bootstrap()
             marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        wait_for(
-            lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=120, interval=1
-        )
+        wait_for(lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=120, interval=1)
 
     def _start_node(self, n: int) -> int:
-        return self.spawn(
-            f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties"))
-        )
+        return self.spawn(f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties")))
 
     def _broker_count(self) -> int:
         try:
@@ -485,20 +477,14 @@ class Kafka(Component):
             timeout=120,
             interval=1,
         )
-        wait_for(
-            lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=180, interval=1
-        )
+        wait_for(lambda: not under_replicated(), "all kafka partitions fully replicated", timeout=180, interval=1)
 
     def _set_retention(self, retention_ms: int) -> None:
         from kafka.admin import ConfigResource, ConfigResourceType
 
         with admin_client() as admin:
             admin.alter_configs(
-                [
-                    ConfigResource(
-                        ConfigResourceType.TOPIC, RETENTION_FAULT_TOPIC, {"retention.ms": str(retention_ms)}
-                    )
-                ]
+                [ConfigResource(ConfigResourceType.TOPIC, RETENTION_FAULT_TOPIC, {"retention.ms": str(retention_ms)})]
             )
 
     def _inject_topic_missing(self) -> None:

@@ -62,9 +62,7 @@ def _selected(only: list[str] | None) -> list[str]:
         return names
     unknown = [n for n in only if n not in COMPONENTS]
     if unknown:
-        raise SandboxError(
-            f"unknown sandbox component(s) {', '.join(unknown)}; known: {', '.join(COMPONENTS)}"
-        )
+        raise SandboxError(f"unknown sandbox component(s) {', '.join(unknown)}; known: {', '.join(COMPONENTS)}")
     missing = [n for n in only if n not in names]
     if missing:
         raise SandboxError(f"component(s) not in this checkout: {', '.join(missing)}")

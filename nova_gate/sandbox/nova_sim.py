@@ -304,9 +304,7 @@ class Track:
             span = min(end, t) - start
             vec = self.rate_vector(params)
             total = (
-                [x * span for x in vec]
-                if total is None
-                else [a + x * span for a, x in zip(total, vec, strict=True)]
+                [x * span for x in vec] if total is None else [a + x * span for a, x in zip(total, vec, strict=True)]
             )
         return total or [0.0] * (len(BUCKETS) + 3)
 
@@ -483,9 +481,7 @@ def _labels(**labels: str) -> str:
     return ",".join(f'{k}="{v}"' for k, v in labels.items())
 
 
-def version_samples(
-    service: str, version: str, track: Track, t: float, extra: str = ""
-) -> list[tuple[str, float]]:
+def version_samples(service: str, version: str, track: Track, t: float, extra: str = "") -> list[tuple[str, float]]:
     """Every (series, value) of one service version at time t; ``extra`` prefixes more labels."""
     params = track.params_at(t)
     if params.get("absent") or track.crash_down(t):
@@ -503,9 +499,7 @@ def version_samples(
         (f'http_requests_total{{{sv},status="500"}}', errors),
     ]
     for le, value in zip(LE_LABELS[:-1], cum[2:-1], strict=True):
-        out.append(
-            (f'http_request_duration_seconds_bucket{{{sv},le="{le}"}}', min(math.floor(value + 1e-9), total))
-        )
+        out.append((f'http_request_duration_seconds_bucket{{{sv},le="{le}"}}', min(math.floor(value + 1e-9), total)))
     out.append((f'http_request_duration_seconds_bucket{{{sv},le="+Inf"}}', total))
     out.append((f"http_request_duration_seconds_sum{{{sv}}}", round(cum[-1], 3)))
     out.append((f"http_request_duration_seconds_count{{{sv}}}", total))
@@ -548,9 +542,7 @@ def render_metrics(model: Model, service: str, t: float) -> str:
     families: dict[str, list[str]] = {}
     for series, value in samples:
         name = series.split("{", 1)[0]
-        family = (
-            re.sub(r"_(bucket|sum|count)$", "", name) if name.startswith("http_request_duration") else name
-        )
+        family = re.sub(r"_(bucket|sum|count)$", "", name) if name.startswith("http_request_duration") else name
         families.setdefault(family, []).append(f"{series} {_fmt(value)}")
     lines: list[str] = []
     for family, rows in families.items():
@@ -704,9 +696,7 @@ class KeyRing:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         numbers = key.public_key().public_numbers()
         jwk = {"e": _int_b64(numbers.e), "kty": "RSA", "n": _int_b64(numbers.n)}
-        kid = _b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())[
-            :16
-        ]
+        kid = _b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())[:16]
         return {"key": key, "kid": kid, "jwk": {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}}
 
     def set_next(self, enabled: bool) -> None:
@@ -856,13 +846,9 @@ class ServiceHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     # plumbing
-    def _send(
-        self, status: int, body: Any, content_type: str = "application/json", close: bool = False
-    ) -> None:
+    def _send(self, status: int, body: Any, content_type: str = "application/json", close: bool = False) -> None:
         data = (
-            body
-            if isinstance(body, bytes)
-            else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+            body if isinstance(body, bytes) else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
         )
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -998,9 +984,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
         email, password = str(body.get("email") or ""), str(body.get("password") or "")
         try:
             with be.pool.connection() as conn:
-                row = conn.execute(
-                    "SELECT id, password_hash FROM users WHERE email = %s", (email,)
-                ).fetchone()
+                row = conn.execute("SELECT id, password_hash FROM users WHERE email = %s", (email,)).fetchone()
                 if row is None or not check_password(password, row[1]):
                     raise ApiError(401, "invalid credentials")
                 session_id = uuid.uuid4()
@@ -1023,9 +1007,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
             "exp": now + KeyRing.TTL,
             "jti": uuid.uuid4().hex,
         }
-        self._send(
-            200, {"access_token": be.keys.sign(claims), "token_type": "Bearer", "expires_in": KeyRing.TTL}
-        )
+        self._send(200, {"access_token": be.keys.sign(claims), "token_type": "Bearer", "expires_in": KeyRing.TTL})
 
     def _authenticate(self, be: Backends) -> int:
         import psycopg
@@ -1121,9 +1103,7 @@ class ServiceHandler(BaseHTTPRequestHandler):
                 ).fetchone()
                 if member is None:
                     exists = conn.execute("SELECT 1 FROM conversations WHERE id = %s", (conv_id,)).fetchone()
-                    raise ApiError(
-                        403 if exists else 404, "not a member" if exists else "no such conversation"
-                    )
+                    raise ApiError(403 if exists else 404, "not a member" if exists else "no such conversation")
                 row = conn.execute(
                     "INSERT INTO messages (conversation_id, sender_id, content, created_at)"
                     " VALUES (%s, %s, %s, now()) RETURNING id, created_at",
@@ -1194,9 +1174,7 @@ def serve() -> None:
         handler = type(f"Handler_{port}", (ServiceHandler,), {"service": service})
         servers.append(Server((ports.HOST, port), handler))
     servers.append(Server((ports.HOST, ADMIN_PORT), AdminHandler))
-    threads = [
-        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True) for s in servers
-    ]
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True) for s in servers]
     for th in threads:
         th.start()
     print(

@@ -238,9 +238,7 @@ class OpenSearch(Component):
         (self.dir / "tmp").mkdir(exist_ok=True)
         self.spawn("opensearch", self._argv(), cwd=self.dir)
         wait_port(ports.OPENSEARCH_HTTP, "opensearch http", timeout=120)
-        wait_for(
-            lambda: self._status() in ("green", "yellow", "red"), "opensearch cluster health", timeout=60
-        )
+        wait_for(lambda: self._status() in ("green", "yellow", "red"), "opensearch cluster health", timeout=60)
         for index, mappings in INDICES.items():
             self._ensure_index(index, mappings)
         wait_for(lambda: self._index_health(list(INDICES)) == "green", "nova indices green", timeout=60)
@@ -252,9 +250,7 @@ class OpenSearch(Component):
             body = {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings}
             resp = client.put(f"/{index}", json=body)
             if resp.status_code >= 300 and "resource_already_exists_exception" not in resp.text:
-                raise SandboxError(
-                    f"opensearch: creating index {index}: {resp.status_code} {resp.text[:300]}"
-                )
+                raise SandboxError(f"opensearch: creating index {index}: {resp.status_code} {resp.text[:300]}")
             docs = SEED_DOCS.get(index, [])
             if docs:
                 lines = "".join(json.dumps({"index": {}}) + "\n" + json.dumps(doc) + "\n" for doc in docs)

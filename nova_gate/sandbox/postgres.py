@@ -125,9 +125,7 @@ def _socket_dir() -> Path:
     return state_dir() / "postgres" / "run"
 
 
-def _sql(
-    sql: Any, params: Any = None, *, port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME
-) -> list[Any]:
+def _sql(sql: Any, params: Any = None, *, port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME) -> list[Any]:
     with _connect(port, dbname) as conn:
         cur = conn.execute(sql, params)
         return cur.fetchall() if cur.description else []
@@ -308,9 +306,7 @@ class Postgres(Component):
         backup_catalog().unlink(missing_ok=True)
 
     def health(self) -> Health:
-        endpoint = (
-            f"postgres://{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME} (replica :{ports.POSTGRES_REPLICA})"
-        )
+        endpoint = f"postgres://{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME} (replica :{ports.POSTGRES_REPLICA})"
         problems = []
         for server, port in SERVERS.items():
             try:
@@ -320,9 +316,7 @@ class Postgres(Component):
                 problems.append(f"{server} :{port}: {str(exc).strip().splitlines()[0] if str(exc) else exc}")
         if not problems and not self._replica_streaming():
             problems.append("replica not streaming in pg_stat_replication")
-        return Health(
-            not problems, endpoint, self.pids(), "; ".join(problems) or "primary + streaming replica"
-        )
+        return Health(not problems, endpoint, self.pids(), "; ".join(problems) or "primary + streaming replica")
 
     # -- servers ----------------------------------------------------------------------------
     def _initdb(self) -> None:
@@ -473,9 +467,7 @@ class Postgres(Component):
 
     def _replica_streaming(self) -> bool:
         try:
-            rows = _sql(
-                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", dbname="postgres"
-            )
+            rows = _sql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", dbname="postgres")
             return bool(rows[0][0])
         except Exception:
             return False
@@ -504,9 +496,7 @@ class Postgres(Component):
         applied = applied_versions()
         if BASELINE_MIGRATION not in applied:
             if applied and max(applied) > BASELINE_MIGRATION:
-                raise SandboxError(
-                    "postgres: the database is past the baseline but lacks it; run sandbox reset"
-                )
+                raise SandboxError("postgres: the database is past the baseline but lacks it; run sandbox reset")
             _sqlx("run", "--target-version", str(BASELINE_MIGRATION))
         if not _sql("SELECT 1 FROM pg_database WHERE datname = %s", (STAGING_DBNAME,), dbname="postgres"):
             _sql(f"CREATE DATABASE {STAGING_DBNAME} OWNER {OWNER_ROLE}", dbname="postgres")
@@ -660,9 +650,7 @@ class Postgres(Component):
         version = "20261125000000"
 
         def pending(name: str, up: str, down: str | None) -> tuple[Callable[[], None], Callable[[], None]]:
-            files = [
-                release_dir / (f"{version}_{name}.up.sql" if down is not None else f"{version}_{name}.sql")
-            ]
+            files = [release_dir / (f"{version}_{name}.up.sql" if down is not None else f"{version}_{name}.sql")]
             if down is not None:
                 files.append(release_dir / f"{version}_{name}.down.sql")
 
@@ -776,9 +764,7 @@ class Postgres(Component):
     def _inject_lag(self) -> None:
         _sql("SELECT pg_wal_replay_pause()", port=ports.POSTGRES_REPLICA)
         wait_for(
-            lambda: (
-                _sql("SELECT pg_get_wal_replay_pause_state()", port=ports.POSTGRES_REPLICA)[0][0] == "paused"
-            ),
+            lambda: _sql("SELECT pg_get_wal_replay_pause_state()", port=ports.POSTGRES_REPLICA)[0][0] == "paused",
             "postgres replica replay paused",
             timeout=30,
         )
@@ -791,9 +777,7 @@ class Postgres(Component):
             conn.execute("ANALYZE sessions")
 
         def diverged() -> bool:
-            rows = _sql(
-                "SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication", dbname="postgres"
-            )
+            rows = _sql("SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication", dbname="postgres")
             return bool(rows) and rows[0][0] is not None and rows[0][0] > 0
 
         wait_for(diverged, "replica replay LSN behind the primary", timeout=30)
@@ -803,8 +787,7 @@ class Postgres(Component):
 
         def caught_up() -> bool:
             rows = _sql(
-                "SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication "
-                "WHERE state = 'streaming'",
+                "SELECT pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication WHERE state = 'streaming'",
                 dbname="postgres",
             )
             return bool(rows) and rows[0][0] == 0
@@ -870,9 +853,7 @@ class Postgres(Component):
         return {v: p for v, p in _migration_files()}[DRIFT_MIGRATION_VERSION]
 
     def _inject_checksum_drift(self) -> None:
-        drifted = hashlib.sha384(
-            self._drift_file().read_bytes() + b"-- edited after it was applied\n"
-        ).digest()
+        drifted = hashlib.sha384(self._drift_file().read_bytes() + b"-- edited after it was applied\n").digest()
         for db in (DBNAME, STAGING_DBNAME):
             _sql(
                 "UPDATE _sqlx_migrations SET checksum = %s WHERE version = %s",

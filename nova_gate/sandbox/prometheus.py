@@ -102,9 +102,7 @@ class Prometheus(Component):
                 "evaluation_interval": SCRAPE_INTERVAL,
                 "external_labels": {"environment": "sandbox"},
             },
-            "alerting": {
-                "alertmanagers": [{"static_configs": [{"targets": [f"{ports.HOST}:{ports.ALERTMANAGER}"]}]}]
-            },
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{ports.HOST}:{ports.ALERTMANAGER}"]}]}]},
             "rule_files": rule_files,
             "scrape_configs": [
                 {
@@ -252,8 +250,6 @@ class Prometheus(Component):
         self.no_runbook_marker.unlink(missing_ok=True)
         if self.pids():
             self.reload()
-            wait_for(
-                lambda: "rules-no-runbook.yml" not in self._rule_files_loaded(), "no-runbook rules gone", 20
-            )
+            wait_for(lambda: "rules-no-runbook.yml" not in self._rule_files_loaded(), "no-runbook rules gone", 20)
         else:
             self.write_config()

@@ -100,9 +100,7 @@ def build_image(service: str, version: str, architecture: str = "amd64") -> dict
             },
         },
         "rootfs": {"type": "layers", "diff_ids": [_sha256(tar_bytes)]},
-        "history": [
-            {"created": CREATED[version], "created_by": f"COPY {service} /app/{service}/ # buildkit"}
-        ],
+        "history": [{"created": CREATED[version], "created_by": f"COPY {service} /app/{service}/ # buildkit"}],
     }
     config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
     manifest = {
@@ -161,18 +159,14 @@ class RegistryClient:
 
     def put_manifest(self, repo: str, tag: str, manifest: bytes) -> str:
         resp = self._check(
-            self.http.put(
-                f"/v2/{repo}/manifests/{tag}", content=manifest, headers={"Content-Type": MANIFEST_V2}
-            ),
+            self.http.put(f"/v2/{repo}/manifests/{tag}", content=manifest, headers={"Content-Type": MANIFEST_V2}),
             f"PUT manifest {repo}:{tag}",
             201,
         )
         return str(resp.headers.get("Docker-Content-Digest") or _sha256(manifest))
 
     def delete_manifest(self, repo: str, digest: str) -> None:
-        self._check(
-            self.http.delete(f"/v2/{repo}/manifests/{digest}"), f"DELETE {repo}@{digest[:19]}", 202, 404
-        )
+        self._check(self.http.delete(f"/v2/{repo}/manifests/{digest}"), f"DELETE {repo}@{digest[:19]}", 202, 404)
 
     def tags(self, repo: str) -> list[str]:
         resp = self.http.get(f"/v2/{repo}/tags/list")
@@ -235,9 +229,7 @@ class Registry(Component):
         pid = self.pid("registry")
         if not (pid and pid_alive(pid)):
             if port_open(ports.REGISTRY):
-                raise SandboxError(
-                    f"registry: port {ports.REGISTRY} is taken by a process this sandbox did not start"
-                )
+                raise SandboxError(f"registry: port {ports.REGISTRY} is taken by a process this sandbox did not start")
             self.spawn("registry", [BINARY, "serve", str(self._config())])
         try:
             wait_for(self._api_ok, f"registry API at {URL}/v2/", timeout=30)
@@ -276,9 +268,7 @@ class Registry(Component):
                     lacking = [t for t in (*VERSIONS, "latest") if t not in tags]
                     if lacking:
                         problems.append(f"{repository(service)} lacks {','.join(lacking)}")
-        return Health(
-            not problems, URL, self.pids(), "; ".join(problems) or f"{len(ports.SERVICES)} repositories"
-        )
+        return Health(not problems, URL, self.pids(), "; ".join(problems) or f"{len(ports.SERVICES)} repositories")
 
     # -- faults -----------------------------------------------------------------------------
     def faults(self) -> list[Fault]:

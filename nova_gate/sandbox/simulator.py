@@ -22,9 +22,7 @@ from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_
 PROC = "simulator"
 
 
-def admin(
-    path: str, body: dict[str, Any] | None = None, method: str | None = None, timeout: float = 5
-) -> Any:
+def admin(path: str, body: dict[str, Any] | None = None, method: str | None = None, timeout: float = 5) -> Any:
     """Call the simulator's admin API (``/admin/knobs`` ...) and return the decoded JSON answer."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(

@@ -26,12 +26,8 @@ class AlertmanagerSource(Source):
         import httpx
 
         if self._http is None:
-            headers = (
-                {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
-            )
-            self._http = httpx.Client(
-                base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers
-            )
+            headers = {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
+            self._http = httpx.Client(base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers)
         return self._http
 
     def close(self) -> None:

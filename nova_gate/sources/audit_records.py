@@ -47,9 +47,7 @@ class AuditRecords(Source):
                 except ValueError:
                     continue  # not a record of ours; judged as absent
             evidence = self.directory / str(data.get("evidence_file", ""))
-            ok, detail = (
-                verify_evidence(evidence) if data.get("evidence_file") else (False, "no evidence file")
-            )
+            ok, detail = verify_evidence(evidence) if data.get("evidence_file") else (False, "no evidence file")
             out.append(
                 AuditRecord(
                     path=str(path),

@@ -61,10 +61,6 @@ class CommandRunner(Source):
             except FileNotFoundError as exc:
                 raise SourceError(self.backend, f"{argv[0]} is not installed", exc) from exc
             except subprocess.TimeoutExpired as exc:
-                raise SourceError(
-                    self.backend, f"{' '.join(argv)} timed out after {self.timeout_s:.0f} s"
-                ) from exc
+                raise SourceError(self.backend, f"{' '.join(argv)} timed out after {self.timeout_s:.0f} s") from exc
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-40:])
-        return CommandResult(
-            tuple(argv), str(self.cwd), proc.returncode, round(time.monotonic() - started, 2), tail
-        )
+        return CommandResult(tuple(argv), str(self.cwd), proc.returncode, round(time.monotonic() - started, 2), tail)

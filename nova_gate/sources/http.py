@@ -95,9 +95,7 @@ class HttpSource(Source):
         )
 
     def live(self, service: str) -> HttpAnswer:
-        return self.get(
-            self.service_url(service, self.release.service(service).live_path), what=f"GET {service} live"
-        )
+        return self.get(self.service_url(service, self.release.service(service).live_path), what=f"GET {service} live")
 
     def ready(self, service: str) -> HttpAnswer:
         return self.get(
@@ -162,9 +160,7 @@ class SmokeFlow:
     def login(self) -> HttpAnswer:
         if self.register().status not in (200, 201):
             raise SourceError("http", "smoke login", f"registration failed (HTTP {self.register().status})")
-        return self._post(
-            "login", self.auth, "/api/v1/auth/login", {"email": self.email, "password": self._password}
-        )
+        return self._post("login", self.auth, "/api/v1/auth/login", {"email": self.email, "password": self._password})
 
     def token(self) -> str:
         answer = self.login()

@@ -186,9 +186,7 @@ class KafkaSource(Source):
 
         # config_filter="all": the default ("modified") leaves out keys at their default value,
         # e.g. cleanup.policy=delete when the topic was created without it.
-        resources = [
-            ConfigResource(ConfigResourceType.TOPIC, n, dict.fromkeys(TOPIC_CONFIG_KEYS)) for n in names
-        ]
+        resources = [ConfigResource(ConfigResourceType.TOPIC, n, dict.fromkeys(TOPIC_CONFIG_KEYS)) for n in names]
         admin = self.admin
         with self.call("describe topic configs"):
             raw = admin.describe_configs(resources, config_filter="all")

@@ -113,9 +113,7 @@ def parse_name(file_name: str) -> ParsedName | None:
         return None
     version = parse_i64(version_text)
     if version is None:
-        raise BadMigrationName(
-            f"error parsing migration filename {file_name!r}; expected integer version prefix"
-        )
+        raise BadMigrationName(f"error parsing migration filename {file_name!r}; expected integer version prefix")
     kind = kind_of(rest)
     description = rest
     while description.endswith(kind.suffix):  # Rust trim_end_matches strips every repetition

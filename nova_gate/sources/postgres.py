@@ -245,9 +245,7 @@ class PostgresSource(Source):
                 stop = backup.get("timestamp", {}).get("stop")
                 if not backup.get("error") and isinstance(stop, int | float):
                     stops.append(dt.datetime.fromtimestamp(stop, dt.UTC))
-        return BackupFacts(
-            f"pgBackRest catalog {path.name}", max(stops) if stops else None, {"backups": len(stops)}
-        )
+        return BackupFacts(f"pgBackRest catalog {path.name}", max(stops) if stops else None, {"backups": len(stops)})
 
     def count(self, table: str) -> int:
         from psycopg import sql
@@ -259,9 +257,7 @@ class PostgresSource(Source):
         return int(row[0]) if row else 0
 
     def slow_statements(self, limit: int = 10) -> list[dict[str, Any]]:
-        present = self.query(
-            "SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_stat_statements'"
-        )
+        present = self.query("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_stat_statements'")
         if not present[0]["n"]:
             raise SourceError(self.backend, "pg_stat_statements extension is not installed")
         return self.query(

@@ -37,12 +37,8 @@ class PrometheusSource(Source):
         import httpx
 
         if self._http is None:
-            headers = (
-                {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
-            )
-            self._http = httpx.Client(
-                base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers
-            )
+            headers = {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
+            self._http = httpx.Client(base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers)
         return self._http
 
     def close(self) -> None:
@@ -72,17 +68,26 @@ class PrometheusSource(Source):
         if step <= 0 or end < start:
             raise SourceError(self.backend, what, f"bad range: start={start} end={end} step={step}")
         if (end - start) / step + 1 > MAX_POINTS:
-            raise SourceError(self.backend, what, f"{(end - start) / step:.0f} points per series; "
-                                                  f"at most {MAX_POINTS} (use a coarser step)")
+            raise SourceError(
+                self.backend,
+                what,
+                f"{(end - start) / step:.0f} points per series; at most {MAX_POINTS} (use a coarser step)",
+            )
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
         data = self._data(what, "/api/v1/query_range", params)
         if not isinstance(data, dict) or data.get("resultType") != "matrix":
             raise SourceError(self.backend, what, "answer is not a matrix")
         return [r for r in data.get("result") or [] if isinstance(r, dict)]
 
-    def range_by(self, query: str, start: float, end: float, step: float,
-                 by: tuple[str, ...] = ("service", "version"),
-                 expect: Iterable[Key] = ()) -> dict[Key, list[Sample]]:
+    def range_by(
+        self,
+        query: str,
+        start: float,
+        end: float,
+        step: float,
+        by: tuple[str, ...] = ("service", "version"),
+        expect: Iterable[Key] = (),
+    ) -> dict[Key, list[Sample]]:
         """One range query split by the ``by`` labels, on the step grid; ``expect`` keys default to ``[]``."""
         what = f"query_range {query}"
         grid = [start + k * step for k in range(math.floor((end - start) / step + 1e-9) + 1)]
@@ -91,8 +96,11 @@ class PrometheusSource(Source):
             labels = result.get("metric") or {}
             key = tuple(str(labels.get(name, "")) for name in by)
             if out.get(key):
-                raise SourceError(self.backend, what, f"several series for {dict(zip(by, key, strict=True))}; "
-                                                      f"aggregate with sum by ({', '.join(by)})")
+                raise SourceError(
+                    self.backend,
+                    what,
+                    f"several series for {dict(zip(by, key, strict=True))}; aggregate with sum by ({', '.join(by)})",
+                )
             values = {_slot(float(ts), start, step): _value(v) for ts, v in result.get("values") or []}
             out[key] = [(ts, values.get(k)) for k, ts in enumerate(grid)]
         return out
@@ -111,8 +119,9 @@ class PrometheusSource(Source):
             return [{"metric": {}, "value": [ts, value]}]
         return [r for r in data.get("result") or [] if isinstance(r, dict)]
 
-    def instant_by(self, query: str, at: float | None = None,
-                   by: tuple[str, ...] = ("service", "version")) -> dict[Key, float | None]:
+    def instant_by(
+        self, query: str, at: float | None = None, by: tuple[str, ...] = ("service", "version")
+    ) -> dict[Key, float | None]:
         """One instant query split by the ``by`` labels; NaN becomes ``None``."""
         out: dict[Key, float | None] = {}
         for result in self.query(query, at):

@@ -56,9 +56,7 @@ def test_passing_selection_proceeds_and_writes_the_record(run_gate):
     assert run.returncode == 0, run.output
     assert run.decision["decision"] == "PROCEED"
     names = {p.name for p in run.reports.iterdir()}
-    assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z\.html").fullmatch(
-        next(n for n in names if n.endswith(".html"))
-    )
+    assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z\.html").fullmatch(next(n for n in names if n.endswith(".html")))
     assert any(n.endswith(".xml") for n in names)
     ok, _ = verify_evidence(run.reports / "evidence.json")
     assert ok

@@ -77,7 +77,5 @@ def test_fault_is_caught_then_healed(name, gate_run):
 
 def test_every_automated_probe_can_be_made_to_fail():
     caught = {item for fault in FAULTS.values() for item in fault.catches}
-    missing = [
-        i.id for i in load_catalog() if i.automated and i.id not in PROVEN_ELSEWHERE and i.id not in caught
-    ]
+    missing = [i.id for i in load_catalog() if i.automated and i.id not in PROVEN_ELSEWHERE and i.id not in caught]
     assert not missing, f"automated probes without a fault proof: {missing}"

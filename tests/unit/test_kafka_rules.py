@@ -40,9 +40,7 @@ def topic(
         configs["retention.ms"] = retention
     if policy is not None:
         configs["cleanup.policy"] = policy
-    parts = tuple(
-        PartitionFacts(p, leader, replicas, replicas if isr is None else isr) for p in range(partitions)
-    )
+    parts = tuple(PartitionFacts(p, leader, replicas, replicas if isr is None else isr) for p in range(partitions))
     return TopicFacts(name, partitions, len(replicas), configs, parts)
 
 

@@ -146,8 +146,9 @@ def errors(by_service: dict[str, list[Sample]]) -> Label:
 
 
 def test_sustained_errors_from_minute_7_fail_the_1pct_5min_rule() -> None:
-    v = windowed_threshold("error rate", {"api": from_minute(0, 0.2), "feed-service": from_minute(7, 1.4)},
-                           1.0, SUSTAIN, STEP, WINDOW)
+    v = windowed_threshold(
+        "error rate", {"api": from_minute(0, 0.2), "feed-service": from_minute(7, 1.4)}, 1.0, SUSTAIN, STEP, WINDOW
+    )
     assert v.label is Label.FAIL
     assert "feed-service" in v.reason and "api" not in v.reason.split(":", 1)[1]
     assert "8m" in v.reason and "1.4%" in v.reason
@@ -155,8 +156,7 @@ def test_sustained_errors_from_minute_7_fail_the_1pct_5min_rule() -> None:
 
 
 def test_three_minute_five_pct_spike_passes_but_is_reported() -> None:
-    v = windowed_threshold("error rate", {"feed-service": from_minute(3, 5.0, end=6)},
-                           1.0, SUSTAIN, STEP, WINDOW)
+    v = windowed_threshold("error rate", {"feed-service": from_minute(3, 5.0, end=6)}, 1.0, SUSTAIN, STEP, WINDOW)
     assert v.label is Label.PASS
     assert "spike" in v.reason and "feed-service" in v.reason and "5%" in v.reason
     assert v.details["spikes"]["feed-service"]["peak"] == 5.0
@@ -170,8 +170,9 @@ def test_p95_520ms_sustained_fails_500ms() -> None:
 
 
 def test_healthy_window_passes_with_stats() -> None:
-    v = windowed_threshold("error rate", {"api": from_minute(0, 0.2), "auth": from_minute(0, 0.3)},
-                           1.0, SUSTAIN, STEP, WINDOW)
+    v = windowed_threshold(
+        "error rate", {"api": from_minute(0, 0.2), "auth": from_minute(0, 0.3)}, 1.0, SUSTAIN, STEP, WINDOW
+    )
     assert v.label is Label.PASS
     assert v.details["services"]["auth"]["max"] == 0.3
     assert set(v.details["services"]["api"]) >= {"min", "max", "mean", "last", "coverage"}
@@ -179,8 +180,7 @@ def test_healthy_window_passes_with_stats() -> None:
 
 
 def test_a_service_with_no_samples_is_inconclusive() -> None:
-    v = windowed_threshold("error rate", {"api": from_minute(0, 0.2), "search-service": []},
-                           1.0, SUSTAIN, STEP, WINDOW)
+    v = windowed_threshold("error rate", {"api": from_minute(0, 0.2), "search-service": []}, 1.0, SUSTAIN, STEP, WINDOW)
     assert v.label is Label.INCONCLUSIVE
     assert "search-service" in v.reason and "no samples" in v.reason
 
@@ -206,8 +206,9 @@ def test_coverage_at_the_limit_passes() -> None:
 
 
 def test_breach_wins_over_missing_data() -> None:
-    v = windowed_threshold("error rate", {"feed-service": from_minute(7, 1.4), "search-service": []},
-                           1.0, SUSTAIN, STEP, WINDOW)
+    v = windowed_threshold(
+        "error rate", {"feed-service": from_minute(7, 1.4), "search-service": []}, 1.0, SUSTAIN, STEP, WINDOW
+    )
     assert v.label is Label.FAIL
     assert "feed-service" in v.reason and "search-service" in v.reason
 
@@ -224,19 +225,35 @@ def test_charts_are_downsampled_and_keep_the_peak() -> None:
 def test_evidence_is_json_serialisable() -> None:
     import json
 
-    v = windowed_threshold("error rate", {"feed-service": from_minute(7, 1.4), "x": from_minute(3, 5, end=5)},
-                           1.0, SUSTAIN, STEP, WINDOW)
+    v = windowed_threshold(
+        "error rate", {"feed-service": from_minute(7, 1.4), "x": from_minute(3, 5, end=5)}, 1.0, SUSTAIN, STEP, WINDOW
+    )
     json.dumps(v.as_dict())
 
 
 # -- relative_to_baseline ---------------------------------------------------------------------------------
-def compare(new: float | Sequence[float | None], old: float | Sequence[float | None], *,
-            max_ratio: float = 2.0, floor: float = 0.1,
-            requests: tuple[float | None, float | None] = (5000, 20000)) -> Verdict:
+def compare(
+    new: float | Sequence[float | None],
+    old: float | Sequence[float | None],
+    *,
+    max_ratio: float = 2.0,
+    floor: float = 0.1,
+    requests: tuple[float | None, float | None] = (5000, 20000),
+) -> Verdict:
     new_values = [new] * 16 if isinstance(new, float | int) else new
     old_values = [old] * 16 if isinstance(old, float | int) else old
-    return relative_to_baseline("error rate", series(new_values), series(old_values), max_ratio, floor, 100,
-                                requests[0], requests[1], SUSTAIN, STEP)
+    return relative_to_baseline(
+        "error rate",
+        series(new_values),
+        series(old_values),
+        max_ratio,
+        floor,
+        100,
+        requests[0],
+        requests[1],
+        SUSTAIN,
+        STEP,
+    )
 
 
 def test_new_at_2_5x_old_fails_2x_while_both_under_1pct() -> None:
@@ -282,8 +299,9 @@ def test_short_regression_is_a_transient_not_a_failure() -> None:
 
 
 def test_no_overlapping_steps_is_inconclusive() -> None:
-    v = relative_to_baseline("error rate", series([0.3] * 16), series([0.3] * 16, start=T0 + 3600), 2.0, 0.1,
-                             100, 5000, 5000, SUSTAIN, STEP)
+    v = relative_to_baseline(
+        "error rate", series([0.3] * 16), series([0.3] * 16, start=T0 + 3600), 2.0, 0.1, 100, 5000, 5000, SUSTAIN, STEP
+    )
     assert v.label is Label.INCONCLUSIVE and "both versions" in v.reason
 
 
@@ -318,11 +336,13 @@ def test_mann_whitney_on_identical_samples_is_harmless() -> None:
 
 
 def test_latency_ratio_with_ms_floor() -> None:
-    v = relative_to_baseline("P95 latency", series([40.0] * 16), series([20.0] * 16), 1.5, 50.0, 100,
-                             5000, 5000, SUSTAIN, STEP, unit="ms")
+    v = relative_to_baseline(
+        "P95 latency", series([40.0] * 16), series([20.0] * 16), 1.5, 50.0, 100, 5000, 5000, SUSTAIN, STEP, unit="ms"
+    )
     assert v.label is Label.PASS  # 2x, but 40 ms against a 50 ms floor is 0.8x
-    v = relative_to_baseline("P95 latency", series([300.0] * 16), series([180.0] * 16), 1.5, 50.0, 100,
-                             5000, 5000, SUSTAIN, STEP, unit="ms")
+    v = relative_to_baseline(
+        "P95 latency", series([300.0] * 16), series([180.0] * 16), 1.5, 50.0, 100, 5000, 5000, SUSTAIN, STEP, unit="ms"
+    )
     assert v.label is Label.FAIL
 
 
@@ -404,16 +424,20 @@ def prom(handler: Callable[[httpx.Request], httpx.Response]) -> PrometheusSource
 def matrix(*results: dict[str, Any]) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/api/v1/query_range"
-        return httpx.Response(200, json={"status": "success",
-                                         "data": {"resultType": "matrix", "result": list(results)}})
+        return httpx.Response(
+            200, json={"status": "success", "data": {"resultType": "matrix", "result": list(results)}}
+        )
+
     return handler
 
 
 def test_range_by_splits_by_labels_and_fills_gaps_with_none() -> None:
-    src = prom(matrix(
-        {"metric": {"service": "api", "version": "v1"}, "values": [[T0, "0.2"], [T0 + 120, "NaN"]]},
-        {"metric": {"service": "feed", "version": "v1"}, "values": [[T0 + 60, "+Inf"]]},
-    ))
+    src = prom(
+        matrix(
+            {"metric": {"service": "api", "version": "v1"}, "values": [[T0, "0.2"], [T0 + 120, "NaN"]]},
+            {"metric": {"service": "feed", "version": "v1"}, "values": [[T0 + 60, "+Inf"]]},
+        )
+    )
     got = src.range_by("q", T0, T0 + 180, 60, expect=[("search", "v1")])
     assert got[("api", "v1")] == [(T0, 0.2), (T0 + 60, None), (T0 + 120, None), (T0 + 180, None)]
     assert got[("feed", "v1")][1] == (T0 + 60, math.inf)
@@ -431,8 +455,7 @@ def test_range_by_refuses_unaggregated_series() -> None:
 
 
 def test_prometheus_errors_become_source_errors() -> None:
-    src = prom(lambda _: httpx.Response(400, json={"status": "error", "errorType": "bad_data",
-                                                     "error": "parse error"}))
+    src = prom(lambda _: httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "parse error"}))
     with pytest.raises(SourceError, match="prometheus: query sum\\(: HTTP 400: bad_data: parse error"):
         src.query("sum(")
     with pytest.raises(SourceError, match="at most"):
@@ -452,7 +475,9 @@ def test_unreachable_prometheus_is_a_source_error() -> None:
 
 
 def test_rules_are_flattened_with_their_group() -> None:
-    body = {"status": "success", "data": {"groups": [
-        {"name": "nova", "file": "a.yml", "rules": [{"name": "NovaDown", "type": "alerting"}]}]}}
+    body = {
+        "status": "success",
+        "data": {"groups": [{"name": "nova", "file": "a.yml", "rules": [{"name": "NovaDown", "type": "alerting"}]}]},
+    }
     src = prom(lambda _: httpx.Response(200, json=body))
     assert src.rules() == [{"name": "NovaDown", "type": "alerting", "group": "nova", "file": "a.yml"}]
