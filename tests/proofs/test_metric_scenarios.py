@@ -77,3 +77,30 @@ def test_canary_gate_costs_a_constant_number_of_queries(gate_run):
     calls = evidence["backend_calls"].get("prometheus", 0)
     # one range query per metric (error rate, P95, P99, CPU, memory) for all 11 services and both versions
     assert 0 < calls <= 5, evidence["backend_calls"]
+
+
+def test_history_has_the_designed_values_over_24h():
+    """Backfilled history: a 24 h range query returns the scenario's request rates (within a step's rounding)."""
+    import time
+
+    import httpx
+
+    from nova_gate.sandbox import ports
+
+    started = time.monotonic()
+    history.load(str(sandbox_data_dir() / "scenarios" / "good-release.yaml"))
+    print(f"24 h history queryable after {time.monotonic() - started:.1f}s")
+    end = time.time()
+    query = 'sum by (version) (rate(http_requests_total{service="auth-service"}[5m]))'
+    result = httpx.get(
+        f"http://{ports.HOST}:{ports.PROMETHEUS}/api/v1/query_range",
+        params={"query": query, "start": end - 86_000, "end": end, "step": 900},
+        timeout=30,
+    ).json()
+    by_version = {r["metric"]["version"]: [float(v) for _, v in r["values"]] for r in result["data"]["result"]}
+    designed = {"v0.9.0": 18.0, "v1.0.0": 2.0}  # sandbox/scenarios/good-release.yaml
+    for version, rps in designed.items():
+        values = by_version[version]
+        assert len(values) >= 90, f"{version}: only {len(values)} points over 24 h"
+        worst = max(abs(v - rps) for v in values)
+        assert worst <= rps * 0.05, f"{version}: designed {rps} req/s, off by up to {worst:.3f}"
