@@ -70,7 +70,7 @@ import (
 {imports}
 )
 """
-K8S_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+K8S_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
 
 def bin_dir(version: str = K8S_VERSION) -> Path:
