@@ -70,11 +70,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); treat it as gone.
+    # A zombie still answers kill(0); treat it as gone, unless only its main thread has exited and
+    # other threads live on (a multi-threaded server then still holds its ports).
     with contextlib.suppress(OSError):
         stat = Path(f"/proc/{pid}/stat").read_text()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
+            return len(list(Path(f"/proc/{pid}/task").iterdir())) > 1
     return True
 
 
@@ -200,7 +201,32 @@ class Component:
                     out.append(pid)
         return out
 
+    def recorded_pids(self) -> list[int]:
+        """Every pid in this component's pid files, alive or not (process groups to kill)."""
+        out = []
+        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
+            with contextlib.suppress(OSError, ValueError):
+                out.append(int(pidfile.read_text().strip()))
+        return out
+
+    def stop_and_wait(self, listen_ports: Sequence[int], timeout: float = 20) -> None:
+        """Stop by pid file, then wait until ``listen_ports`` are closed; SIGKILL the groups if not."""
+        groups = self.recorded_pids()
+        Component.stop(self)
+
+        def closed() -> bool:
+            return not any(port_open(p) for p in listen_ports)
+
+        try:
+            wait_for(closed, f"{self.name} ports to close", timeout)
+        except SandboxError:
+            for pgid in groups:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
+            wait_for(closed, f"{self.name} ports to close after SIGKILL", 10)
+
     def stop_process(self, proc_name: str, timeout: float = 20) -> None:
+
         self._stop_pidfile(self.pidfile(proc_name), timeout)
 
     def _stop_pidfile(self, pidfile: Path, timeout: float = 20) -> None:

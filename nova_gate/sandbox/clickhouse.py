@@ -85,9 +85,7 @@ class ClickHouse(Component):
         self.seed()
 
     def stop(self) -> None:
-        from nova_gate.sandbox.simulator import stop_and_wait
-
-        stop_and_wait(self, [ports.CLICKHOUSE_HTTP], timeout=30)
+        self.stop_and_wait([ports.CLICKHOUSE_HTTP], timeout=30)
 
     def seed(self) -> None:
         for statement in SCHEMA:

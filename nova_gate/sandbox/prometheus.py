@@ -158,9 +158,7 @@ class Prometheus(Component):
             raise SandboxError(f"prometheus: did not become ready; see {self.logs / (PROC + '.log')}")
 
     def stop(self) -> None:
-        from nova_gate.sandbox.simulator import stop_and_wait
-
-        stop_and_wait(self, [ports.PROMETHEUS], timeout=30)
+        self.stop_and_wait([ports.PROMETHEUS], timeout=30)
 
     def _ready(self) -> bool:
         try:

@@ -36,7 +36,7 @@ class SaasStandIns(Component):
         return Health(ok, endpoint, self.pids(), "" if ok else "not answering")
 
     def stop(self) -> None:
-        super().stop()
+        self.stop_and_wait([ports.GRAFANA, ports.VAULT, ports.S3])
 
     @staticmethod
     def _admin(port: int, body: dict[str, Any]) -> None:

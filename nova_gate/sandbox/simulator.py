@@ -6,10 +6,7 @@ The process is ``python -m nova_gate.sandbox.nova_sim``; its metrics follow the 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import sys
 import urllib.error
 import urllib.request
@@ -45,28 +42,6 @@ def set_knob(service: str, version: str | None = None, **knobs: Any) -> dict[str
         body["version"] = version
     result: dict[str, Any] = admin("/admin/knobs", body)
     return result
-
-
-def stop_and_wait(comp: Component, listen_ports: list[int], timeout: float = 20) -> None:
-    """Stop a component by pid file, then wait until its ports are closed.
-
-    ``base.pid_alive`` takes a zombie main thread for a dead process, but a multi-threaded server
-    (Python threads, Go) can still hold its ports through its other threads for a while; if they
-    are still open after ``timeout`` the recorded process groups get SIGKILL.
-    """
-    groups = comp.pids()
-    Component.stop(comp)
-
-    def closed() -> bool:
-        return not any(port_open(p) for p in listen_ports)
-
-    try:
-        wait_for(closed, f"{comp.name} ports to close", timeout)
-    except SandboxError:
-        for pgid in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
-        wait_for(closed, f"{comp.name} ports to close after SIGKILL", 10)
 
 
 class Simulator(Component):
@@ -117,7 +92,7 @@ class Simulator(Component):
             raise SandboxError(f"simulator: did not come up; see {self.logs / (PROC + '.log')}")
 
     def stop(self) -> None:
-        stop_and_wait(self, [*ports.SERVICES.values(), nova_sim.ADMIN_PORT])
+        self.stop_and_wait([*ports.SERVICES.values(), nova_sim.ADMIN_PORT])
 
     def health(self) -> Health:
         endpoint = f"http://{ports.HOST}:{min(ports.SERVICES.values())}-{max(ports.SERVICES.values())}"

@@ -75,17 +75,19 @@ def env_file(tmp_path):
             for key in keys[:-1]:
                 node = node.setdefault(key, {})
             node[keys[-1]] = value
+
         # keep relative paths valid: they are relative to the environment file's directory
-        for section in ("release", "files"):
-            for key, value in list(doc.get(section, {}).items()):
-                if isinstance(value, str) and value.startswith("../"):
-                    doc[section][key] = str((ROOT / "environments" / value).resolve())
-        pg = doc.get("backends", {}).get("postgres", {})
-        if isinstance(pg.get("backup_catalog"), str) and pg["backup_catalog"].startswith("../"):
-            pg["backup_catalog"] = str((ROOT / "environments" / pg["backup_catalog"]).resolve())
-        kube = doc.get("backends", {}).get("kubernetes", {})
-        if isinstance(kube.get("kubeconfig"), str) and kube["kubeconfig"].startswith("../"):
-            kube["kubeconfig"] = str((ROOT / "environments" / kube["kubeconfig"]).resolve())
+        def absolute(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {k: absolute(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [absolute(v) for v in node]
+            if isinstance(node, str) and node.startswith("../"):
+                return str((ROOT / "environments" / node).resolve())
+            return node
+
+        doc = absolute(doc)
+
         path = tmp_path / "env.yaml"
         path.write_text(yaml.safe_dump(doc))
         return path

@@ -27,6 +27,7 @@ def test_every_probe_fails_when_its_backend_is_unreachable(gate_run, env_file):
             "backends.alertmanager.url": f"http://{CLOSED}",
             "backends.registry.url": f"http://{CLOSED}",
             "backends.grafana.url": f"http://{CLOSED}",
+            "backends.s3.endpoint": f"http://{CLOSED}",
             "backends.vault.url": f"http://{CLOSED}",
             "backends.jwks.url": f"http://{CLOSED}/jwks",
             "backends.kubernetes.kubeconfig": "/nonexistent/kubeconfig",
