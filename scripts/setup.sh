@@ -25,6 +25,17 @@ for svc in redis-server prometheus prometheus-alertmanager docker-registry postg
 done
 
 PY=${PYTHON:-python3}
+# The sandbox's fixed ports (52379-59300) lie in Linux's ephemeral port range: reserve them so that
+# no outgoing connection takes one just before a server binds it (seen once: kwok failed to start).
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports wanted current
+  wanted=$(PYTHONPATH=. "$PY" -c "from nova_gate.sandbox.ports import reserved_ports_spec as r; print(r())" 2>/dev/null) || return 0
+  current=$(cat "$file" 2>/dev/null) || return 0
+  if [ -n "$current" ]; then wanted="$current,$wanted"; fi
+  echo "$wanted" > "$file" 2>/dev/null || echo "setup: cannot reserve the sandbox ports (not root?); continuing" >&2
+}
+reserve_ports
+
 # (Re)install when the package is missing, installed from another checkout, or pyproject changed.
 here=$(pwd -P)
 installed=$("$PY" -c "import nova_gate, chdb, pytest_html, os; print(os.path.dirname(os.path.dirname(os.path.realpath(nova_gate.__file__))))" 2>/dev/null || true)

@@ -38,7 +38,13 @@ SERVICES = {
 }
 
 
+def reserved_ports_spec() -> str:
+    """``ip_local_reserved_ports`` syntax for every sandbox port (they lie in Linux's ephemeral range)."""
+    return ",".join(str(p) for p in all_ports())
+
+
 def all_ports() -> list[int]:
+
     """Every port the sandbox listens on (for the no-listener-after-down proof)."""
     out: list[int] = []
     for name, value in globals().items():
