@@ -125,6 +125,22 @@ def cmd_attest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from nova_gate import serve
+
+    try:
+        hooks = serve.parse_hook_overrides(args.hook)
+        if args.max_concurrent < 1 or args.timeout <= 0 or not 0 < args.port < 65536:
+            raise serve.BadRequest("--max-concurrent, --timeout and --port must be positive (port < 65536)")
+        if args.env:
+            load_environment(args.env)  # a bad environment is exit 2 now, not a 500 on the first webhook
+    except (serve.BadRequest, ConfigError) as exc:
+        print(f"nova-gate serve: {exc}", file=sys.stderr)
+        return 2
+    reports = Path(args.reports_dir) if args.reports_dir else project_root() / "reports" / "flagger"
+    return serve.serve(args.host, args.port, args.env, reports, args.max_concurrent, args.timeout, hooks)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nova-gate", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nova-gate {__version__}")
@@ -154,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rehearse", help="walk every phase of a release against the sandbox")
 
     p.add_argument("--keep-going", action="store_true", help="run later phases after a failing one")
+    p = sub.add_parser("serve", help="Flagger webhook service: each webhook type runs a phase's gate")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1; 0.0.0.0 in a pod)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--env", default=None, help="environment of the gate runs (default: as pytest)")
+    p.add_argument("--reports-dir", default=None, help="where each run's record goes (default reports/flagger)")
+    p.add_argument("--max-concurrent", type=int, default=2, help="gate runs at once; more get 429 (default 2)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds per gate run; then 504 (default 900)")
+    p.add_argument("--hook", action="append", default=[], metavar="TYPE=PHASE", help="map a webhook type to a phase")
     return parser
 
 
@@ -185,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"nova-gate: {exc}", file=sys.stderr)
             return 2
+    if args.cmd == "serve":
+        return cmd_serve(args)
     if args.cmd == "rehearse":
         from nova_gate.rehearsal import rehearse
 
