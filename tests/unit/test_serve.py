@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from nova_gate import serve
 from nova_gate.serve import GateRequest, GateResult, GateService, SubprocessRunner, create_app
+from tests.unit.asgi_server import Server
 
 
 def flagger_payload(**metadata: str) -> dict[str, Any]:
@@ -47,33 +47,13 @@ class Stub:
         return GateResult(self.decision, code, {"PASS": 3}, [] if code == 0 else ["CAN-3"], "/tmp/x")
 
 
-class Server:
-    def __init__(self, service: GateService) -> None:
-        config = uvicorn.Config(create_app(service), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def serving() -> Iterator[Any]:
     servers: list[Server] = []
 
     def start(runner: Any, **kw: Any) -> tuple[str, GateService]:
         service = GateService(runner, **kw)
-        srv = Server(service)
+        srv = Server(create_app(service))
         servers.append(srv)
         return srv.__enter__(), service
 
