@@ -1,8 +1,8 @@
 """``nova-gate attach --ticket KEY``: the audit record onto the release ticket (Jira REST API v3).
 
 What is attached: the latest run of ``--reports-dir`` (its HTML report, evidence.json and the
-evidence's SHA-256), or, when the directory is a walk (it has ``index.json``), the walk's index
-page and every phase's HTML and evidence. The decision goes into a comment (Atlassian Document
+evidence's SHA-256), or, with ``--walk reports/walk-NAME-STAMP.json`` (what the rehearsal
+writes), the walk's index page and every phase's HTML and evidence. The decision goes into a comment (Atlassian Document
 Format). Calls, as Jira documents them:
 
 - ``GET /rest/api/3/issue/{key}?fields=summary`` first: an unknown ticket is exit 2, nothing sent;
@@ -48,28 +48,35 @@ class Record:
     walk: str | None = None
 
 
+def find_walk(index: Path) -> Record:
+    """A walk's manifest (reports/walk-NAME-STAMP.json): its index page and every phase's record."""
+    try:
+        walk = json.loads(index.read_text())
+        phases = walk["phases"]
+        assert isinstance(phases, list)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise AttachError(f"{index}: not a walk index ({type(exc).__name__}: {exc})", 2) from None
+    here = index.parent
+    page = walk.get("index_html") or ("index.html" if index.name == "index.json" else None)
+    files = [here / str(page)] if page else []
+    for phase in phases:
+        files += [here / str(phase[k]) for k in ("html", "evidence") if phase.get(k)]
+        if phase.get("evidence"):
+            files.append(here / (str(phase["evidence"]) + ".sha256"))
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise AttachError(f"{index}: files of the walk are missing: {', '.join(missing[:5])}", 2)
+    return Record(files, list(phases), walk=str(walk.get("name") or index.stem))
+
+
 def find_record(reports_dir: Path) -> Record:
-    """The latest run of the directory, or the whole walk when it has an index.json."""
+    """The latest run of the directory; a walk's manifest file (or a directory with index.json)."""
+    if reports_dir.is_file():
+        return find_walk(reports_dir)
     if not reports_dir.is_dir():
-        raise AttachError(f"{reports_dir}: no such reports directory", 2)
-    index = reports_dir / "index.json"
-    if index.is_file():
-        try:
-            walk = json.loads(index.read_text())
-            phases = walk["phases"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AttachError(f"{index}: not a walk index ({exc})", 2) from None
-        files = [reports_dir / "index.html"] if (reports_dir / "index.html").is_file() else []
-        decisions = []
-        for phase in phases:
-            files += [reports_dir / str(phase[k]) for k in ("html", "evidence") if phase.get(k)]
-            if phase.get("evidence"):
-                files.append(reports_dir / (str(phase["evidence"]) + ".sha256"))
-            decisions.append(phase)
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise AttachError(f"{index}: files of the walk are missing: {', '.join(missing[:5])}", 2)
-        return Record(files, decisions, walk=str(walk.get("name") or reports_dir.name))
+        raise AttachError(f"{reports_dir}: no such reports directory or walk index", 2)
+    if (reports_dir / "index.json").is_file():
+        return find_walk(reports_dir / "index.json")
     path = reports_dir / "decision.json"
     try:
         decision = json.loads(path.read_text())
@@ -126,7 +133,9 @@ def comment_body(record: Record) -> dict[str, Any]:
     return {"type": "doc", "version": 1, "content": content}
 
 
-def attach(ticket: str, reports_dir: Path, url: str | None = None, timeout_s: float = 30) -> int:
+def attach(
+    ticket: str, reports_dir: Path, url: str | None = None, timeout_s: float = 30, walk: Path | None = None
+) -> int:
     token = os.environ.get(ENV_TOKEN, "")
     try:
         if not KEY.match(ticket):
@@ -136,7 +145,7 @@ def attach(ticket: str, reports_dir: Path, url: str | None = None, timeout_s: fl
             raise AttachError(f"{ENV_URL}: not set or not an http(s) URL (or give --jira-url)", 2)
         if not token.strip():
             raise AttachError(f"{ENV_TOKEN}: not set (the Jira API token is read only from the environment)", 2)
-        record = find_record(reports_dir)
+        record = find_walk(walk) if walk is not None else find_record(reports_dir)
         _upload(base, ticket, token, record, timeout_s)
     except AttachError as exc:
         print(f"nova-gate attach: {_redact(str(exc), token)}", file=sys.stderr)

@@ -170,10 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rehearse", help="walk every phase of a release against the sandbox")
 
     p.add_argument("--keep-going", action="store_true", help="run later phases after a failing one")
+    p.add_argument(
+        "--walk",
+        action="append",
+        choices=["good-release", "bad-canary"],
+        default=None,
+        help="which walk(s) to rehearse (default: the good release, then the bad canary)",
+    )
     p = sub.add_parser("attach", help="attach the audit record to a Jira ticket and comment the decision")
     p.add_argument("--ticket", required=True, help="Jira issue key, e.g. REL-42")
     p.add_argument("--reports-dir", default=None, help="a run's or a walk's reports directory (default reports/)")
     p.add_argument("--jira-url", default=None, help="Jira base URL (default $NOVA_GATE_JIRA_URL)")
+    p.add_argument("--walk", default=None, help="a walk's index (reports/walk-NAME-STAMP.json): attach it all")
     p = sub.add_parser("serve", help="Flagger webhook service: each webhook type runs a phase's gate")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1; 0.0.0.0 in a pod)")
     p.add_argument("--port", type=int, default=8080)
@@ -219,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         from nova_gate.attach import attach
 
         reports = Path(args.reports_dir) if args.reports_dir else project_root() / "reports"
-        return attach(args.ticket, reports, url=args.jira_url)
+        return attach(args.ticket, reports, url=args.jira_url, walk=Path(args.walk) if args.walk else None)
     if args.cmd == "rehearse":
         from nova_gate.rehearsal import rehearse
 
-        return rehearse(keep_going=args.keep_going)
+        return rehearse(keep_going=args.keep_going, walks=tuple(args.walk or ("good-release", "bad-canary")))
     return 2
 
 

@@ -1,20 +1,46 @@
-"""Walk a whole release against the sandbox: each phase's sandbox step, then its gate.
+"""Walk releases against the sandbox: each phase's sandbox steps, then its gate.
 
-This is the main job of the README: every phase in checklist order, each leaving its audit
-record in reports/. Human items are attested by the sandbox operator, as a person would.
+This is the main job of the README. Two walks, each leaving its phases' audit records and an
+index page in reports/:
+
+1. ``good-release``: every phase in checklist order (then the rollback drill); every gate must
+   PROCEED.
+2. ``bad-canary``: the same release whose canary breaches the checklist's limits (scenario
+   ``rehearsal-bad-canary``): the migrations and images gates PROCEED, the canary gate must decide
+   ROLLBACK, the sandbox rolls back with the checklist's steps (new version scaled to 0, old back to
+   full replicas, migrations reverted) and the rollback gate must PROCEED.
+
+The main job exits 0 only when both walks end as expected. Whatever happens, the sandbox is left
+as found: the start state of the release (only the old version running) under the good scenario.
+Human items are attested by the sandbox operator, as a person would.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from nova_gate.catalog import PHASES, load_catalog
+from nova_gate.catalog import PHASE_TITLES, PHASES, load_catalog
 from nova_gate.config import load_environment, project_root
 
 OPERATOR = "sandbox-rehearsal"
+GOOD_SCENARIO = "good-release"
+BAD_SCENARIO = "rehearsal-bad-canary"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A release engineer's action before a gate (the checklist's kubectl / sqlx commands)."""
+
+    name: str
+    run: Callable[[], object]
 
 
 def _attest_human_items() -> None:
@@ -25,7 +51,7 @@ def _attest_human_items() -> None:
             cli(["attest", item.id, "--by", OPERATOR, "--note", "rehearsal on the sandbox"])
 
 
-def _kube(step: str) -> Callable[[], None]:
+def _kube(step: str, name: str) -> Step:
     """A Kubernetes release step of the sandbox, when this checkout has the control plane."""
 
     def run() -> None:
@@ -37,7 +63,7 @@ def _kube(step: str) -> Callable[[], None]:
 
         getattr(importlib.import_module("nova_gate.sandbox.kubernetes"), step)()
 
-    return run
+    return Step(name, run)
 
 
 def _migrate() -> None:
@@ -52,50 +78,211 @@ def _revert() -> None:
     postgres.revert_release_migrations()
 
 
-# What the release engineer does before each phase's gate (the checklist's commands).
-STEPS: dict[str, list[Callable[[], None]]] = {
-    "migrations": [_migrate],
-    "canary_gate": [_kube("canary")],
-    "scale_gate": [_kube("scale_half")],
-    "rollout": [_kube("rollout"), _kube("drain_old")],
-    "rollback": [_kube("rollback"), _revert],
+MIGRATE = Step("sqlx migrate run (the release's migrations)", _migrate)
+CANARY = _kube("canary", "kubectl apply the new version, 1 replica per service (canary 5%)")
+SCALE_HALF = _kube("scale_half", "kubectl scale the new version to 3 replicas (50% traffic)")
+ROLLOUT = _kube("rollout", "kubectl rollout: the new version at 3/3 everywhere")
+DRAIN_OLD = _kube("drain_old", "kubectl delete the old version's Deployments")
+ROLL_BACK = _kube("rollback", "kubectl scale the new version to 0 and the old one back to 3 (rollback)")
+REVERT = Step("sqlx migrate revert to the baseline's migration (rollback)", _revert)
+
+# What the release engineer does before each phase's gate in the good walk.
+STEPS: dict[str, list[Step]] = {
+    "migrations": [MIGRATE],
+    "canary_gate": [CANARY],
+    "scale_gate": [SCALE_HALF],
+    "rollout": [ROLLOUT, DRAIN_OLD],
+    "rollback": [ROLL_BACK, REVERT],
 }
 # The rollback phase is a drill after the T+24h review, then the sandbox is back at its start.
 ORDER = [p for p in PHASES if p != "rollback"] + ["rollback"]
 
 
-def run_phase(phase: str) -> dict[str, object]:
+@dataclass
+class Walk:
+    name: str
+    title: str
+    scenario: str
+    phases: list[tuple[str, str]]  # (phase, expected decision)
+    steps: dict[str, list[Step]]
+    expected: str
+    #: a walk that goes on after an unexpected decision (the bad canary must still roll back)
+    always_continue: bool = False
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def good_walk() -> Walk:
+    return Walk(
+        "good-release",
+        "the good release, every phase",
+        GOOD_SCENARIO,
+        [(p, "PROCEED") for p in ORDER],
+        STEPS,
+        "every phase PROCEEDs",
+    )
+
+
+def bad_walk() -> Walk:
+    return Walk(
+        "bad-canary",
+        "a bad canary, rejected and rolled back",
+        BAD_SCENARIO,
+        [("migrations", "PROCEED"), ("images", "PROCEED"), ("canary_gate", "ROLLBACK"), ("rollback", "PROCEED")],
+        {"migrations": [MIGRATE], "canary_gate": [CANARY], "rollback": [ROLL_BACK, REVERT]},
+        "the canary gate decides ROLLBACK; after the rollback steps the rollback gate PROCEEDs",
+        always_continue=True,
+    )
+
+
+def reports_dir() -> Path:
+    return project_root() / "reports"
+
+
+def run_phase(phase: str) -> dict[str, Any]:
+    """The phase's gate in a fresh pytest process; its decision (ERROR when it wrote none)."""
+    started = time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-m", phase, "-q", "--operator", OPERATOR, "-p", "no:randomly"],
         cwd=project_root(),
         check=False,
     )
-    decision: dict[str, object] = json.loads((project_root() / "reports" / "decision.json").read_text())
+    path = reports_dir() / "decision.json"
+    try:
+        if path.stat().st_mtime < started - 1:
+            raise ValueError("decision.json is older than this run")
+        decision: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        decision = {"phase": phase, "decision": "ERROR", "counts": {}, "detail": f"no decision written: {exc}"}
     decision["exit"] = proc.returncode
+    decision["duration_s"] = round(time.time() - started, 1)
+    base = str(decision.get("evidence_file", "")).removesuffix(".evidence.json")
+    if base:
+        for key, suffix in (("html", ".html"), ("junit", ".xml"), ("evidence", ".evidence.json")):
+            if (reports_dir() / f"{base}{suffix}").exists():
+                decision[key] = f"{base}{suffix}"
     return decision
 
 
-def rehearse(keep_going: bool = False) -> int:
+def _active_scenario_name() -> str | None:
+    from nova_gate.sandbox import history
+
+    active = history.active_scenario() or {}
+    scenario = active.get("scenario") if isinstance(active.get("scenario"), dict) else {}
+    return str(scenario.get("name")) if scenario and scenario.get("name") else None
+
+
+def _load_scenario(name: str, force: bool) -> None:
+    from nova_gate.sandbox import history
+
+    if force or _active_scenario_name() != name:
+        print(f"rehearsal: sandbox step: load scenario {name} (Prometheus history, then live)", flush=True)
+        history.load(name, log=lambda msg: print(f"rehearsal:   {msg}", flush=True))
+
+
+def walk(w: Walk, keep_going: bool, number: int, of: int) -> bool:
+    """Run one walk; write its index page; True when every phase decided as expected."""
+    env = load_environment().env
+    started = dt.datetime.now(dt.UTC)
+    print(f"\nrehearsal: walk {number} of {of}: {w.name} ({w.title}); expected: {w.expected}", flush=True)
+    _load_scenario(w.scenario, force=w.scenario != GOOD_SCENARIO)
+    ok = True
+    total = len(w.phases)
+    for n, (phase, expected) in enumerate(w.phases, 1):
+        title = PHASE_TITLES[phase]
+        print(f"\nrehearsal [{w.name}] phase {n} of {total}: {phase} — {title} (expected {expected})", flush=True)
+        steps, errors = [], []
+        for step in w.steps.get(phase, []):
+            print(f"rehearsal [{w.name}]   step: {step.name}", flush=True)
+            t0 = time.monotonic()
+            try:
+                step.run()
+            except Exception as exc:  # the gate that follows judges the consequences
+                errors.append(f"{step.name}: {exc}")
+                print(f"rehearsal [{w.name}]   step failed: {exc}", file=sys.stderr, flush=True)
+            steps.append(f"{step.name} ({time.monotonic() - t0:.0f} s)")
+        print(f"rehearsal [{w.name}]   gate: pytest -m {phase}", flush=True)
+        decision = run_phase(phase)
+        decision.update(phase=phase, expected=expected, steps=steps, step_errors=errors)
+        w.results.append(decision)
+        print(
+            f"rehearsal [{w.name}] phase {n} of {total}: {phase} decided {decision['decision']} "
+            f"(expected {expected}) in {decision['duration_s']:.0f} s",
+            flush=True,
+        )
+        if decision["decision"] != expected:
+            ok = False
+            if not (keep_going or w.always_continue):
+                break
+    ok = ok and len(w.results) == len(w.phases)
+    write_index(w, ok, started, env)
+    return ok
+
+
+def write_index(w: Walk, ok: bool, started: dt.datetime, env: Any) -> Path:
+    from nova_gate.walk_index import render_index
+
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    base = f"walk-{w.name}-{stamp}"
+    doc = {
+        "name": w.name,
+        "title": w.title,
+        "scenario": w.scenario,
+        "expected": w.expected,
+        "as_expected": ok,
+        "version": env.release.version,
+        "baseline_version": env.release.baseline_version,
+        "environment": env.name,
+        "operator": OPERATOR,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "index_html": f"{base}.html",
+        "phases": w.results,
+    }
+    out = reports_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{base}.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    page = out / f"{base}.html"
+    page.write_text(render_index(doc), encoding="utf-8")
+    print(f"rehearsal: walk {w.name} {'ended as expected' if ok else 'did NOT end as expected'}; index {page}")
+    return page
+
+
+def _restore() -> None:
+    """Back to the state the sandbox was in before: the release's start, the good scenario."""
+    try:
+        from nova_gate.sandbox import manager
+
+        if "kubernetes" in manager.available():
+            from nova_gate.sandbox import kubernetes
+
+            print("rehearsal: sandbox step: back to the release's start (old version only)", flush=True)
+            kubernetes.reset_release()
+        _load_scenario(GOOD_SCENARIO, force=False)
+    except Exception as exc:
+        print(f"rehearsal: restoring the sandbox failed: {exc}", file=sys.stderr)
+
+
+def rehearse(keep_going: bool = False, walks: tuple[str, ...] = ("good-release", "bad-canary")) -> int:
     env = load_environment().env
     print(f"rehearsal: release {env.release.version} over {env.release.baseline_version} on {env.name}")
     _attest_human_items()
-    summary = []
-    for phase in ORDER:
-        for step in STEPS.get(phase, []):
-            print(f"rehearsal: sandbox step before {phase}: {getattr(step, '__name__', step)}")
-            try:
-                step()
-            except Exception as exc:  # the gate that follows judges the consequences
-                print(f"rehearsal: step before {phase} failed: {exc}", file=sys.stderr)
-        decision = run_phase(phase)
-        summary.append((phase, decision["decision"], decision["counts"]))
-        if decision["decision"] != "PROCEED" and not keep_going:
-            break
+    chosen = [w for w in (good_walk(), bad_walk()) if w.name in walks]
+    outcome: list[tuple[Walk, bool]] = []
+    try:
+        for i, w in enumerate(chosen, 1):
+            outcome.append((w, walk(w, keep_going, i, len(chosen))))
+    finally:
+        _restore()
     print("\nrehearsal summary")
-    for phase, verdict, counts in summary:
-        c = counts if isinstance(counts, dict) else {}
-        print(
-            f"  {phase:<15} {verdict:<9} pass={c.get('PASS')} warn={c.get('WARN')} "
-            f"fail={c.get('FAIL')} inconclusive={c.get('INCONCLUSIVE')}"
-        )
-    return 0 if all(v == "PROCEED" for _, v, _ in summary) and len(summary) == len(ORDER) else 1
+    for w, ok in outcome:
+        print(f"walk {w.name}: {'as expected' if ok else 'NOT as expected'} ({w.expected})")
+        for r in w.results:
+            counts = r.get("counts")
+            c: dict[str, Any] = counts if isinstance(counts, dict) else {}
+            mark = "ok" if r["decision"] == r["expected"] else "UNEXPECTED"
+            print(
+                f"  {r['phase']:<15} {r['decision']:<9} expected {r['expected']:<9} {mark:<10} "
+                f"pass={c.get('PASS')} warn={c.get('WARN')} fail={c.get('FAIL')} "
+                f"inconclusive={c.get('INCONCLUSIVE')}"
+            )
+    return 0 if len(outcome) == len(chosen) and all(ok for _, ok in outcome) else 1

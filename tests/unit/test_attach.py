@@ -116,12 +116,13 @@ def test_walk_directory_attaches_index_and_every_phase(jira: tuple[str, JiraStat
         d = write_record(walk, phase, decision)
         base = d["evidence_file"].removesuffix(".evidence.json")
         phases.append({**d, "html": f"{base}.html", "evidence": d["evidence_file"]})
-    (walk / "index.html").write_text("<html>index</html>")
-    (walk / "index.json").write_text(json.dumps({"name": "bad-canary", "phases": phases}))
-    proc = run_attach("--ticket", "REL-42", f"--reports-dir={walk}", env=creds(url))
+    (walk / "walk-bad-canary-1.html").write_text("<html>index</html>")
+    manifest = walk / "walk-bad-canary-1.json"
+    manifest.write_text(json.dumps({"name": "bad-canary", "index_html": "walk-bad-canary-1.html", "phases": phases}))
+    proc = run_attach("--ticket", "REL-42", f"--walk={manifest}", env=creds(url))
     assert proc.returncode == 0, proc.stderr
     names = [a["filename"] for a in state.attachments["REL-42"]]
-    assert names[0] == "index.html" and len(names) == 7
+    assert names[0] == "walk-bad-canary-1.html" and len(names) == 7
     body = json.dumps(state.comments["REL-42"][0]["body"])
     assert "walk bad-canary" in body and "canary_gate: " in body and "rollback: " in body
 
@@ -152,6 +153,16 @@ def test_clear_errors_and_no_token_in_them(
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert TOKEN not in proc.stdout + proc.stderr and "wrong-token-value" not in proc.stderr
     assert not state.attachments and not state.comments  # nothing half-attached
+
+
+def test_walk_with_a_missing_file_is_bad_input(tmp_path: Path) -> None:
+    manifest = tmp_path / "walk.json"
+    manifest.write_text(json.dumps({"name": "w", "index_html": "gone.html", "phases": []}))
+    proc = run_attach("--ticket", "REL-42", f"--walk={manifest}", env=creds("http://127.0.0.1:9"))
+    assert proc.returncode == 2 and "files of the walk are missing" in proc.stderr
+    manifest.write_text("[]")
+    proc = run_attach("--ticket", "REL-42", f"--walk={manifest}", env=creds("http://127.0.0.1:9"))
+    assert proc.returncode == 2 and "not a walk index" in proc.stderr
 
 
 def test_no_record_and_unreachable_jira(tmp_path: Path) -> None:
