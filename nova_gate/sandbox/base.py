@@ -14,8 +14,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,69 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 600, **kwar
     return str(proc.stdout)
 
 
+def _elapsed(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 90 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+#: seconds between "still running" lines of a long build (NOVA_GATE_PROGRESS_S overrides)
+PROGRESS_EVERY_S = 30.0
+
+
+@contextlib.contextmanager
+def progress(what: str, log: Path | None = None, every_s: float | None = None) -> Iterator[None]:
+    """Show a long build or start: a line when it begins, one every 30 s, one when it ends.
+
+    Each line has the elapsed time and the log path, so a silent minute is never a mystery.
+    """
+    every = every_s or float(os.environ.get("NOVA_GATE_PROGRESS_S") or PROGRESS_EVERY_S)
+    where = f"; log {log}" if log else ""
+    t0 = time.monotonic()
+    print(f"sandbox: {what}: started{where}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            line = f"sandbox: {what}: still running, {_elapsed(time.monotonic() - t0)}{where}"
+            print(line, file=sys.stderr, flush=True)
+
+    ticker = threading.Thread(target=beat, name="sandbox-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    except BaseException:
+        print(f"sandbox: {what}: FAILED after {_elapsed(time.monotonic() - t0)}{where}", file=sys.stderr, flush=True)
+        raise
+    finally:
+        stop.set()
+        ticker.join()
+    print(f"sandbox: {what}: done in {_elapsed(time.monotonic() - t0)}{where}", file=sys.stderr, flush=True)
+
+
+def build_log(name: str) -> Path:
+    path = state_dir() / "logs" / f"build-{name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_logged(argv: Sequence[str], what: str, log: Path, *, timeout: float = 3600, **kwargs: Any) -> None:
+    """A long command (cargo install, mvn, go build) with its output in ``log`` and progress lines."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with progress(what, log), open(log, "ab") as out:
+        out.write(f"\n$ {' '.join(argv)}\n".encode())
+        out.flush()
+        try:
+            proc = subprocess.run(
+                list(argv), stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False, **kwargs
+            )
+        except FileNotFoundError as exc:
+            raise SandboxError(f"{argv[0]}: not installed") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SandboxError(f"{what}: timed out after {timeout:.0f}s; see {log}") from exc
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise SandboxError(f"{what} exited {proc.returncode} (log {log}): {' | '.join(tail)}")
+
+
 def apt_install(*packages: str) -> None:
     """Install Debian packages that are missing (idempotent; apt-get update once per call)."""
     missing = [
@@ -106,8 +171,9 @@ def apt_install(*packages: str) -> None:
     if not missing:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "update", "-qq"], env=env, timeout=600)
-    run(["apt-get", "install", "-y", "-qq", *missing], env=env, timeout=1200)
+    with progress(f"apt-get install {' '.join(missing)}"):
+        run(["apt-get", "update", "-qq"], env=env, timeout=600)
+        run(["apt-get", "install", "-y", "-qq", *missing], env=env, timeout=1200)
 
 
 @dataclass

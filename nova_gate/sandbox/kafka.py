@@ -35,9 +35,11 @@ from nova_gate.sandbox.base import (
     Health,
     SandboxError,
     apt_install,
+    build_log,
     cache_dir,
     port_open,
     run,
+    run_logged,
     sandbox_data_dir,
     wait_for,
     wait_port,
@@ -242,7 +244,7 @@ class Kafka(Component):
             apt_install("maven")
         tmp = self.libs.with_name("libs.partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        run(
+        run_logged(
             [
                 "mvn",
                 "-q",
@@ -255,6 +257,8 @@ class Kafka(Component):
                 "-DincludeScope=runtime",
                 f"-DoutputDirectory={tmp}",
             ],
+            "kafka: Kafka jars from Maven Central",
+            build_log("kafka-jars"),
             timeout=1200,
         )
         tmp.rename(self.libs)

@@ -21,6 +21,7 @@ from nova_gate.sandbox.base import (
     Health,
     SandboxError,
     cache_dir,
+    progress,
     state_dir,
     wait_for,
     wait_port,
@@ -82,11 +83,11 @@ def _go_env() -> dict[str, str]:
     return env
 
 
-def _go(argv: list[str], cwd: Path, log: Path, timeout: float = 3600) -> None:
+def _go(argv: list[str], cwd: Path, log: Path, timeout: float = 3600, what: str | None = None) -> None:
     import subprocess
 
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    with progress(what or f"kubernetes: {' '.join(argv[:3])}", log), open(log, "ab") as out:
         out.write(f"\n$ (cd {cwd} && {' '.join(argv)})\n".encode())
         out.flush()
         try:
@@ -133,10 +134,10 @@ def build_kubernetes(version: str = K8S_VERSION, log_dir: Path | None = None) ->
     (src / "go.mod").write_text(_K8S_GO_MOD.format(version=version, replaces=replaces))
     pkgs = [f"k8s.io/kubernetes/cmd/{b}" for b in K8S_BINARIES]
     (src / "tools.go").write_text(_TOOLS_GO.format(imports="\n".join(f'\t_ "{p}"' for p in pkgs)))
-    _go(["go", "mod", "tidy", "-e"], src, log)
+    _go(["go", "mod", "tidy", "-e"], src, log, what="kubernetes: go mod tidy (module downloads), control plane")
     out.mkdir(parents=True, exist_ok=True)
     _go(["go", "build", "-p", "2", "-trimpath", "-ldflags", _ldflags(version), "-o", f"{out}/", *pkgs],
-        src, log)  # fmt: skip
+        src, log, what=f"kubernetes: building {', '.join(K8S_BINARIES)} {version} (about 11 min cold)")  # fmt: skip
 
 
 def build_etcd(version: str = ETCD_VERSION, log_dir: Path | None = None) -> None:
@@ -148,10 +149,10 @@ def build_etcd(version: str = ETCD_VERSION, log_dir: Path | None = None) -> None
     src.mkdir(parents=True, exist_ok=True)
     (src / "go.mod").write_text(_ETCD_GO_MOD.format(version=version))
     (src / "tools.go").write_text(_TOOLS_GO.format(imports='\t_ "go.etcd.io/etcd/server/v3"'))
-    _go(["go", "mod", "tidy", "-e"], src, log)
+    _go(["go", "mod", "tidy", "-e"], src, log, what="kubernetes: go mod tidy (module downloads) for etcd")
     out.mkdir(parents=True, exist_ok=True)
     _go(["go", "build", "-p", "2", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "etcd"),
-         "go.etcd.io/etcd/server/v3"], src, log)  # fmt: skip
+         "go.etcd.io/etcd/server/v3"], src, log, what=f"kubernetes: building etcd {version}")  # fmt: skip
 
 
 def build_kwok(version: str = KWOK_VERSION, log_dir: Path | None = None) -> None:
@@ -166,7 +167,8 @@ def build_kwok(version: str = KWOK_VERSION, log_dir: Path | None = None) -> None
     os.environ.update(env_bin)
     try:
         _go(["go", "install", "-p", "2", "-trimpath", "-ldflags", "-s -w",
-             f"sigs.k8s.io/kwok/cmd/kwok@{version}"], src, log)  # fmt: skip
+             f"sigs.k8s.io/kwok/cmd/kwok@{version}"], src, log,
+            what=f"kubernetes: building kwok {version}")  # fmt: skip
     finally:
         os.environ.pop("GOBIN", None)
 

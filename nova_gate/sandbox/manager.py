@@ -72,8 +72,10 @@ def _selected(only: list[str] | None) -> list[str]:
 def up(only: list[str] | None = None, log: Any = print) -> dict[str, float]:
     """Install (if needed) and start components in order; return seconds taken per component."""
     timings: dict[str, float] = {}
-    for name in _selected(only):
+    names = _selected(only)
+    for i, name in enumerate(names, 1):
         comp = component(name)
+        log(f"sandbox: {name} ({i} of {len(names)}): installing if needed, then starting")
         t0 = time.monotonic()
         comp.install()
         comp.start()

@@ -30,9 +30,10 @@ from nova_gate.sandbox.base import (
     Health,
     SandboxError,
     apt_install,
+    build_log,
     cache_dir,
     port_open,
-    run,
+    run_logged,
     sandbox_data_dir,
     wait_for,
     wait_port,
@@ -172,7 +173,7 @@ class OpenSearch(Component):
             apt_install("maven")
         tmp = self.build.with_name("build.partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        run(
+        run_logged(
             [
                 "mvn",
                 "-q",
@@ -184,6 +185,8 @@ class OpenSearch(Component):
                 f"-Dnova.build.dir={tmp}",
                 "package",
             ],
+            "opensearch: OpenSearch jars and launcher with Maven",
+            build_log("opensearch"),
             timeout=1800,
         )
         (tmp / "source-hash").write_text(self._source_hash())

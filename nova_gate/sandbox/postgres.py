@@ -31,10 +31,12 @@ from nova_gate.sandbox.base import (
     Health,
     SandboxError,
     apt_install,
+    build_log,
     cache_dir,
     pid_alive,
     port_open,
     run,
+    run_logged,
     sandbox_data_dir,
     state_dir,
     wait_for,
@@ -258,7 +260,7 @@ class Postgres(Component):
         if not sqlx_bin().exists():
             if shutil.which("cargo") is None:
                 raise SandboxError("postgres: cargo is needed to build sqlx-cli")
-            run(
+            run_logged(
                 [
                     "cargo",
                     "install",
@@ -270,6 +272,8 @@ class Postgres(Component):
                     "--root",
                     str(cache_dir() / "cargo"),
                 ],
+                "postgres: building sqlx-cli with cargo (about 5 min cold)",
+                build_log("sqlx-cli"),
                 timeout=3600,
             )
 

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from nova_gate.sandbox.base import Component, Fault, Health, cache_dir, run, sandbox_data_dir
+from nova_gate.sandbox.base import Component, Fault, Health, build_log, cache_dir, run, run_logged, sandbox_data_dir
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Nova Release Bot",
@@ -44,7 +44,12 @@ class Release(Component):
         """cargo-audit for PRE-CQ-5, built once into the cache (several minutes on 2 cores)."""
         root = cache_dir() / "cargo"
         if not (root / "bin" / "cargo-audit").exists():
-            run(["cargo", "install", "cargo-audit", "--locked", "--root", str(root)], timeout=3600)
+            run_logged(
+                ["cargo", "install", "cargo-audit", "--locked", "--root", str(root)],
+                "release: building cargo-audit with cargo (about 9 min cold)",
+                build_log("cargo-audit"),
+                timeout=3600,
+            )
 
     @property
     def advisory_db(self) -> Path:

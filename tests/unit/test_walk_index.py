@@ -146,7 +146,9 @@ def test_index_page_in_headless_chromium(tmp_path: Path) -> None:
     print(f"screenshot: {shot}")
 
 
-def test_bad_walk_goes_on_to_the_rollback_and_writes_its_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_walk_goes_on_to_the_rollback_and_writes_its_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     decided = {"migrations": "PROCEED", "images": "PROCEED", "canary_gate": "PROCEED", "rollback": "PROCEED"}
     ran: list[str] = []
     monkeypatch.setattr(rehearsal, "reports_dir", lambda: tmp_path)
@@ -162,6 +164,10 @@ def test_bad_walk_goes_on_to_the_rollback_and_writes_its_index(monkeypatch: pyte
     assert rehearsal.walk(w, keep_going=False, number=2, of=2) is False
     assert [r["phase"] for r in w.results] == ["migrations", "images", "canary_gate", "rollback"]
     assert ran[0] == "scenario rehearsal-bad-canary" and any("rollback" in r for r in ran)
+    out = capsys.readouterr().out
+    assert "rehearsal [bad-canary] phase 3 of 4: canary_gate — Phase 4: canary 5% (expected ROLLBACK)" in out
+    assert "rehearsal [bad-canary]   step: kubectl apply the new version, 1 replica per service" in out
+    assert "canary_gate decided PROCEED (expected ROLLBACK)" in out
     index = json.loads(next(tmp_path.glob("walk-bad-canary-*.json")).read_text())
     assert index["as_expected"] is False and index["index_html"].endswith(".html")
     assert (tmp_path / index["index_html"]).is_file()
