@@ -51,6 +51,8 @@ def threshold_verdict(
             threshold,
             f"{NAMES[metric]} {version}, last {window_min:g} min",
             UNITS[metric],
+            sustain_s=env.thresholds.sustain_min * 60,
+            step_s=step,
         ),
     )
     return verdict
@@ -92,6 +94,8 @@ def relative_verdict(
             None,
             f"{NAMES[metric]}: {new} vs {old}",
             UNITS[metric],
+            step_s=step,
+            baseline=[f"{service} {old}"],
         ),
     )
     return verdict

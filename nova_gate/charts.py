@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import itertools
+import math
 import statistics
 from collections.abc import Collection, Mapping, Sequence
 
@@ -85,6 +86,21 @@ def breaches(all_series: list[list[Point]], threshold: float, step: float) -> li
     return [(a, b + step) for a, b in ranges]
 
 
+def nice_ceiling(value: float) -> float:
+    """The next round number (1, 2, 2.5, 5 x 10^k) at or above ``value``, for the y axis."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * 10**exp >= value * (1 - 1e-9):
+            return float(m * 10**exp)
+    return float(10 ** (exp + 1))
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def _clock(t: float, span: float) -> str:
     d = dt.datetime.fromtimestamp(t, dt.UTC)
     if span > 2 * 86400:
@@ -118,7 +134,8 @@ def line_chart(
     step = _step(list(data.values()), step_s)
     t1 = max(t1, t0 + step)
     top = max([*values, threshold if threshold is not None else values[0]])
-    v0, v1 = min(0.0, *values), (top * 1.12) or 1.0
+    v0, axis_top = min(0.0, *values), nice_ceiling(top)
+    v1 = axis_top * 1.05
     if baseline is None and " vs " in title:
         old_version = title.rsplit(" vs ", 1)[1].strip()
         baseline = [label for label in data if label.endswith(f" {old_version}")]
@@ -165,15 +182,15 @@ def line_chart(
             )
             if sustained or sustain_s is None:
                 parts.append(
-                    f'<text x="{x(a) + 2:.1f}" y="{top_pad + 10}" fill="#a40e26">'
+                    f'<text x="{x(a) + 2:.1f}" y="{top_pad + 20}" fill="#a40e26">'
                     f"{html.escape(what.split(' (')[0])}</text>"
                 )
     # y grid and labels
     for frac in (0.0, 0.5, 1.0):
-        v = v0 + (v1 / 1.12 - v0) * frac
+        v = v0 + (axis_top - v0) * frac
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eaeef2"/>'
-            f'<text x="{left - 4}" y="{y(v) + 3:.1f}" text-anchor="end">{v:.3g}{u}</text>'
+            f'<text x="{left - 4}" y="{y(v) + 3:.1f}" text-anchor="end">{_num(v)}{u}</text>'
         )
     # time axis in clock time
     span = t1 - t0

@@ -24,6 +24,14 @@ def parse(svg: str) -> ET.Element:
     return ET.fromstring(svg)  # well-formed XML, or this raises
 
 
+def test_round_y_axis_labels() -> None:
+    root = parse(line_chart({"a": series([300.0, 420.0])}, 1000.0, "P99", " ms"))
+    texts = [t.text or "" for t in root.iter(f"{NS}text")]
+    assert {"0 ms", "500 ms", "1,000 ms"} <= set(texts)
+    root = parse(line_chart({"a": series([0.2, 1.4])}, 1.0, "errors", "%"))
+    assert {"0%", "1%", "2%"} <= {t.text for t in root.iter(f"{NS}text")}
+
+
 def test_time_axis_shows_clock_times() -> None:
     root = parse(line_chart({"feed-service": series([0.2] * 61)}, 1.0, "error rate", "%"))  # 12:00-12:15
     texts = [t.text or "" for t in root.iter(f"{NS}text")]
