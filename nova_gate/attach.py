@@ -137,6 +137,7 @@ def attach(
     ticket: str, reports_dir: Path, url: str | None = None, timeout_s: float = 30, walk: Path | None = None
 ) -> int:
     token = os.environ.get(ENV_TOKEN, "")
+    ticket = ticket.strip().upper()  # Jira keys are case-insensitive; the API answers the upper-case key
     try:
         if not KEY.match(ticket):
             raise AttachError(f"--ticket {ticket!r}: not a Jira issue key (PROJECT-123)", 2)
@@ -172,21 +173,26 @@ def _upload(base: str, ticket: str, token: str, record: Record, timeout_s: float
             r = client.get(issue_url, params={"fields": "summary"})
             _check(r, ticket, "read the ticket")
             uploaded: list[str] = []
-            for path in record.files:
-                with open(path, "rb") as fh:
-                    r = client.post(
-                        f"{issue_url}/attachments",
-                        headers={"X-Atlassian-Token": "no-check"},
-                        files={"file": (path.name, fh, _mime(path))},
-                    )
-                _check(r, ticket, f"attach {path.name}")
-                names = [a.get("filename") for a in r.json()] if isinstance(r.json(), list) else []
-                if path.name not in names:
-                    raise AttachError(f"Jira did not confirm the attachment {path.name}", 1)
-                uploaded.append(path.name)
-            r = client.post(f"{issue_url}/comment", json={"body": comment_body(record)})
-            _check(r, ticket, "comment")
-            comment_id = r.json().get("id")
+            try:
+                for path in record.files:
+                    with open(path, "rb") as fh:
+                        r = client.post(
+                            f"{issue_url}/attachments",
+                            headers={"X-Atlassian-Token": "no-check"},
+                            files={"file": (path.name, fh, _mime(path))},
+                        )
+                    _check(r, ticket, f"attach {path.name}")
+                    names = [a.get("filename") for a in r.json()] if isinstance(r.json(), list) else []
+                    if path.name not in names:
+                        raise AttachError(f"Jira did not confirm the attachment {path.name}", 1)
+                    uploaded.append(path.name)
+                r = client.post(f"{issue_url}/comment", json={"body": comment_body(record)})
+                _check(r, ticket, "comment")
+                comment_id = r.json().get("id")
+            except AttachError as exc:
+                if uploaded:  # say what is on the ticket already, so nobody attaches it twice blindly
+                    raise AttachError(f"{exc} (already attached: {', '.join(uploaded)})", exc.code) from None
+                raise
     except httpx.HTTPError as exc:
         raise AttachError(f"Jira at {base} unreachable: {type(exc).__name__}: {exc}", 1) from None
     except ValueError as exc:

@@ -32,6 +32,7 @@ class JiraState:
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     ids: Any = field(default_factory=lambda: itertools.count(10000))
+    max_bytes: int = 10 * 1024 * 1024  # the attachment size limit (Jira Cloud's default is far larger)
 
 
 def _multipart_files(content_type: str, body: bytes) -> list[tuple[str, str, bytes, str]]:
@@ -107,6 +108,8 @@ def create_app(state: JiraState) -> Any:
         files = [p for p in _multipart_files(content_type, body) if p[0] == "file"]
         if not files:
             return JSONResponse({"errorMessages": ["no part named 'file'"], "errors": {}}, 400)
+        if any(len(p[2]) > state.max_bytes for p in files):
+            return JSONResponse({"errorMessages": ["The file is too large."], "errors": {}}, 413)
         out = []
         for _, filename, data, mime in files:
             att_id = str(next(state.ids))

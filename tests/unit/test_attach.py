@@ -103,7 +103,7 @@ def test_bearer_token_without_user(jira: tuple[str, JiraState], tmp_path: Path) 
     write_record(tmp_path / "r", decision="PROCEED")
     env = creds(url)
     del env["NOVA_GATE_JIRA_USER"]
-    proc = run_attach("--ticket", "REL-42", f"--reports-dir={tmp_path / 'r'}", env=env)
+    proc = run_attach("--ticket", "rel-42", f"--reports-dir={tmp_path / 'r'}", env=env)  # keys: any case
     assert proc.returncode == 0, proc.stderr
     assert state.calls[0]["authorised"]
 
@@ -172,6 +172,17 @@ def test_no_record_and_unreachable_jira(tmp_path: Path) -> None:
     write_record(tmp_path / "r")
     proc = run_attach("--ticket", "REL-42", f"--reports-dir={tmp_path / 'r'}", env=creds("http://127.0.0.1:9"))
     assert proc.returncode == 1 and "unreachable" in proc.stderr and TOKEN not in proc.stderr
+
+
+def test_a_failure_half_way_names_what_is_already_attached(jira: tuple[str, JiraState], tmp_path: Path) -> None:
+    url, state = jira
+    state.max_bytes = 100  # Jira's attachment size limit: the HTML (small) passes, the evidence does not
+    doc = write_record(tmp_path / "r")
+    (tmp_path / "r" / doc["evidence_file"]).write_text("x" * 500)
+    proc = run_attach("--ticket", "REL-42", f"--reports-dir={tmp_path / 'r'}", env=creds(url))
+    assert proc.returncode == 1 and "HTTP 413" in proc.stderr, proc.stderr
+    assert "already attached: canary_gate-v1.0.0-20260101T000000Z.html" in proc.stderr
+    assert not state.comments  # no decision comment for a record that is not all there
 
 
 def test_the_stand_in_refuses_uploads_without_the_xsrf_header(jira: tuple[str, JiraState]) -> None:
