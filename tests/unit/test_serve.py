@@ -255,3 +255,27 @@ def test_hook_overrides_are_validated() -> None:
     for bad in ("pre-rollout", "confirm-rollout=images", "rollout=everything"):
         with pytest.raises(serve.BadRequest, match="--hook"):
             serve.parse_hook_overrides([bad])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hook", "rollout=deploy_all"], "--hook 'rollout=deploy_all': expected TYPE=PHASE"),
+        (["--max-concurrent", "0"], "must be positive"),
+        (["--env", "no-such-env"], "no-such-env.yaml:<file>: no such environment file"),
+    ],
+)
+def test_bad_serve_options_exit_2_without_traceback(args: list[str], message: str) -> None:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "nova_gate.cli", "serve", "--port", "47812", *args],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
