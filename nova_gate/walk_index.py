@@ -58,7 +58,9 @@ def render_index(walk: dict[str, Any]) -> str:
         if not bad and p.get("decision") not in ("ERROR",):
             continue
         lis = "".join(
-            f"<li><b>{_e(v)}</b> {_e(i)} — {_e('; '.join(reasons.get(i, [])) or 'no reason recorded')}</li>"
+            f"<li><b>{_e(v)}</b> {_e(i)} — "
+            + ("<br>".join(_e(r) for r in reasons.get(i, [])) or "no reason recorded")
+            + "</li>"
             for i, v in bad
         )
         if p.get("decision") == "ERROR":
