@@ -67,8 +67,9 @@ class GateRequest:
 
     @property
     def key(self) -> tuple[str, ...]:
+        """What makes two calls the same gate run: not the hook (rollout and rollback hooks of one
+        iteration both ask for the canary gate of the same revision, and share one run)."""
         return (
-            self.hook,
             self.phase,
             self.namespace,
             self.name,

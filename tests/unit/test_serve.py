@@ -175,6 +175,26 @@ def test_full_service_answers_429_and_the_same_call_joins_the_running_one(servin
         assert client.post(f"{url}/flagger/rollout", json=flagger_payload()).status_code == 200
 
 
+def test_rollout_and_rollback_hooks_of_one_iteration_share_one_gate_run(serving: Any) -> None:
+    stub = Stub("ROLLBACK", delay=1.0)
+    url, service = serving(stub, max_concurrent=1)
+    results: dict[str, httpx.Response] = {}
+
+    def call(hook: str) -> None:
+        with httpx.Client(timeout=10) as client:
+            results[hook] = client.post(f"{url}/flagger/{hook}", json=flagger_payload())
+
+    first = threading.Thread(target=call, args=("rollout",))
+    first.start()
+    deadline = time.monotonic() + 5
+    while not service.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    call("rollback")
+    first.join(10)
+    assert len(stub.calls) == 1  # one canary gate for both hooks, no 429 although the service holds one run
+    assert results["rollout"].status_code == 412 and results["rollback"].status_code == 200
+
+
 def test_timeout_kills_the_gate_process_group_and_answers_504(serving: Any, tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     script = (
