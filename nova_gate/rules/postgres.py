@@ -24,7 +24,12 @@ class _Replica(Protocol):
 
 
 def replicas_in_sync(replicas: Sequence[_Replica], expected: int, max_lag_s: float) -> Verdict:
-    """PD-4: every configured replica streams, is not paused, and replays within ``max_lag_s``."""
+    """PD-4: every configured replica streams, is not paused, and its replay lag is *below* ``max_lag_s``.
+
+    The checklist says "lag < 1 second": a lag of exactly the limit fails. A replica whose replay
+    position equals the primary's (0 bytes behind) is caught up whatever its time lag says (the
+    time lag grows on an idle primary); one whose byte lag is unknown (no replay position) is not.
+    """
     if expected == 0:
         return inconclusive("no read replicas configured; replica lag cannot be judged")
     observed = [
@@ -46,9 +51,11 @@ def replicas_in_sync(replicas: Sequence[_Replica], expected: int, max_lag_s: flo
             problems.append(f"{r.name} not streaming from the primary")
         elif r.replay_paused:
             problems.append(f"{r.name} has WAL replay paused ({r.lag_bytes} bytes behind)")
-        elif (r.lag_bytes or 0) > CAUGHT_UP_BYTES and (r.lag_s is None or r.lag_s > max_lag_s):
+        elif r.lag_bytes is None:
+            problems.append(f"{r.name} byte lag unknown (no WAL replay position): not known to be caught up")
+        elif r.lag_bytes > CAUGHT_UP_BYTES and (r.lag_s is None or r.lag_s >= max_lag_s):
             lag = f"{r.lag_s:.2f} s" if r.lag_s is not None else "unknown time"
-            problems.append(f"{r.name} behind by {r.lag_bytes} bytes ({lag})")
+            problems.append(f"{r.name} behind by {r.lag_bytes} bytes ({lag}, limit < {max_lag_s} s)")
     if len(replicas) < expected:
         problems.append(f"{expected - len(replicas)} configured replica(s) missing")
     expected_text = f"{expected} replicas streaming, replay lag < {max_lag_s} s"

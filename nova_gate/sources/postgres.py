@@ -184,7 +184,8 @@ class PostgresSource(Source):
                     replay_lsn=row["replay"],
                     replay_paused=row["paused"],
                     replay_timestamp=row["ts"],
-                    lag_bytes=max(int(row["lag_bytes"] or 0), 0),
+                    # NULL when the replica has no replay position: unknown, never "caught up"
+                    lag_bytes=None if row["lag_bytes"] is None else max(int(row["lag_bytes"]), 0),
                     lag_s=sender["replay_lag_s"] if sender else None,
                     streaming=row["receiver"] == "streaming",
                 )
