@@ -55,7 +55,7 @@ def test_hidden_statements_are_not_statements() -> None:
     sql = (CORPUS / "22_hidden_statements.sql").read_text(encoding="utf-8")
     assert lint_sql(sql, "hidden.sql") == []
     kinds = [type(s.node).__name__ for s in statements(sql)]
-    assert kinds == ["SelectStmt", "SelectStmt", "SelectStmt", "DoStmt", "CreateFunctionStmt", "CommentStmt"]
+    assert kinds == ["SelectStmt", "SelectStmt", "SelectStmt", "CreateFunctionStmt", "CommentStmt"]
 
 
 def test_line_is_statement_start_and_text_is_trimmed() -> None:
