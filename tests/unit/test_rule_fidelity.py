@@ -290,3 +290,18 @@ def test_headroom_fails_when_the_new_version_needs_more() -> None:
     usage = k8s.Usage(cpu_m=750, memory_b=768 * 2**20, pods=3)
     assert k8s.capacity_headroom([_Node()], usage, *k8s.extra_set(old, ["auth-service"])).label is Label.PASS
     assert k8s.capacity_headroom([_Node()], usage, *k8s.extra_set(old, ["auth-service"], new)).label is Label.FAIL
+
+
+def test_subscribed_topics_of_active_members() -> None:
+    from nova_gate.sources.kafka import subscribed_topics
+
+    description = {
+        "members": [
+            {"member_id": "m1", "member_metadata": {"topics": ["events"]},
+             "member_assignment": {"assigned_partitions": [{"topic": "events", "partitions": [0, 1]}]}},
+            {"member_id": "m2", "member_metadata": None,
+             "member_assignment": {"assigned_partitions": [("audit", [0])]}},
+        ]
+    }  # fmt: skip
+    assert subscribed_topics(description) == {"events", "audit"}
+    assert subscribed_topics({"members": []}) == set()
