@@ -58,6 +58,9 @@ class Release(_Model):
     repo_dir: Path | None = None
     backend_dir: Path | None = Field(default=None, description="the Rust workspace of the release")
     migrations_dir: Path | None = None
+    manifests_dir: Path | None = Field(
+        default=None, description="the release's Kubernetes manifests; PRE-INF-1 reads the new requests from them"
+    )
     rollback_target_version: int | None = Field(
         default=None, description="the baseline's last migration: what a revert goes back to"
     )

@@ -226,17 +226,54 @@ class Usage:
         return self
 
 
-def extra_set(deployments: Sequence[_Deployment], service_names: Iterable[str]) -> tuple[int, int]:
+def extra_set(
+    deployments: Sequence[_Deployment],
+    service_names: Iterable[str],
+    new_version: Sequence[_Deployment] = (),
+) -> tuple[int, int]:
     """CPU (m) and memory (bytes) of one more full set of every service's replicas."""
+    detail = extra_set_detail(deployments, service_names, new_version)
+    return sum(int(str(d["cpu_m"])) for d in detail.values()), sum(int(str(d["memory_b"])) for d in detail.values())
+
+
+def extra_set_detail(
+    deployments: Sequence[_Deployment],
+    service_names: Iterable[str],
+    new_version: Sequence[_Deployment] = (),
+) -> dict[str, dict[str, object]]:
+    """Per service: the running version's replica count times the *new* version's requests.
+
+    ``new_version`` are the release's Deployments (its manifests, or the canary deployment); a
+    service without one is assumed to request what the running version does, and the evidence
+    says so (``requests_from``).
+    """
     wanted = set(service_names)
-    cpu = mem = 0
-    for d in deployments:
+    new_by_service: dict[str, _Container] = {}
+    for d in new_version:
         service = d.labels.get("app", "")
         c = d.main_container(service)
-        if service in wanted and c is not None:
-            cpu += d.replicas * c.cpu_request_m
-            mem += d.replicas * c.memory_request_b
-    return cpu, mem
+        if service in wanted and c is not None and service not in new_by_service:
+            new_by_service[service] = c
+    sums: dict[str, list[int]] = {}  # service -> [replicas, cpu_m, memory_b]
+    for d in deployments:
+        service = d.labels.get("app", "")
+        old = d.main_container(service)
+        if service not in wanted or old is None:
+            continue
+        c = new_by_service.get(service, old)
+        total = sums.setdefault(service, [0, 0, 0])
+        total[0] += d.replicas
+        total[1] += d.replicas * c.cpu_request_m
+        total[2] += d.replicas * c.memory_request_b
+    return {
+        service: {
+            "replicas": replicas,
+            "cpu_m": cpu,
+            "memory_b": mem,
+            "requests_from": "new version" if service in new_by_service else "running version (assumed unchanged)",
+        }
+        for service, (replicas, cpu, mem) in sums.items()
+    }
 
 
 def capacity_headroom(nodes: Sequence[_Node], usage: Usage, extra_cpu_m: int, extra_mem_b: int) -> Verdict:

@@ -305,3 +305,22 @@ def test_subscribed_topics_of_active_members() -> None:
     }  # fmt: skip
     assert subscribed_topics(description) == {"events", "audit"}
     assert subscribed_topics({"members": []}) == set()
+
+
+def test_release_manifests_are_read_for_the_new_requests(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nova_gate.sources.release_repo import ReleaseRepo
+
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "auth.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: auth-service}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\n"
+        "metadata: {name: auth-service, labels: {app: auth-service, version: v1.0.0}}\n"
+        "spec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n"
+        "        - name: auth-service\n          image: r/a:v1.0.0\n"
+        "          resources: {requests: {cpu: 500m, memory: 512Mi}}\n"
+    )
+    new = ReleaseRepo(tmp_path).deployment_manifests(tmp_path / "k8s")
+    assert [d.name for d in new] == ["auth-service"]
+    old = [_deployment("v0.9.0", "250m", "256Mi")]
+    assert k8s.extra_set(old, ["auth-service"], new) == (1500, 3 * 512 * 2**20)
+    assert k8s.extra_set_detail(old, ["auth-service"], new)["auth-service"]["requests_from"] == "new version"
