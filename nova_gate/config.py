@@ -240,6 +240,10 @@ class Thresholds(_Model):
     redis_maxmemory_min_mb: Annotated[float, Field(ge=0)] = 64
     redis_maxmemory_max_mb: Annotated[float, Field(gt=0)] = 65536
     clickhouse_parts_per_partition: Annotated[int, Field(ge=1)] = 300
+    # issue 15 (rule fidelity): limits where the checklist is silent
+    clickhouse_replica_delay_s: Annotated[int, Field(ge=1)] = 300
+    clickhouse_replica_queue: Annotated[int, Field(ge=1)] = 100
+    jwt_token_ttl_s: Annotated[float, Field(gt=0)] = 3600
 
 
 class Topic(_Model):

@@ -688,6 +688,7 @@ class KeyRing:
     def __init__(self) -> None:
         self.current = self._new_key()
         self.next: Any = None
+        self.retired: Any = None  # the key a rotation without overlap withdrew (fault undo)
 
     @staticmethod
     def _new_key() -> Any:
@@ -701,6 +702,16 @@ class KeyRing:
 
     def set_next(self, enabled: bool) -> None:
         self.next = self._new_key() if enabled and self.next is None else (self.next if enabled else None)
+
+    def rotate_without_overlap(self) -> None:
+        """Sign with a brand-new key and withdraw the current one at once (the PRE-CFG-3 fault)."""
+        if self.retired is None:
+            self.retired, self.current, self.next = self.current, self._new_key(), None
+
+    def restore(self) -> None:
+        """Undo :meth:`rotate_without_overlap`: the withdrawn key signs and is published again alone."""
+        if self.retired is not None:
+            self.current, self.retired, self.next = self.retired, None, None
 
     def jwks(self) -> dict[str, Any]:
         keys = [self.current["jwk"]] + ([self.next["jwk"]] if self.next else [])
@@ -1139,7 +1150,13 @@ class AdminHandler(ServiceHandler):
                 self._send(200, st.knob_state())
             elif path == "/admin/jwks" and method == "POST":
                 body = self._json_body()
-                backends().keys.set_next(bool(body.get("next")))
+                ring = backends().keys
+                if body.get("rotate") == "without-overlap":
+                    ring.rotate_without_overlap()
+                elif body.get("restore"):
+                    ring.restore()
+                else:
+                    ring.set_next(bool(body.get("next")))
                 self._send(200, backends().keys.jwks())
             elif path == "/admin/scenario" and method == "GET":
                 model = st.current()

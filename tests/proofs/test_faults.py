@@ -59,6 +59,10 @@ def stage(name: str) -> Iterator[None]:
 def test_fault_is_caught_then_healed(name, gate_run):
     fault = FAULTS[name]
     with stage(fault.stage):
+        if fault.stage == "observed":
+            # a fault judged against history (PRE-CFG-3's key history): the gate sees the healthy state first
+            before = gate_run(list(fault.catches))
+            assert set(before.labels().values()) == {"PASS"}, f"{name} before the fault:\n{before.explain()}"
         manager.fault(name)
         try:
             broken = gate_run(list(fault.catches))

@@ -324,3 +324,29 @@ def test_release_manifests_are_read_for_the_new_requests(tmp_path) -> None:  # t
     old = [_deployment("v0.9.0", "250m", "256Mi")]
     assert k8s.extra_set(old, ["auth-service"], new) == (1500, 3 * 512 * 2**20)
     assert k8s.extra_set_detail(old, ["auth-service"], new)["auth-service"]["requests_from"] == "new version"
+
+
+def test_key_ledger_round_trip_and_a_rotation_without_overlap(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nova_gate.rules.http import jwks_keys_and_overlap
+    from nova_gate.sources.base import SourceError
+    from nova_gate.sources.http import HttpAnswer
+    from nova_gate.sources.key_ledger import KeyLedger
+
+    def answer(*kids: str) -> HttpAnswer:
+        keys = [{"kid": k, "kty": "RSA", "n": "xyz", "e": "AQAB", "alg": "RS256", "use": "sig"} for k in kids]
+        return HttpAnswer("GET", "http://auth/jwks", 200, {"keys": keys}, 0.01)
+
+    ledger = KeyLedger(tmp_path)
+    assert ledger.last_seen() == {}
+    first = jwks_keys_and_overlap(answer("k1"), ledger.last_seen(), NOW, 3600)
+    assert first.label is Label.PASS and "history starts" in first.reason
+    ledger.record(["k1"], NOW, keep_s=3600)
+    later = NOW + dt.timedelta(minutes=10)
+    assert jwks_keys_and_overlap(answer("k1", "k2"), ledger.last_seen(), later, 3600).label is Label.PASS
+    broken = jwks_keys_and_overlap(answer("k2"), ledger.last_seen(), later, 3600)
+    assert broken.label is Label.FAIL and "k1" in broken.reason
+    assert KeyLedger(None).last_seen() is None
+    assert jwks_keys_and_overlap(answer("k1"), None, NOW, 3600).label is Label.INCONCLUSIVE
+    (tmp_path / "jwks-keys.json").write_text("{not json")
+    with pytest.raises(SourceError):
+        ledger.last_seen()
