@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums, parse_sql
@@ -49,7 +49,11 @@ RULES: dict[str, tuple[Severity, str]] = {
     "syntax-error": (Severity.BLOCK, "SQL does not parse"),
     "drop-table": (Severity.BLOCK, "drops a table or view the running version may still use"),
     "drop-column": (Severity.BLOCK, "drops a column the running version may still read or write"),
-    "drop-schema": (Severity.BLOCK, "DROP SCHEMA ... CASCADE drops every table, view and function in it"),
+    "drop-schema": (
+        Severity.BLOCK,
+        "drops a schema with CASCADE, or a database: every table, view and function in it",
+    ),
+    "rename-enum-value": (Severity.BLOCK, "renames an enum value the running version reads and writes"),
     "drop-cascade": (
         Severity.BLOCK,
         "DROP ... CASCADE also drops what depends on the object (columns of a type, defaults, views)",
@@ -77,7 +81,8 @@ RULES: dict[str, tuple[Severity, str]] = {
     "drop-index": (Severity.WARN, "drops an index queries may still use"),
     "create-index-not-concurrently": (
         Severity.WARN,
-        "CREATE INDEX without CONCURRENTLY on an existing table blocks writes while it builds",
+        "builds an index on an existing table without CONCURRENTLY (CREATE INDEX, REINDEX, a UNIQUE, "
+        "PRIMARY KEY or EXCLUDE constraint without USING INDEX): writes blocked while it builds",
     ),
     "constraint-not-valid": (
         Severity.WARN,
@@ -86,6 +91,15 @@ RULES: dict[str, tuple[Severity, str]] = {
     "missing-lock-timeout": (
         Severity.WARN,
         "takes an ACCESS EXCLUSIVE lock without a prior SET lock_timeout",
+    ),
+    "add-column-rewrite": (
+        Severity.WARN,
+        "adds a column with a volatile default, a serial or a stored generated value: the table is "
+        "rewritten under ACCESS EXCLUSIVE",
+    ),
+    "backfill-in-transaction": (
+        Severity.WARN,
+        "UPDATE/DELETE of a table this transactional migration altered: the lock is held for the whole backfill",
     ),
     "dynamic-sql": (
         Severity.WARN,
@@ -97,6 +111,7 @@ CHOICES = (
     "lock_timeout: any non-zero value set before the first ACCESS EXCLUSIVE statement counts; none is a warning",
     "tables created earlier in the same migration are new: dropping or rewriting them is not flagged",
     "DO blocks are linted statement by statement; EXECUTE of run-time SQL is a warning",
+    "SET NOT NULL is not flagged after a validated CHECK (col IS NOT NULL) in the same migration (no scan)",
 )
 UNIGNORABLE = frozenset({"syntax-error", "bad-ignore"})
 
@@ -216,6 +231,12 @@ class _FileState:
     new_columns: set[tuple[str, str]]
     lock_timeout_set: bool = False
     lock_timeout_reported: bool = False
+    #: (table, column) guaranteed non-null by a validated CHECK (col IS NOT NULL) of this migration
+    not_null_checked: set[tuple[str, str]] = field(default_factory=set)
+    #: constraint name -> (table, column) of CHECK (col IS NOT NULL) ... NOT VALID, awaiting VALIDATE
+    pending_not_null: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: existing tables an ALTER TABLE of this migration locked
+    altered: set[str] = field(default_factory=set)
 
 
 def _is_new(state: _FileState, rel: ast.RangeVar | None) -> bool:
@@ -340,12 +361,23 @@ def _check(node: ast.Node, state: _FileState, no_transaction: bool, single: bool
         elif kind == enums.ObjectType.OBJECT_SCHEMA:
             if cascade:
                 yield "drop-schema", f"DROP SCHEMA {objects} CASCADE"
+        elif kind == enums.ObjectType.OBJECT_TYPE and cascade:
+            yield "drop-cascade", f"DROP TYPE {objects} CASCADE"
         elif kind == enums.ObjectType.OBJECT_INDEX:
             yield "drop-index", f"DROP INDEX {objects}"
             if node.concurrent:
                 yield from _concurrently(no_transaction, single, "DROP INDEX CONCURRENTLY")
         elif cascade:
             yield "drop-cascade", f"DROP {str(getattr(kind, 'name', '?')).removeprefix('OBJECT_')} {objects} CASCADE"
+    elif isinstance(node, ast.DropdbStmt):
+        yield "drop-schema", f"DROP DATABASE {node.dbname}"
+    elif isinstance(node, ast.AlterEnumStmt) and node.oldVal is not None:
+        yield "rename-enum-value", f"rename value {node.oldVal!r} of {_names(node.typeName)} to {node.newVal!r}"
+    elif isinstance(node, ast.UpdateStmt | ast.DeleteStmt) and not no_transaction:
+        table = _qualified(node.relation)
+        if table in state.altered:
+            verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE FROM"
+            yield "backfill-in-transaction", f"{verb} {table} after altering it in the same transaction"
     elif isinstance(node, ast.TruncateStmt):
         rels = [r for r in node.relations or () if not _is_new(state, r)]
         if rels:
@@ -356,6 +388,8 @@ def _check(node: ast.Node, state: _FileState, no_transaction: bool, single: bool
             return
         if node.renameType in _TABLE_LIKE:
             yield "rename-table", f"rename {target} to {node.newname}"
+        elif node.renameType == enums.ObjectType.OBJECT_SCHEMA:
+            yield "rename-table", f"rename schema {node.subname} (and every table in it) to {node.newname}"
         elif node.renameType == enums.ObjectType.OBJECT_COLUMN:
             yield "rename-column", f"rename column {target}.{node.subname} to {node.newname}"
     elif isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType in _TABLE_LIKE:
@@ -369,6 +403,8 @@ def _check(node: ast.Node, state: _FileState, no_transaction: bool, single: bool
     elif isinstance(node, ast.ReindexStmt):
         if any(getattr(opt, "defname", None) == "concurrently" for opt in node.params or ()):
             yield from _concurrently(no_transaction, single, "REINDEX CONCURRENTLY")
+        elif not _is_new(state, node.relation):
+            yield "create-index-not-concurrently", f"REINDEX {_qualified(node.relation)} without CONCURRENTLY"
     elif isinstance(node, ast.AlterTableStmt) and node.objtype in (
         enums.ObjectType.OBJECT_TABLE,
         enums.ObjectType.OBJECT_FOREIGN_TABLE,
@@ -398,8 +434,11 @@ def _alter_table(node: ast.AlterTableStmt, state: _FileState) -> Iterator[tuple[
         elif cmd.subtype == AT.AT_AlterColumnType:
             yield "alter-column-type", f"ALTER COLUMN {column} TYPE"
         elif cmd.subtype == AT.AT_SetNotNull:
-            if not new_table and (table, str(cmd.name)) not in state.new_columns:
+            key = (table, str(cmd.name))
+            if key not in state.new_columns and key not in state.not_null_checked:
                 yield "set-not-null", f"SET NOT NULL on {column}"
+        elif cmd.subtype == AT.AT_ValidateConstraint and str(cmd.name) in state.pending_not_null:
+            state.not_null_checked.add(state.pending_not_null.pop(str(cmd.name)))
         elif cmd.subtype == AT.AT_ColumnDefault and cmd.def_ is None:
             yield "drop-default", f"DROP DEFAULT on {column}"
         elif cmd.subtype == AT.AT_DropConstraint:
@@ -410,16 +449,89 @@ def _alter_table(node: ast.AlterTableStmt, state: _FileState) -> Iterator[tuple[
             C = enums.ConstrType
             not_null = _has(col.constraints, C.CONSTR_NOTNULL, C.CONSTR_PRIMARY) or col.is_not_null
             filled = any(_fills(c) for c in col.constraints or ())
-            if not_null and not filled and not new_table:
+            if not_null and not filled and not new_table and not _serial(col):
                 yield "add-column-not-null", f"ADD COLUMN {table}.{col.colname} NOT NULL without DEFAULT"
+            if not new_table and (rewrite := _rewrites(col)):
+                yield "add-column-rewrite", f"ADD COLUMN {table}.{col.colname} {rewrite}"
+            if not new_table and _has(col.constraints, C.CONSTR_UNIQUE, C.CONSTR_PRIMARY):
+                yield "create-index-not-concurrently", f"ADD COLUMN {table}.{col.colname} UNIQUE/PRIMARY KEY"
             for constraint in col.constraints or ():
                 if _unvalidated(constraint) and not new_table and constraint.contype == C.CONSTR_CHECK:
                     yield "constraint-not-valid", f"CHECK on new column {table}.{col.colname}"
+        elif cmd.subtype == AT.AT_AddConstraint and _builds_index(cmd.def_):
+            assert isinstance(cmd.def_, ast.Constraint)
+            kind = str(getattr(cmd.def_.contype, "name", "")).removeprefix("CONSTR_")
+            yield "create-index-not-concurrently", f"ADD CONSTRAINT {cmd.def_.conname or '(unnamed)'} {kind} on {table}"
         elif cmd.subtype == AT.AT_AddConstraint and _unvalidated(cmd.def_) and not new_table:
             assert isinstance(cmd.def_, ast.Constraint)
             kind = str(getattr(cmd.def_.contype, "name", "")).removeprefix("CONSTR_")
             name = cmd.def_.conname or "(unnamed)"
             yield "constraint-not-valid", f"ADD CONSTRAINT {name} {kind} on {table} without NOT VALID"
+
+
+_VOLATILE = frozenset({"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "uuidv4", "uuidv7",
+                       "clock_timestamp", "timeofday", "nextval", "txid_current", "gen_random_bytes"})  # fmt: skip
+_SERIAL = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
+
+
+def _serial(col: ast.ColumnDef) -> bool:
+    return col.typeName is not None and _names(col.typeName.names).split(".")[-1].lower() in _SERIAL
+
+
+def _rewrites(col: ast.ColumnDef) -> str | None:
+    """Why adding ``col`` to an existing table rewrites it (PostgreSQL 11+ adds a constant default
+    without a rewrite; a volatile default, a serial or a stored generated column is computed per row)."""
+    if _serial(col):
+        return "serial"
+    for c in col.constraints or ():
+        if not isinstance(c, ast.Constraint):
+            continue
+        if c.contype == enums.ConstrType.CONSTR_GENERATED:
+            return "GENERATED ... STORED"
+        if c.contype == enums.ConstrType.CONSTR_IDENTITY:
+            return "GENERATED AS IDENTITY"
+        if c.contype == enums.ConstrType.CONSTR_DEFAULT and (name := _volatile_call(c.raw_expr)):
+            return f"DEFAULT {name}() (volatile)"
+    return None
+
+
+def _volatile_call(node: Any) -> str | None:
+    if isinstance(node, ast.FuncCall):
+        name = _names(node.funcname).split(".")[-1].lower()
+        if name in _VOLATILE:
+            return name
+        for arg in node.args or ():
+            if found := _volatile_call(arg):
+                return found
+    if isinstance(node, ast.TypeCast):
+        return _volatile_call(node.arg)
+    if isinstance(node, ast.A_Expr):
+        return _volatile_call(node.lexpr) or _volatile_call(node.rexpr)
+    return None
+
+
+def _builds_index(constraint: Any) -> bool:
+    """A UNIQUE/PRIMARY KEY/EXCLUDE constraint that builds its index (not ``USING INDEX``)."""
+    C = enums.ConstrType
+    return (
+        isinstance(constraint, ast.Constraint)
+        and constraint.contype in (C.CONSTR_UNIQUE, C.CONSTR_PRIMARY, C.CONSTR_EXCLUSION)
+        and not constraint.indexname
+    )
+
+
+def _not_null_check(constraint: Any) -> str | None:
+    """The column of a ``CHECK (col IS NOT NULL)`` constraint, else None."""
+    if not isinstance(constraint, ast.Constraint) or constraint.contype != enums.ConstrType.CONSTR_CHECK:
+        return None
+    expr = constraint.raw_expr
+    if (
+        isinstance(expr, ast.NullTest)
+        and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
+        and isinstance(expr.arg, ast.ColumnRef)
+    ):
+        return _names(expr.arg.fields)
+    return None
 
 
 def _unvalidated(constraint: Any) -> bool:
@@ -445,6 +557,20 @@ def _record(node: ast.Node, state: _FileState) -> None:
         and node.newname
     ):
         state.new_tables.add((node.relation.schemaname, str(node.newname)))
+    if isinstance(node, ast.AlterTableStmt) and not _is_new(state, node.relation):
+        table = _qualified(node.relation)
+        if any(isinstance(c, ast.AlterTableCmd) and c.subtype not in _WEAKER_LOCK for c in node.cmds or ()):
+            state.altered.add(table)
+        for cmd in node.cmds or ():
+            if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == enums.AlterTableType.AT_AddConstraint:
+                column = _not_null_check(cmd.def_)
+                if column is None:
+                    continue
+                assert isinstance(cmd.def_, ast.Constraint)
+                if cmd.def_.skip_validation:
+                    state.pending_not_null[str(cmd.def_.conname)] = (table, column)
+                else:
+                    state.not_null_checked.add((table, column))
     setting = _lock_timeout_value(node)
     if setting is not None:
         state.lock_timeout_set = setting
