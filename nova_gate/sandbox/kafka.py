@@ -460,7 +460,7 @@ class Kafka(Component):
                 "kafka-partition-never-committed",
                 f"{UNCOMMITTED_GROUP} has no committed offset on {UNCOMMITTED_TOPIC}-{UNCOMMITTED_PARTITION} "
                 f"(deleted) while {UNCOMMITTED_MESSAGES} messages arrive there",
-                ("P24-5",),
+                ("P24-5", "MON-7"),
                 self._inject_uncommitted,
                 lambda: commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP])),
                 self.name,
