@@ -954,6 +954,13 @@ class Kubernetes(Component):
             [str(b / "kube-scheduler"), f"--kubeconfig={self.dir / 'scheduler.kubeconfig'}", *common],
             env={"GOMAXPROCS": "2"},
         )
+        self._spawn_kwok()
+        wait_for(self._default_sa_ready, "controller-manager (default service account)", 60)
+        ensure_nodes()
+        reset_release(wait=True)
+
+    def _spawn_kwok(self) -> None:
+        b, p = self.bin, self.pki
         self.spawn(
             "kubernetes-kwok",
             [
@@ -966,9 +973,20 @@ class Kubernetes(Component):
             ],
             env={"GOMAXPROCS": "2"},
         )  # fmt: skip
-        wait_for(self._default_sa_ready, "controller-manager (default service account)", 60)
-        ensure_nodes()
-        reset_release(wait=True)
+
+    def restart_kwok(self) -> None:
+        """Reload kwok's stages (e.g. a new fault stage) without touching the control plane."""
+        services, *_ = _release()
+        kwok_config(self.dir / "kwok.yaml", _log_dir(), [s for s, _, _ in services])
+        self.stop_process("kubernetes-kwok", timeout=30)
+        self._spawn_kwok()
+        def nodes_ready() -> bool:
+            nodes = _core().list_node(_request_timeout=10).items
+            return len(nodes) >= len(NODES) and all(
+                any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])) for n in nodes
+            )
+
+        wait_for(nodes_ready, "kwok nodes Ready again", 90)
 
     def _default_sa_ready(self) -> bool:
         import json
