@@ -980,6 +980,7 @@ class Kubernetes(Component):
         kwok_config(self.dir / "kwok.yaml", _log_dir(), [s for s, _, _ in services])
         self.stop_process("kubernetes-kwok", timeout=30)
         self._spawn_kwok()
+
         def nodes_ready() -> bool:
             nodes = _core().list_node(_request_timeout=10).items
             return len(nodes) >= len(NODES) and all(
