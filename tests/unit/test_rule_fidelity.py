@@ -350,3 +350,15 @@ def test_key_ledger_round_trip_and_a_rotation_without_overlap(tmp_path) -> None:
     (tmp_path / "jwks-keys.json").write_text("{not json")
     with pytest.raises(SourceError):
         ledger.last_seen()
+
+
+def test_wal_sender_of_a_replica_is_found_on_a_busy_primary() -> None:
+    from nova_gate.sources.postgres import _sender_of
+
+    senders = {"walreceiver": {"replay_lsn": "0/3000100", "replay_lag_s": 0.002}}
+    # replay positions read from both sides a moment apart differ; one replica, one sender: it is it
+    assert _sender_of("replica-1", "0/3000200", senders, 1) is senders["walreceiver"]
+    assert _sender_of("replica-1", "0/3000200", senders, 2) is None
+    named = {"replica-1": {"replay_lsn": "0/1", "replay_lag_s": 0.5}, "replica-2": {"replay_lsn": "0/2"}}
+    assert _sender_of("replica-1", "0/2", named, 2) is named["replica-1"]
+    assert _sender_of("replica-x", "0/2", named, 2) is named["replica-2"]
