@@ -36,7 +36,16 @@ def test_clickhouse_parts_healthy(clickhouse, env, gate):
         },
         expected={"detached": 0, "readonly_replicas": 0, "parts_per_partition": f"< {limit}"},
     )
-    gate.judge(ch_rules.parts_healthy(detached, replicas, partitions, limit))
+    gate.judge(
+        ch_rules.parts_healthy(
+            detached,
+            replicas,
+            partitions,
+            limit,
+            max_delay_s=env.thresholds.clickhouse_replica_delay_s,
+            max_queue=env.thresholds.clickhouse_replica_queue,
+        )
+    )
 
 
 @pytest.mark.item("PST-9")

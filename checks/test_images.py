@@ -69,6 +69,15 @@ def test_old_images_pruned(registry, env, service, gate):
         source="registry",
         request=f"GET /v2/{repo}/tags/list",
         observed=tags,
-        expected=f"<= {env.thresholds.images_retained} version tags",
+        expected=f"<= {env.thresholds.images_retained} versions, {env.release.version} and "
+        f"{env.release.baseline_version} (rollback) kept",
     )
-    gate.judge(reg_rules.retention(repo, tags, env.thresholds.images_retained))
+    gate.judge(
+        reg_rules.retention(
+            repo,
+            tags,
+            env.thresholds.images_retained,
+            running=env.release.version,
+            rollback=env.release.baseline_version,
+        )
+    )

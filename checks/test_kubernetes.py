@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nova_gate.rules import kubernetes as k8s
+from nova_gate.sources.release_repo import ReleaseRepo
 
 
 def _deployments(kube, env, service):
@@ -25,13 +26,21 @@ def test_cluster_capacity_headroom(kube, env, gate):
     # every pod of the cluster, streamed page by page; only sums are kept
     usage = k8s.Usage().add(kube.pods(None, field="status.phase!=Succeeded,status.phase!=Failed"), usable)
     deployments = kube.deployments(env.release.namespace, f"version={env.release.baseline_version}")
-    extra_cpu, extra_mem = k8s.extra_set(deployments, env.service_names)
+    # the new version's requests: its canary deployment when there is one, else the release's manifests
+    new_version = kube.deployments(env.release.namespace, f"version={env.release.version}")
+    new_from = "canary deployment" if new_version else None
+    if not new_version and env.release.manifests_dir is not None:
+        new_version = ReleaseRepo(env.release.repo_dir).deployment_manifests(env.release.manifests_dir)
+        new_from = f"manifests in {env.release.manifests_dir}" if new_version else None
+    extra_cpu, extra_mem = k8s.extra_set(deployments, env.service_names, new_version)
     gate.evidence(
         source="kubernetes",
         nodes=len(nodes),
         pods_counted=usage.pods,
         list_pages=kube.pages,
         extra_set={"cpu_m": extra_cpu, "memory_b": extra_mem},
+        new_version_requests_from=new_from or "not found: assumed equal to the running version's",
+        per_service=k8s.extra_set_detail(deployments, env.service_names, new_version),
     )
     gate.judge(k8s.capacity_headroom(nodes, usage, extra_cpu, extra_mem))
 

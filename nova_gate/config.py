@@ -58,6 +58,9 @@ class Release(_Model):
     repo_dir: Path | None = None
     backend_dir: Path | None = Field(default=None, description="the Rust workspace of the release")
     migrations_dir: Path | None = None
+    manifests_dir: Path | None = Field(
+        default=None, description="the release's Kubernetes manifests; PRE-INF-1 reads the new requests from them"
+    )
     rollback_target_version: int | None = Field(
         default=None, description="the baseline's last migration: what a revert goes back to"
     )
@@ -237,6 +240,10 @@ class Thresholds(_Model):
     redis_maxmemory_min_mb: Annotated[float, Field(ge=0)] = 64
     redis_maxmemory_max_mb: Annotated[float, Field(gt=0)] = 65536
     clickhouse_parts_per_partition: Annotated[int, Field(ge=1)] = 300
+    # issue 15 (rule fidelity): limits where the checklist is silent
+    clickhouse_replica_delay_s: Annotated[int, Field(ge=1)] = 300
+    clickhouse_replica_queue: Annotated[int, Field(ge=1)] = 100
+    jwt_token_ttl_s: Annotated[float, Field(gt=0)] = 3600
 
 
 class Topic(_Model):

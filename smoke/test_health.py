@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from nova_gate.rules import http as http_rules
 from nova_gate.sources.base import SourceError
-from nova_gate.verdict import failed
+from nova_gate.sources.key_ledger import KeyLedger
+from nova_gate.verdict import Label, failed
 
 
 @pytest.mark.item("PST-1")
@@ -63,6 +66,12 @@ def test_jwks_signing_keys(services_http, env, gate):
             if isinstance(answer.body, dict)
             else answer.body,
         },
-        expected=">= 1 RS256 signing key with kid/kty/n/e",
+        expected=">= 1 RS256 signing key with kid/kty/n/e; no key withdrawn within the token lifetime",
     )
-    gate.judge(http_rules.jwks_valid(answer))
+    ledger = KeyLedger(env.files.preflight_records)
+    now = dt.datetime.now(dt.UTC)
+    ttl = env.thresholds.jwt_token_ttl_s
+    verdict = http_rules.jwks_keys_and_overlap(answer, ledger.last_seen(), now, ttl)
+    if verdict.label is Label.PASS:  # only a key set the gate accepted becomes history
+        ledger.record(http_rules.signing_kids(answer.body), now, keep_s=ttl)
+    gate.judge(verdict)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from nova_gate.verdict import Verdict, combine, failed, passed
+from nova_gate.verdict import Label, Verdict, combine, failed, inconclusive, passed
 
 HEALTHY_STATUSES = {"ok", "up", "healthy", "pass", "ready", "live", "alive"}
 
@@ -148,3 +149,84 @@ def token_of(answer: _Answer) -> str | None:
     body = answer.body
     token = (body.get("access_token") or body.get("token")) if isinstance(body, Mapping) else None
     return token if isinstance(token, str) else None
+
+
+def signing_kids(body: Any) -> list[str]:
+    """The kids of a JWKS document's RSA signing keys (what :func:`jwks_valid` counts)."""
+    keys = body.get("keys") if isinstance(body, Mapping) else None
+    return [
+        str(k["kid"])
+        for k in keys or []
+        if isinstance(k, Mapping)
+        and k.get("kid")
+        and k.get("kty") == "RSA"
+        and k.get("alg", "RS256") == "RS256"
+        and k.get("use", "sig") == "sig"
+    ]
+
+
+def jwks_rotation_overlap(
+    kids: Sequence[str],
+    last_seen: Mapping[str, dt.datetime] | None,
+    now: dt.datetime,
+    token_ttl_s: float,
+) -> Verdict:
+    """PRE-CFG-3 "JWT keys rotated (if needed, with overlap period)": a signing key seen published
+    less than ``token_ttl_s`` ago must still be published, since tokens it signed may still be
+    valid; during a rotation old and new keys are published together.
+
+    ``last_seen`` is the key history (kid -> when a passing check last saw it published; None when
+    no history is configured). The checklist gives no overlap length: the rule chose the maximum
+    token lifetime (``thresholds.jwt_token_ttl_s``, default 1 h), stated in the evidence.
+    """
+    expected = (
+        f"every signing key seen in the last {token_ttl_s / 60:g} min (token lifetime, chosen) still published; "
+        "during a rotation old and new keys both published"
+    )
+    observed: dict[str, Any] = {
+        "published": list(kids),
+        "history": None if last_seen is None else {k: v.isoformat() for k, v in sorted(last_seen.items())},
+        "token_ttl_s": token_ttl_s,
+    }
+    if not kids:
+        return failed("JWKS publishes no signing key: every token fails verification", observed, expected)
+    if last_seen is None:
+        return inconclusive("no key history configured (files.preflight_records): overlap unknown", observed, expected)
+    withdrawn = {
+        k: (now - seen).total_seconds()
+        for k, seen in last_seen.items()
+        if k not in kids and now - seen < dt.timedelta(seconds=token_ttl_s)
+    }
+    if withdrawn:
+        named = ", ".join(f"{k} (published {age / 60:.0f} min ago)" for k, age in sorted(withdrawn.items()))
+        new = [k for k in kids if k not in last_seen]
+        return failed(
+            f"rotation without overlap: {named} withdrawn while tokens it signed may be valid for "
+            f"{token_ttl_s / 60:g} min" + (f"; now only {', '.join(new)}" if new else ""),
+            observed,
+            expected,
+            withdrawn=sorted(withdrawn),
+        )
+    if len(kids) > 1:
+        return passed(f"rotation overlap: {len(kids)} signing keys published ({', '.join(kids)})", observed, expected)
+    if not last_seen:
+        return passed(f"signing key {kids[0]} published; key history starts with this run", observed, expected)
+    retired = sorted(k for k in last_seen if k not in kids)
+    text = f"signing key {kids[0]} published, no key withdrawn within {token_ttl_s / 60:g} min"
+    return passed(text + (f" (retired after the token lifetime: {', '.join(retired)})" if retired else ""),
+                  observed, expected)  # fmt: skip
+
+
+def jwks_keys_and_overlap(
+    answer: _Answer, last_seen: Mapping[str, dt.datetime] | None, now: dt.datetime, token_ttl_s: float
+) -> Verdict:
+    """PRE-CFG-3 whole: valid signing keys (:func:`jwks_valid`) and the rotation overlap."""
+    parts = [
+        jwks_valid(answer),
+        jwks_rotation_overlap(signing_kids(answer.body) if answer.status == 200 else [], last_seen, now, token_ttl_s),
+    ]
+    folded = combine(parts, what="JWKS checks")
+    if folded.label is Label.PASS:
+        return Verdict(Label.PASS, "; ".join(v.reason for v in parts), parts[1].observed, parts[1].expected,
+                       details=folded.details)  # fmt: skip
+    return Verdict(folded.label, folded.reason, parts[1].observed, parts[1].expected, details=folded.details)

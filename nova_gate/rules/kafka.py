@@ -174,7 +174,8 @@ def consumer_lag_below(lag: LagByGroup, max_lag: int, groups: Iterable[str] | No
     """Each group's total lag (summed over its partitions) is below ``max_lag``.
 
     ``groups`` are the expected groups: one absent from ``lag`` or without any committed offset is
-    a FAIL (it is not consuming)."""
+    a FAIL (it is not consuming). Partitions of its topics the group never committed count with
+    every retained message (end minus log-start offset) and are named in the reason."""
     names = list(dict.fromkeys([*(groups or []), *lag]))
     if not names:
         return inconclusive("no consumer groups to evaluate")
@@ -188,9 +189,15 @@ def consumer_lag_below(lag: LagByGroup, max_lag: int, groups: Iterable[str] | No
             continue
         total = sum(_lag(v) for v in partitions.values())
         worst_tp = max(partitions, key=lambda tp: _lag(partitions[tp]))
-        observed[group] = {"lag": total, "worst_partition": worst_tp, "worst_lag": _lag(partitions[worst_tp])}
+        never = sorted(tp for tp, v in partitions.items() if len(v) > 3 and v[3])
+        observed[group] = {"lag": total, "worst_partition": worst_tp, "worst_lag": _lag(partitions[worst_tp]),
+                           "never_committed": never}  # fmt: skip
         if total >= max_lag:
-            problems.append(f"{group}: lag {total} >= {max_lag} (worst {worst_tp}: {_lag(partitions[worst_tp])})")
+            text = f"{group}: lag {total} >= {max_lag} (worst {worst_tp}: {_lag(partitions[worst_tp])})"
+            if never:
+                lagging = sum(_lag(partitions[tp]) for tp in never)
+                text += f"; {len(never)} partition(s) never committed ({_names(never, 3)}): {lagging} from log start"
+            problems.append(text)
     expected = {"max_lag": max_lag}
     if problems:
         return failed(f"consumer lag: {_names(problems)}", observed, expected)

@@ -105,6 +105,10 @@ class _ContainerState(Protocol):
     def waiting_reason(self) -> str | None: ...
     @property
     def last_terminated_reason(self) -> str | None: ...
+    @property
+    def terminated_reason(self) -> str | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
 
 
 class _Pod(Protocol):
@@ -124,6 +128,8 @@ class _Pod(Protocol):
     def images(self) -> tuple[str, ...]: ...
     @property
     def containers(self) -> tuple[_ContainerState, ...]: ...
+    @property
+    def init_containers(self) -> tuple[_ContainerState, ...]: ...
     @property
     def cpu_request_m(self) -> int: ...
     @property
@@ -151,11 +157,17 @@ class _Endpoints(Protocol):
 
 
 def image_tag(image: str) -> str:
-    """The tag of an image reference ("" when it has none); a digest reference returns the digest."""
-    if "@" in image:
-        return image.split("@", 1)[1]
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ""
+    """The tag of an image reference ("" when it has none).
+
+    ``name:tag@sha256:...`` (what kustomize writes when an overlay sets both) is its tag: the
+    container runtime pulls by the digest, which the tag names. A reference by digest alone
+    returns the digest.
+    """
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.split(":", 1)[1]
+    return digest
 
 
 def _live(pods: Iterable[_Pod]) -> list[_Pod]:
@@ -214,17 +226,54 @@ class Usage:
         return self
 
 
-def extra_set(deployments: Sequence[_Deployment], service_names: Iterable[str]) -> tuple[int, int]:
+def extra_set(
+    deployments: Sequence[_Deployment],
+    service_names: Iterable[str],
+    new_version: Sequence[_Deployment] = (),
+) -> tuple[int, int]:
     """CPU (m) and memory (bytes) of one more full set of every service's replicas."""
+    detail = extra_set_detail(deployments, service_names, new_version)
+    return sum(int(str(d["cpu_m"])) for d in detail.values()), sum(int(str(d["memory_b"])) for d in detail.values())
+
+
+def extra_set_detail(
+    deployments: Sequence[_Deployment],
+    service_names: Iterable[str],
+    new_version: Sequence[_Deployment] = (),
+) -> dict[str, dict[str, object]]:
+    """Per service: the running version's replica count times the *new* version's requests.
+
+    ``new_version`` are the release's Deployments (its manifests, or the canary deployment); a
+    service without one is assumed to request what the running version does, and the evidence
+    says so (``requests_from``).
+    """
     wanted = set(service_names)
-    cpu = mem = 0
-    for d in deployments:
+    new_by_service: dict[str, _Container] = {}
+    for d in new_version:
         service = d.labels.get("app", "")
         c = d.main_container(service)
-        if service in wanted and c is not None:
-            cpu += d.replicas * c.cpu_request_m
-            mem += d.replicas * c.memory_request_b
-    return cpu, mem
+        if service in wanted and c is not None and service not in new_by_service:
+            new_by_service[service] = c
+    sums: dict[str, list[int]] = {}  # service -> [replicas, cpu_m, memory_b]
+    for d in deployments:
+        service = d.labels.get("app", "")
+        old = d.main_container(service)
+        if service not in wanted or old is None:
+            continue
+        c = new_by_service.get(service, old)
+        total = sums.setdefault(service, [0, 0, 0])
+        total[0] += d.replicas
+        total[1] += d.replicas * c.cpu_request_m
+        total[2] += d.replicas * c.memory_request_b
+    return {
+        service: {
+            "replicas": replicas,
+            "cpu_m": cpu,
+            "memory_b": mem,
+            "requests_from": "new version" if service in new_by_service else "running version (assumed unchanged)",
+        }
+        for service, (replicas, cpu, mem) in sums.items()
+    }
 
 
 def capacity_headroom(nodes: Sequence[_Node], usage: Usage, extra_cpu_m: int, extra_mem_b: int) -> Verdict:
@@ -325,25 +374,48 @@ def canary_ready(service: str, pods: Iterable[_Pod]) -> Verdict:
     return passed(f"{service}: {len(live)} canary pod(s) Running and ready", observed=observed, expected=expected)
 
 
-CRASH_REASONS = ("CrashLoopBackOff", "Error", "OOMKilled", "RunContainerError", "CreateContainerError")
+CRASH_REASONS = ("CrashLoopBackOff", "Error", "OOMKilled", "RunContainerError", "CreateContainerError",
+                 "CreateContainerConfigError", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")  # fmt: skip
+
+
+def _crashing(c: _ContainerState, init: bool) -> str | None:
+    """Why a container counts as crashing (kubectl's ``Init:CrashLoopBackOff``, ...), else None.
+
+    An init container that terminated with exit code 0 (``Completed``) is done, not crashing; one
+    that terminated otherwise is ``Init:Error`` even without restarts (restartPolicy: Never).
+    """
+    prefix = "Init:" if init else ""
+    if c.waiting_reason in CRASH_REASONS:
+        return f"{prefix}{c.waiting_reason} (restarts={c.restart_count})"
+    if c.restart_count > 0:
+        return f"{prefix}restarts={c.restart_count}" + (
+            f" (last {c.last_terminated_reason})" if c.last_terminated_reason else ""
+        )
+    failed_exit = c.exit_code not in (None, 0) or c.terminated_reason in ("Error", "OOMKilled")
+    if init and failed_exit:
+        return f"Init:{c.terminated_reason or 'Error'} (exit {c.exit_code})"
+    return None
 
 
 def canary_not_crashing(service: str, pods: Iterable[_Pod]) -> Verdict:
-    """CAN-8: no canary container restarting or waiting in a crash loop."""
+    """CAN-8: no canary container, init containers included, restarting or in a crash loop."""
     live = _live(pods)
-    expected = "restartCount 0, no CrashLoopBackOff"
+    expected = "restartCount 0, no CrashLoopBackOff (app and init containers)"
     observed = [
-        {"pod": p.name, "container": c.name, "restarts": c.restart_count, "waiting": c.waiting_reason}
+        {"pod": p.name, "container": c.name, "init": init, "restarts": c.restart_count, "waiting": c.waiting_reason,
+         "terminated": c.terminated_reason}
         for p in live
-        for c in p.containers
-    ]
+        for init, group in ((True, p.init_containers), (False, p.containers))
+        for c in group
+    ]  # fmt: skip
     if not live:
         return inconclusive(f"{service}: no canary pod to judge", observed=observed, expected=expected)
     bad = [
-        f"{p.name}/{c.name} restarts={c.restart_count}" + (f" {c.waiting_reason}" if c.waiting_reason else "")
+        f"{p.name}/{c.name} {why}"
         for p in live
-        for c in p.containers
-        if c.restart_count > 0 or (c.waiting_reason in CRASH_REASONS)
+        for init, group in ((True, p.init_containers), (False, p.containers))
+        for c in group
+        if (why := _crashing(c, init)) is not None
     ]
     if bad:
         return failed(f"{service}: " + ", ".join(bad), observed=observed, expected=expected)

@@ -30,7 +30,8 @@ def preflight_passed(
             else f"no preflight record for {version}"
         )
         return failed(why, observed=[r.path for r in records[:5]], expected=expected)
-    newest = complete[0]
+    # the newest by finish time, whatever order the records were listed in
+    newest = max(complete, key=lambda r: r.finished)
     observed = {
         "record": newest.path,
         "decision": newest.decision,

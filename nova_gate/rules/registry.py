@@ -117,20 +117,63 @@ def version_tags(tags: Sequence[str]) -> list[str]:
     return sorted(t for t in tags if VERSION_TAG.match(t))
 
 
-def retention(repo: str, tags: Sequence[str] | None, keep: int) -> Verdict:
-    """P24-10: at most ``keep`` version tags (latest and other moving tags excluded) remain."""
+def version_key(tag: str) -> tuple[tuple[int, ...], int, str]:
+    """Semantic order of a version tag: numbers compared as numbers, a pre-release before its release,
+    build metadata ignored; ``v1.0.0`` and ``1.0.0`` are the same version."""
+    core = tag.removeprefix("v").split("+", 1)[0]
+    numbers, _, pre = core.partition("-")
+    if not pre and not re.fullmatch(r"[0-9.]+", numbers):  # 1.0.0.rc1 style
+        m = re.match(r"^([0-9.]+?)\.?([A-Za-z].*)$", numbers)
+        if m:
+            numbers, pre = m.group(1), m.group(2)
+    nums = tuple(int(n) for n in numbers.split(".") if n.isdigit())
+    nums = nums + (0,) * (3 - len(nums))
+    return (nums, 0 if pre else 1, pre)
+
+
+def retention(
+    repo: str,
+    tags: Sequence[str] | None,
+    keep: int,
+    running: str | None = None,
+    rollback: str | None = None,
+) -> Verdict:
+    """P24-10: "retain last ``keep`` versions", counted in versions, never in tags.
+
+    Tags naming the same version (``v1.0.0``, ``1.0.0``) count once; moving tags (``latest``) do not
+    count. The running version and the rollback target must be among the retained ones: a
+    retention that deleted either fails, however few versions are left. More than ``keep``
+    versions fails and names the oldest ones (semantic order) as those to prune.
+    """
+    expected = f"<= {keep} versions, including the running {running or '?'} and rollback {rollback or '?'}"
     if tags is None:
-        return failed(f"{repo} does not exist in the registry", None, f"<= {keep} versions")
-    versions = version_tags(tags)
-    if not versions:
-        return failed(f"{repo} lists no version tags at all", sorted(tags), f"1..{keep} versions")
-    if len(versions) > keep:
-        return failed(
-            f"{repo} retains {len(versions)} versions ({', '.join(versions)}), more than {keep}",
-            versions,
-            f"<= {keep} versions",
-        )
-    return passed(f"{repo} retains {len(versions)} version(s)", versions, f"<= {keep} versions")
+        return failed(f"{repo} does not exist in the registry", None, expected)
+    by_version: dict[tuple[tuple[int, ...], int, str], list[str]] = {}
+    for tag in version_tags(tags):
+        by_version.setdefault(version_key(tag), []).append(tag)
+    ordered = sorted(by_version, reverse=True)  # newest first
+    observed = {
+        "versions": [by_version[k][0] if len(by_version[k]) == 1 else "=".join(by_version[k]) for k in ordered],
+        "running": running,
+        "rollback": rollback,
+        "other_tags": sorted(t for t in tags if not VERSION_TAG.match(t)),
+    }
+    if not ordered:
+        return failed(f"{repo} lists no version tags at all", observed, expected)
+    problems = []
+    for role, version in (("running", running), ("rollback target", rollback)):
+        if version is not None and version_key(version) not in by_version:
+            problems.append(f"the {role} version {version} was deleted")
+    if len(ordered) > keep:
+        prune = [by_version[k][0] for k in ordered[keep:]]
+        problems.append(f"retains {len(ordered)} versions, more than {keep}: prune {', '.join(prune)}")
+    if problems:
+        return failed(f"{repo}: " + "; ".join(problems), observed, expected)
+    return passed(
+        f"{repo} retains {len(ordered)} version(s), newest {by_version[ordered[0]][0]}, running and rollback kept",
+        observed,
+        expected,
+    )
 
 
 def platform_in_index(repo: str, ref: str, platforms: Mapping[str, str], platform: str) -> Verdict:

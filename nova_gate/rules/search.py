@@ -1,7 +1,8 @@
 """Search-cluster rules (Elasticsearch / OpenSearch): pure functions over search-source facts.
 
 * PRE-INF-6 :func:`indices_healthy` — no red index and no unassigned primary (FAIL); a yellow
-  index, i.e. unassigned replicas, is a WARN naming them; no indices at all is INCONCLUSIVE.
+  index, i.e. unassigned replicas, is a WARN naming them; no indices at all is INCONCLUSIVE, and so
+  is an open index whose health is not reported (it could be red), whatever else is yellow.
 """
 
 from __future__ import annotations
@@ -61,12 +62,16 @@ def indices_healthy(
         problems.append(f"expected index(es) missing: {_names(missing)}")
     if problems:
         return failed("; ".join(problems), observed, expected_text, red=red, missing=missing)
+    yellow_text = ""
     if yellow or replicas:
         named = [_shard(s) for s in replicas]
-        text = f"{len(yellow)} yellow index(es): {_names(yellow)}"
+        yellow_text = f"{len(yellow)} yellow index(es): {_names(yellow)}"
         if named:
-            text += f"; unassigned replica(s): {_names(named)}"
-        return warned(text, observed, expected_text, yellow=yellow)
+            yellow_text += f"; unassigned replica(s): {_names(named)}"
     if unknown:
-        return inconclusive(f"index health not reported for: {_names(unknown)}", observed, expected_text)
+        # an index of unknown health may be red: that blocks, a yellow one elsewhere cannot soften it
+        text = f"index health not reported for: {_names(unknown)}"
+        return inconclusive(f"{text}; {yellow_text}" if yellow_text else text, observed, expected_text, yellow=yellow)
+    if yellow_text:
+        return warned(yellow_text, observed, expected_text, yellow=yellow)
     return passed(f"all {len(indices)} indices green, no unassigned shards", observed, expected_text)

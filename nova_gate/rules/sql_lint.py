@@ -1,11 +1,20 @@
 """Backward-compatibility lint of migration SQL (PRE-DB-1 / MIG-2), on PostgreSQL's own parser.
 
 ``pglast`` (libpg_query) parses the text, so a statement inside a comment, a string literal or a
-dollar-quoted body (``DO $$ ... $$``, function bodies) is not a statement and is never reported.
+function body (``CREATE FUNCTION ... AS $$ ... $$``, run only when called) is not a statement and is
+never reported. A ``DO $$ ... $$`` block runs at migration time: its PL/pgSQL body is parsed with
+libpg_query's PL/pgSQL parser and every SQL statement in it (inside IF/LOOP/BEGIN blocks too) is
+linted like a top-level one, at its own line; ``EXECUTE 'constant'`` and ``EXECUTE format('...', ...)``
+are linted with identifiers substituted, other dynamic SQL is a ``dynamic-sql`` warning.
 Comments are read from the same library's scanner, for the reviewed per-statement ignores::
 
     -- nova-gate: ignore drop-column reason: column unused since 4.2, see NOVA-123
     ALTER TABLE users DROP COLUMN legacy_flag;
+
+Choices where the checklist is silent (also in the verdict's evidence): a ``lock_timeout`` is
+"set" when any non-zero value precedes the first ACCESS EXCLUSIVE statement (no maximum is
+imposed) and its absence is a warning, not a block; objects created earlier in the same migration
+are new, so dropping or rewriting them is not flagged.
 
 The directive must sit directly above the statement (only other comments between them), name a
 rule that fires on that statement and give a non-empty reason; anything else is itself a
@@ -15,8 +24,9 @@ rule that fires on that statement and give a non-empty reason; anything else is 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums, parse_sql
@@ -39,7 +49,19 @@ RULES: dict[str, tuple[Severity, str]] = {
     "syntax-error": (Severity.BLOCK, "SQL does not parse"),
     "drop-table": (Severity.BLOCK, "drops a table or view the running version may still use"),
     "drop-column": (Severity.BLOCK, "drops a column the running version may still read or write"),
-    "rename-table": (Severity.BLOCK, "renames a table or view under the running version"),
+    "drop-schema": (
+        Severity.BLOCK,
+        "drops a schema with CASCADE, or a database: every table, view and function in it",
+    ),
+    "rename-enum-value": (Severity.BLOCK, "renames an enum value the running version reads and writes"),
+    "drop-cascade": (
+        Severity.BLOCK,
+        "DROP ... CASCADE also drops what depends on the object (columns of a type, defaults, views)",
+    ),
+    "rename-table": (
+        Severity.BLOCK,
+        "renames a table or view (or moves it to another schema) under the running version",
+    ),
     "rename-column": (Severity.BLOCK, "renames a column under the running version"),
     "alter-column-type": (Severity.BLOCK, "changes a column type (rewrite, ACCESS EXCLUSIVE lock)"),
     "add-column-not-null": (
@@ -59,7 +81,8 @@ RULES: dict[str, tuple[Severity, str]] = {
     "drop-index": (Severity.WARN, "drops an index queries may still use"),
     "create-index-not-concurrently": (
         Severity.WARN,
-        "CREATE INDEX without CONCURRENTLY on an existing table blocks writes while it builds",
+        "builds an index on an existing table without CONCURRENTLY (CREATE INDEX, REINDEX, a UNIQUE, "
+        "PRIMARY KEY or EXCLUDE constraint without USING INDEX): writes blocked while it builds",
     ),
     "constraint-not-valid": (
         Severity.WARN,
@@ -69,7 +92,27 @@ RULES: dict[str, tuple[Severity, str]] = {
         Severity.WARN,
         "takes an ACCESS EXCLUSIVE lock without a prior SET lock_timeout",
     ),
+    "add-column-rewrite": (
+        Severity.WARN,
+        "adds a column with a volatile default, a serial or a stored generated value: the table is "
+        "rewritten under ACCESS EXCLUSIVE",
+    ),
+    "backfill-in-transaction": (
+        Severity.WARN,
+        "UPDATE/DELETE of a table this transactional migration altered: the lock is held for the whole backfill",
+    ),
+    "dynamic-sql": (
+        Severity.WARN,
+        "EXECUTE of SQL built at run time inside a DO block cannot be linted: review it by hand",
+    ),
 }
+#: where the checklist is silent, what the lint chose (recorded in every verdict's evidence)
+CHOICES = (
+    "lock_timeout: any non-zero value set before the first ACCESS EXCLUSIVE statement counts; none is a warning",
+    "tables created earlier in the same migration are new: dropping or rewriting them is not flagged",
+    "DO blocks are linted statement by statement; EXECUTE of run-time SQL is a warning",
+    "SET NOT NULL is not flagged after a validated CHECK (col IS NOT NULL) in the same migration (no scan)",
+)
 UNIGNORABLE = frozenset({"syntax-error", "bad-ignore"})
 
 
@@ -188,6 +231,12 @@ class _FileState:
     new_columns: set[tuple[str, str]]
     lock_timeout_set: bool = False
     lock_timeout_reported: bool = False
+    #: (table, column) guaranteed non-null by a validated CHECK (col IS NOT NULL) of this migration
+    not_null_checked: set[tuple[str, str]] = field(default_factory=set)
+    #: constraint name -> (table, column) of CHECK (col IS NOT NULL) ... NOT VALID, awaiting VALIDATE
+    pending_not_null: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: existing tables an ALTER TABLE of this migration locked
+    altered: set[str] = field(default_factory=set)
 
 
 def _is_new(state: _FileState, rel: ast.RangeVar | None) -> bool:
@@ -197,6 +246,28 @@ def _is_new(state: _FileState, rel: ast.RangeVar | None) -> bool:
         if name == rel.relname and (schema is None or rel.schemaname is None or schema == rel.schemaname):
             return True
     return False
+
+
+def _is_new_name(state: _FileState, obj: Any) -> bool:
+    """A DROP object name (a tuple of String) of a table created earlier in the same migration."""
+    parts = [str(o.sval) for o in obj] if isinstance(obj, tuple | list) else [_names(obj)]
+    rel = ast.RangeVar(relname=parts[-1], schemaname=parts[-2] if len(parts) > 1 else None)
+    return _is_new(state, rel)
+
+
+def _fills(constraint: Any) -> bool:
+    """A DEFAULT/IDENTITY/GENERATED constraint that gives existing and new rows a value (DEFAULT NULL does not)."""
+    C = enums.ConstrType
+    if not isinstance(constraint, ast.Constraint):
+        return False
+    if constraint.contype in (C.CONSTR_IDENTITY, C.CONSTR_GENERATED):
+        return True
+    if constraint.contype != C.CONSTR_DEFAULT:
+        return False
+    expr = constraint.raw_expr
+    while isinstance(expr, ast.TypeCast):
+        expr = expr.arg
+    return not (isinstance(expr, ast.A_Const) and expr.isnull)
 
 
 def _has(constraints: Iterable[ast.Constraint] | None, *kinds: enums.ConstrType) -> bool:
@@ -256,9 +327,11 @@ def _takes_access_exclusive(node: ast.Node, state: _FileState) -> bool:
         if _is_new(state, node.relation):
             return False
         return any(isinstance(cmd, ast.AlterTableCmd) and cmd.subtype not in _WEAKER_LOCK for cmd in node.cmds or ())
+    if isinstance(node, ast.AlterObjectSchemaStmt):
+        return node.objectType in _TABLE_LIKE and not _is_new(state, node.relation)
     if isinstance(node, ast.DropStmt):
         if node.removeType in _TABLE_LIKE:
-            return True
+            return not all(_is_new_name(state, o) for o in node.objects or ())
         return node.removeType == enums.ObjectType.OBJECT_INDEX and not node.concurrent
     if isinstance(node, ast.RenameStmt):
         return node.relation is not None and not _is_new(state, node.relation)
@@ -273,24 +346,55 @@ def _takes_access_exclusive(node: ast.Node, state: _FileState) -> bool:
 
 
 def _check(node: ast.Node, state: _FileState, no_transaction: bool, single: bool) -> Iterator[tuple[str, str]]:
-    """(rule, detail) for one statement, given what earlier statements of the file did."""
+    """(rule, detail) for one statement, given what earlier statements of the file did.
+
+    Objects created earlier in the same migration are new: the running version does not use them,
+    so dropping, renaming or rewriting them is not flagged (a scratch table for a backfill).
+    """
     if isinstance(node, ast.DropStmt):
         kind = node.removeType
         objects = ", ".join(_names(o) for o in node.objects or ())
+        cascade = node.behavior == enums.DropBehavior.DROP_CASCADE
         if kind in _TABLE_LIKE:
-            yield "drop-table", f"DROP {kind.name.removeprefix('OBJECT_')} {objects}"
+            if not all(_is_new_name(state, o) for o in node.objects or ()):
+                yield "drop-table", f"DROP {kind.name.removeprefix('OBJECT_')} {objects}"
+        elif kind == enums.ObjectType.OBJECT_SCHEMA:
+            if cascade:
+                yield "drop-schema", f"DROP SCHEMA {objects} CASCADE"
+        elif kind == enums.ObjectType.OBJECT_TYPE and cascade:
+            yield "drop-cascade", f"DROP TYPE {objects} CASCADE"
         elif kind == enums.ObjectType.OBJECT_INDEX:
             yield "drop-index", f"DROP INDEX {objects}"
             if node.concurrent:
                 yield from _concurrently(no_transaction, single, "DROP INDEX CONCURRENTLY")
+        elif cascade:
+            yield "drop-cascade", f"DROP {str(getattr(kind, 'name', '?')).removeprefix('OBJECT_')} {objects} CASCADE"
+    elif isinstance(node, ast.DropdbStmt):
+        yield "drop-schema", f"DROP DATABASE {node.dbname}"
+    elif isinstance(node, ast.AlterEnumStmt) and node.oldVal is not None:
+        yield "rename-enum-value", f"rename value {node.oldVal!r} of {_names(node.typeName)} to {node.newVal!r}"
+    elif isinstance(node, ast.UpdateStmt | ast.DeleteStmt) and not no_transaction:
+        table = _qualified(node.relation)
+        if table in state.altered:
+            verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE FROM"
+            yield "backfill-in-transaction", f"{verb} {table} after altering it in the same transaction"
     elif isinstance(node, ast.TruncateStmt):
-        yield "truncate", "TRUNCATE " + ", ".join(_qualified(r) for r in node.relations or ())
+        rels = [r for r in node.relations or () if not _is_new(state, r)]
+        if rels:
+            yield "truncate", "TRUNCATE " + ", ".join(_qualified(r) for r in rels)
     elif isinstance(node, ast.RenameStmt):
         target = _qualified(node.relation) if node.relation is not None else _names(node.object)
+        if node.relation is not None and _is_new(state, node.relation):
+            return
         if node.renameType in _TABLE_LIKE:
             yield "rename-table", f"rename {target} to {node.newname}"
+        elif node.renameType == enums.ObjectType.OBJECT_SCHEMA:
+            yield "rename-table", f"rename schema {node.subname} (and every table in it) to {node.newname}"
         elif node.renameType == enums.ObjectType.OBJECT_COLUMN:
             yield "rename-column", f"rename column {target}.{node.subname} to {node.newname}"
+    elif isinstance(node, ast.AlterObjectSchemaStmt) and node.objectType in _TABLE_LIKE:
+        if node.relation is not None and not _is_new(state, node.relation):
+            yield "rename-table", f"SET SCHEMA moves {_qualified(node.relation)} to schema {node.newschema}"
     elif isinstance(node, ast.IndexStmt):
         if node.concurrent:
             yield from _concurrently(no_transaction, single, "CREATE INDEX CONCURRENTLY")
@@ -299,6 +403,8 @@ def _check(node: ast.Node, state: _FileState, no_transaction: bool, single: bool
     elif isinstance(node, ast.ReindexStmt):
         if any(getattr(opt, "defname", None) == "concurrently" for opt in node.params or ()):
             yield from _concurrently(no_transaction, single, "REINDEX CONCURRENTLY")
+        elif not _is_new(state, node.relation):
+            yield "create-index-not-concurrently", f"REINDEX {_qualified(node.relation)} without CONCURRENTLY"
     elif isinstance(node, ast.AlterTableStmt) and node.objtype in (
         enums.ObjectType.OBJECT_TABLE,
         enums.ObjectType.OBJECT_FOREIGN_TABLE,
@@ -321,13 +427,18 @@ def _alter_table(node: ast.AlterTableStmt, state: _FileState) -> Iterator[tuple[
         if not isinstance(cmd, ast.AlterTableCmd):
             continue
         column = f"{table}.{cmd.name}"
+        if new_table and cmd.subtype != AT.AT_AddColumn:
+            continue  # the running version does not know this table yet
         if cmd.subtype == AT.AT_DropColumn:
             yield "drop-column", f"DROP COLUMN {column}"
         elif cmd.subtype == AT.AT_AlterColumnType:
             yield "alter-column-type", f"ALTER COLUMN {column} TYPE"
         elif cmd.subtype == AT.AT_SetNotNull:
-            if not new_table and (table, str(cmd.name)) not in state.new_columns:
+            key = (table, str(cmd.name))
+            if key not in state.new_columns and key not in state.not_null_checked:
                 yield "set-not-null", f"SET NOT NULL on {column}"
+        elif cmd.subtype == AT.AT_ValidateConstraint and str(cmd.name) in state.pending_not_null:
+            state.not_null_checked.add(state.pending_not_null.pop(str(cmd.name)))
         elif cmd.subtype == AT.AT_ColumnDefault and cmd.def_ is None:
             yield "drop-default", f"DROP DEFAULT on {column}"
         elif cmd.subtype == AT.AT_DropConstraint:
@@ -337,17 +448,90 @@ def _alter_table(node: ast.AlterTableStmt, state: _FileState) -> Iterator[tuple[
             state.new_columns.add((table, str(col.colname)))
             C = enums.ConstrType
             not_null = _has(col.constraints, C.CONSTR_NOTNULL, C.CONSTR_PRIMARY) or col.is_not_null
-            filled = _has(col.constraints, C.CONSTR_DEFAULT, C.CONSTR_IDENTITY, C.CONSTR_GENERATED)
-            if not_null and not filled and not new_table:
+            filled = any(_fills(c) for c in col.constraints or ())
+            if not_null and not filled and not new_table and not _serial(col):
                 yield "add-column-not-null", f"ADD COLUMN {table}.{col.colname} NOT NULL without DEFAULT"
+            if not new_table and (rewrite := _rewrites(col)):
+                yield "add-column-rewrite", f"ADD COLUMN {table}.{col.colname} {rewrite}"
+            if not new_table and _has(col.constraints, C.CONSTR_UNIQUE, C.CONSTR_PRIMARY):
+                yield "create-index-not-concurrently", f"ADD COLUMN {table}.{col.colname} UNIQUE/PRIMARY KEY"
             for constraint in col.constraints or ():
                 if _unvalidated(constraint) and not new_table and constraint.contype == C.CONSTR_CHECK:
                     yield "constraint-not-valid", f"CHECK on new column {table}.{col.colname}"
+        elif cmd.subtype == AT.AT_AddConstraint and _builds_index(cmd.def_):
+            assert isinstance(cmd.def_, ast.Constraint)
+            kind = str(getattr(cmd.def_.contype, "name", "")).removeprefix("CONSTR_")
+            yield "create-index-not-concurrently", f"ADD CONSTRAINT {cmd.def_.conname or '(unnamed)'} {kind} on {table}"
         elif cmd.subtype == AT.AT_AddConstraint and _unvalidated(cmd.def_) and not new_table:
             assert isinstance(cmd.def_, ast.Constraint)
             kind = str(getattr(cmd.def_.contype, "name", "")).removeprefix("CONSTR_")
             name = cmd.def_.conname or "(unnamed)"
             yield "constraint-not-valid", f"ADD CONSTRAINT {name} {kind} on {table} without NOT VALID"
+
+
+_VOLATILE = frozenset({"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "uuidv4", "uuidv7",
+                       "clock_timestamp", "timeofday", "nextval", "txid_current", "gen_random_bytes"})  # fmt: skip
+_SERIAL = frozenset({"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"})
+
+
+def _serial(col: ast.ColumnDef) -> bool:
+    return col.typeName is not None and _names(col.typeName.names).split(".")[-1].lower() in _SERIAL
+
+
+def _rewrites(col: ast.ColumnDef) -> str | None:
+    """Why adding ``col`` to an existing table rewrites it (PostgreSQL 11+ adds a constant default
+    without a rewrite; a volatile default, a serial or a stored generated column is computed per row)."""
+    if _serial(col):
+        return "serial"
+    for c in col.constraints or ():
+        if not isinstance(c, ast.Constraint):
+            continue
+        if c.contype == enums.ConstrType.CONSTR_GENERATED:
+            return "GENERATED ... STORED"
+        if c.contype == enums.ConstrType.CONSTR_IDENTITY:
+            return "GENERATED AS IDENTITY"
+        if c.contype == enums.ConstrType.CONSTR_DEFAULT and (name := _volatile_call(c.raw_expr)):
+            return f"DEFAULT {name}() (volatile)"
+    return None
+
+
+def _volatile_call(node: Any) -> str | None:
+    if isinstance(node, ast.FuncCall):
+        name = _names(node.funcname).split(".")[-1].lower()
+        if name in _VOLATILE:
+            return name
+        for arg in node.args or ():
+            if found := _volatile_call(arg):
+                return found
+    if isinstance(node, ast.TypeCast):
+        return _volatile_call(node.arg)
+    if isinstance(node, ast.A_Expr):
+        return _volatile_call(node.lexpr) or _volatile_call(node.rexpr)
+    return None
+
+
+def _builds_index(constraint: Any) -> bool:
+    """A UNIQUE/PRIMARY KEY/EXCLUDE constraint that builds its index (not ``USING INDEX``)."""
+    C = enums.ConstrType
+    return (
+        isinstance(constraint, ast.Constraint)
+        and constraint.contype in (C.CONSTR_UNIQUE, C.CONSTR_PRIMARY, C.CONSTR_EXCLUSION)
+        and not constraint.indexname
+    )
+
+
+def _not_null_check(constraint: Any) -> str | None:
+    """The column of a ``CHECK (col IS NOT NULL)`` constraint, else None."""
+    if not isinstance(constraint, ast.Constraint) or constraint.contype != enums.ConstrType.CONSTR_CHECK:
+        return None
+    expr = constraint.raw_expr
+    if (
+        isinstance(expr, ast.NullTest)
+        and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
+        and isinstance(expr.arg, ast.ColumnRef)
+    ):
+        return _names(expr.arg.fields)
+    return None
 
 
 def _unvalidated(constraint: Any) -> bool:
@@ -360,11 +544,33 @@ def _unvalidated(constraint: Any) -> bool:
 
 
 def _record(node: ast.Node, state: _FileState) -> None:
-    """Remember the tables this statement creates and whether it set lock_timeout."""
+    """Remember the tables this statement creates (or drops again) and whether it set lock_timeout."""
     if isinstance(node, ast.CreateStmt | ast.CreateTableAsStmt):
         rel = node.relation if isinstance(node, ast.CreateStmt) else node.into.rel if node.into is not None else None
         if rel is not None and rel.relname is not None:
             state.new_tables.add((rel.schemaname, str(rel.relname)))
+    if (
+        isinstance(node, ast.RenameStmt)
+        and node.renameType in _TABLE_LIKE
+        and node.relation is not None
+        and _is_new(state, node.relation)
+        and node.newname
+    ):
+        state.new_tables.add((node.relation.schemaname, str(node.newname)))
+    if isinstance(node, ast.AlterTableStmt) and not _is_new(state, node.relation):
+        table = _qualified(node.relation)
+        if any(isinstance(c, ast.AlterTableCmd) and c.subtype not in _WEAKER_LOCK for c in node.cmds or ()):
+            state.altered.add(table)
+        for cmd in node.cmds or ():
+            if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == enums.AlterTableType.AT_AddConstraint:
+                column = _not_null_check(cmd.def_)
+                if column is None:
+                    continue
+                assert isinstance(cmd.def_, ast.Constraint)
+                if cmd.def_.skip_validation:
+                    state.pending_not_null[str(cmd.def_.conname)] = (table, column)
+                else:
+                    state.not_null_checked.add((table, column))
     setting = _lock_timeout_value(node)
     if setting is not None:
         state.lock_timeout_set = setting
@@ -433,21 +639,25 @@ def lint_sql(sql: str, file: str = "<sql>", *, no_transaction: bool | None = Non
     used: set[int] = set()  # start offsets of directive comments attached to a statement
     previous_end = 0
     for stmt in stmts:
-        fired = [(rule, detail) for rule, detail in _check(stmt.node, state, no_transaction, len(stmts) == 1)]
-        if _takes_access_exclusive(stmt.node, state) and not state.lock_timeout_set and not state.lock_timeout_reported:
-            state.lock_timeout_reported = True
-            fired.append(("missing-lock-timeout", "first ACCESS EXCLUSIVE statement of the migration"))
-        _record(stmt.node, state)
+        fired: list[tuple[str, str, int, str]] = []  # rule, detail, line, statement text
+        if isinstance(stmt.node, ast.DoStmt):
+            for node, line, text, issue in do_body_statements(stmt, sql):
+                if issue is not None:
+                    fired.append((issue[0], issue[1], line, text))
+                    continue
+                assert node is not None
+                fired += [(r, d, line, text) for r, d in _fire(node, state, no_transaction, False)]
+        else:
+            fired += [(r, d, stmt.line, stmt.text) for r, d in _fire(stmt.node, state, no_transaction, len(stmts) == 1)]
         gap = [c for c in all_comments if previous_end <= c.start and c.end <= stmt.start]
         previous_end = stmt.end
         directives = [d for d in map(parse_directive, _attached(stmt, gap)) if d is not None]
         reasons = {d.rule: d.reason for d in directives if d.problem is None and d.reason}
-        for rule, detail in fired:
+        for rule, detail, line, text in fired:
             severity, meaning = RULES[rule]
-            findings.append(
-                Finding(file, stmt.line, stmt.text, rule, severity, f"{detail}: {meaning}", reasons.get(rule))
-            )
-        fired_rules = {rule for rule, _ in fired}
+            reason = None if rule in UNIGNORABLE else reasons.get(rule)
+            findings.append(Finding(file, line, text, rule, severity, f"{detail}: {meaning}", reason))
+        fired_rules = {rule for rule, *_ in fired}
         for directive in directives:
             used.add(directive.comment.start)
             problem = directive.problem
@@ -462,6 +672,138 @@ def lint_sql(sql: str, file: str = "<sql>", *, no_transaction: bool | None = Non
             findings.append(_bad_ignore(file, comment, "ignore directive is not directly above a statement"))
     findings.sort(key=lambda f: (f.line, f.rule))
     return findings
+
+
+def _fire(node: ast.Node, state: _FileState, no_transaction: bool, single: bool) -> list[tuple[str, str]]:
+    """The rules one statement fires, then what it leaves in the file state."""
+    fired = list(_check(node, state, no_transaction, single))
+    if _takes_access_exclusive(node, state) and not state.lock_timeout_set and not state.lock_timeout_reported:
+        state.lock_timeout_reported = True
+        fired.append(("missing-lock-timeout", "first ACCESS EXCLUSIVE statement of the migration"))
+    _record(node, state)
+    return fired
+
+
+# ---------------------------------------------------------------- DO blocks
+
+_FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?-?\d*([sIL%])")
+
+
+def _do_parts(node: ast.DoStmt) -> tuple[str, str | None]:
+    language, body = "plpgsql", None
+    for arg in node.args or ():
+        if isinstance(arg, ast.DefElem) and isinstance(arg.arg, ast.String):
+            if arg.defname == "language":
+                language = str(arg.arg.sval).lower()
+            elif arg.defname == "as":
+                body = str(arg.arg.sval)
+    return language, body
+
+
+def _plpgsql_sql(tree: Any) -> Iterator[tuple[int, str, bool]]:
+    """(line in the body, SQL text, dynamic?) of every statement a PL/pgSQL function tree runs."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if key == "PLpgSQL_stmt_execsql":
+                query = ((value.get("sqlstmt") or {}).get("PLpgSQL_expr") or {}).get("query")
+                if query:
+                    yield int(value.get("lineno") or 1), str(query), False
+                continue
+            if key == "PLpgSQL_stmt_dynexecute":
+                query = ((value.get("query") or {}).get("PLpgSQL_expr") or {}).get("query")
+                if query:
+                    yield int(value.get("lineno") or 1), str(query), True
+                continue
+            yield from _plpgsql_sql(value)
+    elif isinstance(tree, list):
+        for item in tree:
+            yield from _plpgsql_sql(item)
+
+
+def _constant_sql(expr: str) -> str | None:
+    """The SQL an EXECUTE expression evaluates to when it is known before run time.
+
+    ``'text'`` / ``$q$text$q$`` / ``'a' || 'b'``, and ``format('fmt', args)`` whose arguments are
+    constants or identifiers-to-be (``%I``/``%s`` of a non-constant becomes a placeholder name).
+    """
+    try:
+        parsed = parse_sql(f"SELECT {expr}")
+    except ParseError:
+        return None
+    if len(parsed) != 1 or not isinstance(parsed[0].stmt, ast.SelectStmt):
+        return None
+    targets = parsed[0].stmt.targetList or ()
+    if len(targets) != 1:
+        return None
+    return _eval_text(getattr(targets[0], "val", None))
+
+
+def _eval_text(node: Any) -> str | None:
+    value = _const(node)
+    if isinstance(value, str):
+        return value
+    if isinstance(node, ast.A_Expr) and _names(node.name) == "||":
+        left, right = _eval_text(node.lexpr), _eval_text(node.rexpr)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.FuncCall) and _names(node.funcname).split(".")[-1] == "format":
+        args = list(node.args or ())
+        fmt = _eval_text(args[0]) if args else None
+        if fmt is None:
+            return None
+        rest = args[1:]
+        position = iter(range(len(rest)))
+
+        def substitute(m: re.Match[str]) -> str:
+            if m.group(2) == "%":
+                return "%"
+            index = int(m.group(1)) - 1 if m.group(1) else next(position, len(rest))
+            arg = rest[index] if 0 <= index < len(rest) else None
+            text = _eval_text(arg) if arg is not None else None
+            if m.group(2) == "L":
+                return "'" + (text or "").replace("'", "''") + "'"
+            return text if text is not None else "nova_dynamic_name"
+
+        return _FORMAT_SPEC.sub(substitute, fmt)
+    return None
+
+
+def do_body_statements(stmt: Statement, sql: str) -> Iterator[tuple[ast.Node | None, int, str, tuple[str, str] | None]]:
+    """The statements a ``DO`` block runs: (node, file line, text, problem) with ``problem`` a
+    (rule, detail) when a statement cannot be linted (syntax error, dynamic SQL)."""
+    assert isinstance(stmt.node, ast.DoStmt)
+    language, body = _do_parts(stmt.node)
+    if body is None or language != "plpgsql":
+        return
+    # the body's line 1 is the line of its opening quote (arg_location: its offset in the file)
+    at = next((a.arg_location for a in stmt.node.args or () if getattr(a, "defname", None) == "as"), None)
+    start = at if isinstance(at, int) and at >= stmt.start else max(sql.find(body, stmt.start), stmt.start)
+    base = line_of(sql, start) - 1
+    from pglast import parse_plpgsql
+
+    wrapped = f"CREATE FUNCTION nova_gate_do() RETURNS void LANGUAGE plpgsql AS $nova_gate_do${body}$nova_gate_do$"
+    try:
+        tree = parse_plpgsql(wrapped)
+    except ParseError as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        yield None, stmt.line, stmt.text, ("syntax-error", f"DO block body: {message}")
+        return
+    for line, text, dynamic in _plpgsql_sql(tree):
+        where = base + line
+        query = _constant_sql(text) if dynamic else text
+        if query is None:
+            yield None, where, f"EXECUTE {text}", ("dynamic-sql", f"EXECUTE {text[:60]}")
+            continue
+        try:
+            nodes = [item.stmt for item in parse_sql(query) or () if item.stmt is not None]
+        except ParseError as exc:
+            message = str(exc.args[0]) if exc.args else str(exc)
+            if dynamic:
+                yield None, where, f"EXECUTE {text}", ("dynamic-sql", f"EXECUTE of unparsable SQL ({message})")
+            else:
+                yield None, where, query, ("syntax-error", f"in DO block: {message}")
+            continue
+        for node in nodes:
+            yield node, where, query.strip(), None
 
 
 def _bad_ignore(file: str, comment: Comment, problem: str) -> Finding:
@@ -489,6 +831,7 @@ def lint_verdict(findings: Sequence[Finding], what: str = "migrations") -> Verdi
     warn = [f for f in active if f.severity is Severity.WARN]
     observed = [f.as_dict() for f in active]
     expected = "no backward-incompatible or locking statements"
+    choices = CHOICES
     if block:
         first = block[0]
         more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
@@ -497,6 +840,7 @@ def lint_verdict(findings: Sequence[Finding], what: str = "migrations") -> Verdi
             observed,
             expected,
             ignored=ignored,
+            choices=choices,
         )
     if warn:
         first = warn[0]
@@ -506,5 +850,6 @@ def lint_verdict(findings: Sequence[Finding], what: str = "migrations") -> Verdi
             observed,
             expected,
             ignored=ignored,
+            choices=choices,
         )
-    return passed(f"no findings in {what}", observed, expected, ignored=ignored)
+    return passed(f"no findings in {what}", observed, expected, ignored=ignored, choices=choices)

@@ -96,6 +96,9 @@ STALL_BURST = 5_000  # messages produced at once, >> the checklist's lag limit o
 STALL_TRICKLE_RATE = 20  # messages/s afterwards, so the lag keeps growing during a window
 STALL_TRICKLE_MAX_S = 3_600
 STALL_PROC = "kafka-stall-producer"
+#: a partition the group never committed (its offset deleted) while messages arrive in it
+UNCOMMITTED_GROUP, UNCOMMITTED_TOPIC, UNCOMMITTED_PARTITION = "events-service-consumer", "analytics-events", 2
+UNCOMMITTED_MESSAGES = 1_500  # > the checklist's lag limit of 1000, all in that one partition
 
 BOOTSTRAP = [f"{ports.HOST}:{p}" for p in ports.KAFKA_BROKERS]
 
@@ -121,8 +124,8 @@ def admin_client(timeout_ms: int = 15_000) -> Any:
         client.close()
 
 
-def produce(topic: str, count: int, *, prefix: str = "seed") -> None:
-    """Produce ``count`` small JSON messages to ``topic`` (acks=all) and wait for them."""
+def produce(topic: str, count: int, *, prefix: str = "seed", partition: int | None = None) -> None:
+    """Produce ``count`` small JSON messages to ``topic`` (or one ``partition``; acks=all) and wait for them."""
     import_kafka()
     from kafka import KafkaProducer
 
@@ -139,7 +142,7 @@ def produce(topic: str, count: int, *, prefix: str = "seed") -> None:
     try:
         for i in range(count):
             value = json.dumps({"seq": i, "source": prefix, "ts": time.time()}).encode()
-            producer.send(topic, key=f"{prefix}-{i % 97}".encode(), value=value)
+            producer.send(topic, key=f"{prefix}-{i % 97}".encode(), value=value, partition=partition)
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)
@@ -458,6 +461,15 @@ class Kafka(Component):
                 self.name,
             ),
             Fault(
+                "kafka-partition-never-committed",
+                f"{UNCOMMITTED_GROUP} has no committed offset on {UNCOMMITTED_TOPIC}-{UNCOMMITTED_PARTITION} "
+                f"(deleted) while {UNCOMMITTED_MESSAGES} messages arrive there",
+                ("P24-5", "MON-7"),
+                self._inject_uncommitted,
+                lambda: commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP])),
+                self.name,
+            ),
+            Fault(
                 "kafka-consumer-stalled",
                 f"{STALL_BURST} messages (then {STALL_TRICKLE_RATE}/s) produced to {STALL_TOPIC} while "
                 f"{STALL_GROUP}'s committed offsets stay put",
@@ -511,6 +523,23 @@ class Kafka(Component):
         for group, topics in CONSUMER_GROUPS.items():
             if MISSING_FAULT_TOPIC in topics:
                 commit_to_end(group, list(topics))
+
+    def _inject_uncommitted(self) -> None:
+        from kafka import TopicPartition
+
+        produce(UNCOMMITTED_TOPIC, UNCOMMITTED_MESSAGES, prefix="uncommitted", partition=UNCOMMITTED_PARTITION)
+        tp = TopicPartition(UNCOMMITTED_TOPIC, UNCOMMITTED_PARTITION)
+
+        def delete() -> dict[Any, Any]:
+            with admin_client() as admin:
+                result: dict[Any, Any] = admin.delete_group_offsets(UNCOMMITTED_GROUP, [tp])
+                return result
+
+        errors = retrying(delete, f"delete the offset of {UNCOMMITTED_GROUP} on {tp}")
+        bad = {str(k): getattr(v, "__name__", str(v)) for k, v in (errors or {}).items()}
+        bad = {k: v for k, v in bad.items() if v not in ("NoError", "None")}
+        if bad:
+            raise SandboxError(f"kafka: deleting the offset of {UNCOMMITTED_GROUP} failed: {bad}")
 
     def _inject_stall(self) -> None:
         produce(STALL_TOPIC, STALL_BURST, prefix="stall")

@@ -311,7 +311,7 @@ def _kubeconfig(path: Path, pki: Path, user: str) -> None:
 # ==============================================================================================
 # kwok: stages (pod ready, plus the sandbox's fault stages) and container logs
 # ==============================================================================================
-FAULT_LABEL = "nova.sandbox/fault"  # on a pod (or a pod template): "not-ready" | "crashloop"
+FAULT_LABEL = "nova.sandbox/fault"  # on a pod (or a pod template): "not-ready" | "crashloop" | "init-crashloop"
 _POD_IPS = """
       {{ $hostIPs := NodeIPsWith .spec.nodeName }}
       {{ with $hostIPs }}
@@ -402,6 +402,64 @@ spec:
             message: {{ printf "back-off 5m0s restarting failed container=%s pod=%s" .name $pod | Quote }}
       {{ end }}
 @POD_IPS@
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: nova-pod-init-crashloop
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
+    - {key: '.metadata.labels["nova.sandbox/fault"]', operator: In, values: ['init-crashloop']}
+    - {key: '.spec.nodeName', operator: Exists}
+    - {key: '.status.initContainerStatuses.[].state.waiting.reason', operator: NotIn, values: ['CrashLoopBackOff']}
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $pod := .metadata.name }}
+      phase: Pending
+      conditions:
+      - {lastTransitionTime: {{ $now | Quote }}, status: "False", type: Initialized, reason: ContainersNotInitialized}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "False", type: Ready, reason: ContainersNotInitialized}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "False", type: ContainersReady, reason: ContainersNotReady}
+      initContainerStatuses:
+      {{ range .spec.initContainers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        started: false
+        restartCount: 5
+        lastState:
+          terminated:
+            exitCode: 1
+            reason: Error
+            message: "migrations not applied: timed out waiting for schema version"
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: {{ printf "back-off 2m40s restarting failed container=%s pod=%s" .name $pod | Quote }}
+      {{ end }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        started: false
+        restartCount: 0
+        state:
+          waiting:
+            reason: PodInitializing
+      {{ end }}
+      {{ $hostIPs := NodeIPsWith .spec.nodeName }}
+      {{ with $hostIPs }}
+      hostIP: {{ index . 0 | Quote }}
+      {{ end }}
+      startTime: {{ or .status.startTime $now | Quote }}
 """
 
 
@@ -437,7 +495,11 @@ def kwok_config(path: Path, log_dir: Path, services: list[str]) -> None:
         if doc["metadata"]["name"] == "pod-ready":
             # a pod labelled with a sandbox fault never becomes ready through the default stage
             doc["spec"]["selector"]["matchExpressions"].append(
-                {"key": f'.metadata.labels["{FAULT_LABEL}"]', "operator": "NotIn", "values": ["not-ready"]}
+                {
+                    "key": f'.metadata.labels["{FAULT_LABEL}"]',
+                    "operator": "NotIn",
+                    "values": ["not-ready", "init-crashloop"],
+                }
             )
         docs.append(doc)
     docs += list(yaml.safe_load_all(_FAULT_STAGES.replace("@POD_IPS@", _POD_IPS)))
@@ -894,6 +956,13 @@ class Kubernetes(Component):
             [str(b / "kube-scheduler"), f"--kubeconfig={self.dir / 'scheduler.kubeconfig'}", *common],
             env={"GOMAXPROCS": "2"},
         )
+        self._spawn_kwok()
+        wait_for(self._default_sa_ready, "controller-manager (default service account)", 60)
+        ensure_nodes()
+        reset_release(wait=True)
+
+    def _spawn_kwok(self) -> None:
+        b, p = self.bin, self.pki
         self.spawn(
             "kubernetes-kwok",
             [
@@ -906,9 +975,21 @@ class Kubernetes(Component):
             ],
             env={"GOMAXPROCS": "2"},
         )  # fmt: skip
-        wait_for(self._default_sa_ready, "controller-manager (default service account)", 60)
-        ensure_nodes()
-        reset_release(wait=True)
+
+    def restart_kwok(self) -> None:
+        """Reload kwok's stages (e.g. a new fault stage) without touching the control plane."""
+        services, *_ = _release()
+        kwok_config(self.dir / "kwok.yaml", _log_dir(), [s for s, _, _ in services])
+        self.stop_process("kubernetes-kwok", timeout=30)
+        self._spawn_kwok()
+
+        def nodes_ready() -> bool:
+            nodes = _core().list_node(_request_timeout=10).items
+            return len(nodes) >= len(NODES) and all(
+                any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])) for n in nodes
+            )
+
+        wait_for(nodes_ready, "kwok nodes Ready again", 90)
 
     def _default_sa_ready(self) -> bool:
         import json
@@ -979,6 +1060,47 @@ def _faults() -> list[Fault]:
 
     def canary_crashloop() -> None:
         _label_pod(f"app={victim},version={new}", "crashloop", "")
+
+    init_victim = "search-service"
+
+    def canary_init_crashloop() -> None:
+        """The canary's template gains an init container that crash-loops (Init:CrashLoopBackOff)."""
+        name = f"{init_victim}-{new}"
+        _apps().patch_namespaced_deployment(
+            name,
+            NAMESPACE,
+            {"spec": {"template": {
+                "metadata": {"labels": {FAULT_LABEL: "init-crashloop"}},
+                "spec": {"initContainers": [{
+                    "name": "wait-for-migrations",
+                    "image": f"127.0.0.1:55000/nova-{init_victim}:{new}",
+                    "command": ["/usr/local/bin/wait-for-migrations", "--timeout=30s"],
+                }]},
+            }}},
+            _request_timeout=15,
+        )  # fmt: skip
+
+        def looping() -> bool:
+            pods = (
+                _core()
+                .list_namespaced_pod(
+                    NAMESPACE, label_selector=f"app={init_victim},{FAULT_LABEL}=init-crashloop", _request_timeout=10
+                )
+                .items
+            )
+            return any(
+                (s.state.waiting.reason if s.state and s.state.waiting else None) == "CrashLoopBackOff"
+                for p in pods
+                for s in (p.status.init_container_statuses or [])
+            )
+
+        wait_for(looping, f"an {init_victim} canary pod in Init:CrashLoopBackOff", 60)
+
+    def canary_init_healed() -> None:
+        services, required_env, *_ = _release()
+        port, pool = next((p, pl) for s, p, pl in services if s == init_victim)
+        _apply_deployment(deployment_body(init_victim, port, pool, new, 1, required_env))
+        wait_release(_want(canary_state))
 
     def canary_not_ready() -> None:
         _label_pod(f"app=user-service,version={new}", "not-ready", "")
@@ -1081,6 +1203,9 @@ def _faults() -> list[Fault]:
     f = Fault
     c = "kubernetes"
     return [
+        f("kube-canary-init-crashloop",
+          f"the {init_victim} canary's init container crash-loops (Init:CrashLoopBackOff, pod Pending)",
+          ("CAN-8", "CAN-2"), canary_init_crashloop, canary_init_healed, c, stage="canary"),
         f("kube-canary-crashloop", f"the {victim} canary container crash-loops (restarts, CrashLoopBackOff)",
           ("CAN-8", "CAN-2"), canary_crashloop, lambda: _heal_pods(canary_state), c, stage="canary"),
         f("kube-canary-never-ready", "the user-service canary pod runs but its readiness probe fails",

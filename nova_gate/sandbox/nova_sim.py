@@ -685,15 +685,38 @@ class KeyRing:
     AUDIENCE = "nova-api"
     TTL = 3600
 
-    def __init__(self) -> None:
-        self.current = self._new_key()
+    def __init__(self, key_file: Path | None = None) -> None:
+        # The signing key survives restarts (a restart is not a key rotation: PRE-CFG-3 would see the
+        # old key withdrawn); it lives in the sandbox's git-ignored state, never in the repository.
+        self.current = self._load_or_create(key_file) if key_file is not None else self._new_key()
         self.next: Any = None
+        self.retired: Any = None  # the key a rotation without overlap withdrew (fault undo)
+
+    @classmethod
+    def _load_or_create(cls, path: Path) -> Any:
+        from cryptography.hazmat.primitives import serialization
+
+        if path.exists():
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            return cls._entry(key)
+        entry = cls._new_key()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = entry["key"].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        return entry
 
     @staticmethod
     def _new_key() -> Any:
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return KeyRing._entry(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    @staticmethod
+    def _entry(key: Any) -> Any:
         numbers = key.public_key().public_numbers()
         jwk = {"e": _int_b64(numbers.e), "kty": "RSA", "n": _int_b64(numbers.n)}
         kid = _b64(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())[:16]
@@ -701,6 +724,16 @@ class KeyRing:
 
     def set_next(self, enabled: bool) -> None:
         self.next = self._new_key() if enabled and self.next is None else (self.next if enabled else None)
+
+    def rotate_without_overlap(self) -> None:
+        """Sign with a brand-new key and withdraw the current one at once (the PRE-CFG-3 fault)."""
+        if self.retired is None:
+            self.retired, self.current, self.next = self.current, self._new_key(), None
+
+    def restore(self) -> None:
+        """Undo :meth:`rotate_without_overlap`: the withdrawn key signs and is published again alone."""
+        if self.retired is not None:
+            self.current, self.retired, self.next = self.retired, None, None
 
     def jwks(self) -> dict[str, Any]:
         keys = [self.current["jwk"]] + ([self.next["jwk"]] if self.next else [])
@@ -788,7 +821,7 @@ class Backends:
     def __init__(self) -> None:
         self.pool = Pool(PG_DSN)
         self._redis: Any = None
-        self.keys = KeyRing()
+        self.keys = KeyRing(state_root() / "jwt-signing-key.pem")
 
     @property
     def redis(self) -> Any:
@@ -1139,7 +1172,13 @@ class AdminHandler(ServiceHandler):
                 self._send(200, st.knob_state())
             elif path == "/admin/jwks" and method == "POST":
                 body = self._json_body()
-                backends().keys.set_next(bool(body.get("next")))
+                ring = backends().keys
+                if body.get("rotate") == "without-overlap":
+                    ring.rotate_without_overlap()
+                elif body.get("restore"):
+                    ring.restore()
+                else:
+                    ring.set_next(bool(body.get("next")))
                 self._send(200, backends().keys.jwks())
             elif path == "/admin/scenario" and method == "GET":
                 model = st.current()

@@ -686,6 +686,16 @@ class Postgres(Component):
             "/* DROP TABLE users; */\nCOMMENT ON TABLE users IS 'ALTER TABLE users DROP COLUMN x';\n",
             "COMMENT ON TABLE users IS NULL;\n",
         )
+        # the common idempotent idiom: a rename guarded by IF EXISTS inside a DO block (runs at migration time)
+        do_rename = pending(
+            "rename_email_if_present",
+            lock + "DO $$\nBEGIN\n"
+            "    IF EXISTS (SELECT 1 FROM information_schema.columns\n"
+            "               WHERE table_name = 'users' AND column_name = 'email') THEN\n"
+            "        ALTER TABLE users RENAME COLUMN email TO email_address;\n"
+            "    END IF;\nEND\n$$;\n",
+            "ALTER TABLE users RENAME COLUMN email_address TO email;\n",
+        )
         no_down = pending("add_bio", lock + "ALTER TABLE users ADD COLUMN bio TEXT;\n", None)
 
         def owner(sql: str) -> Callable[[], None]:
@@ -713,6 +723,13 @@ class Postgres(Component):
                 "a pending migration renames users.email",
                 ("PRE-DB-1", "MIG-2"),
                 *rename,
+                self.name,
+            ),
+            Fault(
+                "pg-pending-do-block-rename",
+                "a pending migration renames users.email inside a DO block (IF EXISTS ... THEN ALTER ...)",
+                ("PRE-DB-1", "MIG-2"),
+                *do_rename,
                 self.name,
             ),
             Fault(

@@ -40,6 +40,8 @@ CONFIG_V1 = "application/vnd.docker.container.image.v1+json"
 LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 WRONG_PLATFORM_SERVICE = "media-service"
 EXTRA_VERSION_SERVICE, EXTRA_VERSION = "content-service", "v0.7.0"
+#: the retention fault keeps the three *oldest* versions: the running one is deleted, an older one kept
+RETENTION_FAULT_SERVICE = "messaging-service"
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z, the mtime of every file in the layers
 CREATED = {
     "v0.7.0": "2026-06-30T10:00:00Z",  # only pushed by the registry-extra-version fault
@@ -298,6 +300,15 @@ class Registry(Component):
                 self.name,
             ),
             Fault(
+                "registry-retention-deleted-running",
+                f"a retention job on nova-{RETENTION_FAULT_SERVICE} kept the three oldest versions: "
+                f"{EXTRA_VERSION} pushed back, the running {RELEASE} deleted (still 3 versions)",
+                ("P24-10",),
+                self._retain_oldest,
+                self._retain_newest,
+                self.name,
+            ),
+            Fault(
                 "registry-extra-version",
                 f"nova-{EXTRA_VERSION_SERVICE} still holds {EXTRA_VERSION} (4 versions retained)",
                 ("P24-10",),
@@ -320,6 +331,27 @@ class Registry(Component):
     def _delete_extra_version(self) -> None:
         repo = repository(EXTRA_VERSION_SERVICE)
         with RegistryClient() as client:
+            digest = client.manifest_digest(repo, EXTRA_VERSION)
+            if digest:
+                client.delete_manifest(repo, digest)
+            if EXTRA_VERSION in client.tags(repo):
+                raise SandboxError(f"registry: {repo}:{EXTRA_VERSION} is still listed after the delete")
+
+    def _retain_oldest(self) -> None:
+        repo = repository(RETENTION_FAULT_SERVICE)
+        with RegistryClient() as client:
+            client.push_image(repo, build_image(RETENTION_FAULT_SERVICE, EXTRA_VERSION), EXTRA_VERSION)
+            digest = client.manifest_digest(repo, RELEASE)
+            if digest:
+                # deleting by digest removes latest too; the deployment still pulls by its tag
+                client.delete_manifest(repo, digest)
+            if RELEASE in client.tags(repo):
+                raise SandboxError(f"registry: {repo}:{RELEASE} is still listed after the delete")
+
+    def _retain_newest(self) -> None:
+        repo = repository(RETENTION_FAULT_SERVICE)
+        with RegistryClient() as client:
+            client.push_image(repo, build_image(RETENTION_FAULT_SERVICE, RELEASE), RELEASE, "latest")
             digest = client.manifest_digest(repo, EXTRA_VERSION)
             if digest:
                 client.delete_manifest(repo, digest)

@@ -124,6 +124,17 @@ class Simulator(Component):
                 self.name,
             ),
             Fault(
+                "jwks-rotation-without-overlap",
+                "the auth service signs with a new key and withdraws the old one at once, while tokens "
+                "the old key signed are still valid (no rotation overlap)",
+                ("PRE-CFG-3",),
+                lambda: admin("/admin/jwks", {"rotate": "without-overlap"}),
+                lambda: admin("/admin/jwks", {"restore": True}),
+                self.name,
+                # the gate must have seen the old key before the fault: the proof runs it healthy first
+                stage="observed",
+            ),
+            Fault(
                 "smoke-role-revoked",
                 "the services' database role may no longer INSERT into users (registration breaks)",
                 ("PST-3", "PST-4", "PST-5", "PST-6", "PD-2"),

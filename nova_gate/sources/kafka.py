@@ -54,9 +54,61 @@ class TopicFacts:
 
 
 class PartitionLag(NamedTuple):
+    """``committed`` is the group's position: its committed offset, or for a partition it never
+    committed (``uncommitted``), the log-start offset a consumer with ``auto.offset.reset=earliest``
+    begins at, so that every retained message counts as lag."""
+
     committed: int
     end: int
     lag: int
+    uncommitted: bool = False
+
+
+def lag_with_uncommitted(
+    committed: Mapping[tuple[str, int], int],
+    subscribed: Iterable[tuple[str, int]],
+    log_start: Mapping[tuple[str, int], int],
+    end: Mapping[tuple[str, int], int],
+) -> dict[str, PartitionLag]:
+    """Per ``topic-partition`` lag of one group over its committed and its subscribed partitions.
+
+    A subscribed partition without a commit lags by every message retained in it (end minus the
+    log-start offset); one whose end offset is unknown (topic deleted) is left out.
+    """
+    out: dict[str, PartitionLag] = {}
+    for tp in sorted(set(committed) | set(subscribed)):
+        topic, partition = tp
+        last = end.get(tp)
+        if last is None:
+            continue
+        if tp in committed:
+            position, never = committed[tp], False
+        else:
+            position, never = log_start.get(tp, 0), True
+        out[f"{topic}-{partition}"] = PartitionLag(position, last, max(last - position, 0), never)
+    return out
+
+
+def subscribed_topics(description: Mapping[str, Any]) -> set[str]:
+    """Topics a group's active members subscribe to or are assigned (``describe_groups`` output)."""
+    topics: set[str] = set()
+    for member in description.get("members") or []:
+        meta = member.get("member_metadata") if isinstance(member, Mapping) else None
+        names = meta.get("topics") if isinstance(meta, Mapping) else getattr(meta, "topics", None)
+        topics.update(str(t) for t in names or [])
+        assignment = member.get("member_assignment") if isinstance(member, Mapping) else None
+        assigned = (
+            assignment.get("assigned_partitions")
+            if isinstance(assignment, Mapping)
+            else getattr(assignment, "assigned_partitions", None)
+        )
+        for entry in assigned or []:
+            topic = entry.get("topic") if isinstance(entry, Mapping) else getattr(entry, "topic", None)
+            if topic is None and isinstance(entry, tuple | list) and entry:
+                topic = entry[0]
+            if topic:
+                topics.add(str(topic))
+    return topics
 
 
 def _get(d: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
@@ -201,16 +253,48 @@ class KafkaSource(Source):
         return out
 
     def end_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        return self._offsets(partitions, "LATEST", "list end offsets")
+
+    def start_offsets(self, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Log-start offsets (the earliest retained message) of ``partitions``."""
+        return self._offsets(partitions, "EARLIEST", "list log-start offsets")
+
+    def _offsets(self, partitions: Iterable[tuple[str, int]], spec: str, what: str) -> dict[tuple[str, int], int]:
         from kafka import TopicPartition
         from kafka.admin import OffsetSpec
 
-        specs = {TopicPartition(t, p): OffsetSpec.LATEST for t, p in partitions}
+        specs = {TopicPartition(t, p): getattr(OffsetSpec, spec) for t, p in partitions}
         if not specs:
             return {}
         admin = self.admin
-        with self.call("list end offsets"):
+        with self.call(what):
             found = admin.list_partition_offsets(specs, timeout_ms=int(self.cfg.timeout_s * 1000))
         return {(tp.topic, tp.partition): int(o.offset) for tp, o in found.items()}
+
+    def partitions_of(self, topics: Iterable[str]) -> list[tuple[str, int]]:
+        """Every partition of the existing ``topics``."""
+        wanted = sorted(set(topics) & set(self.topic_names(include_internal=True)))
+        if not wanted:
+            return []
+        admin = self.admin
+        with self.call("describe topics"):
+            described = admin.describe_topics(wanted)
+        return sorted(
+            (str(_get(t, "name", "topic")), int(_get(p, "partition_index", "partition")))
+            for t in described
+            if not t.get("error_code", 0)
+            for p in t.get("partitions", [])
+        )
+
+    def subscriptions(self, groups: Iterable[str]) -> dict[str, set[str]]:
+        """Topics each group's active members subscribe to (empty for a group without members)."""
+        wanted = list(dict.fromkeys(groups))
+        if not wanted:
+            return {}
+        admin = self.admin
+        with self.call("describe groups"):
+            raw = admin.describe_groups(wanted)
+        return {g: subscribed_topics(raw.get(g) or {}) for g in wanted}
 
     def committed_offsets(self, groups: Iterable[str]) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offset per partition of each group; a group without commits maps to {}."""
@@ -231,18 +315,20 @@ class KafkaSource(Source):
         return out
 
     def consumer_group_lag(self, groups: Iterable[str]) -> dict[str, dict[str, PartitionLag]]:
-        """{group: {"topic-partition": (committed, end, lag)}} over the partitions the group has
-        committed; a group that never committed maps to {}."""
+        """{group: {"topic-partition": PartitionLag}} over every partition of the topics the group
+        reads: those its members subscribe to and those it has committed on. A partition of such a
+        topic that the group never committed counts from its log-start offset (``uncommitted``);
+        a group with neither commits nor members maps to {}."""
         committed = self.committed_offsets(groups)
-        all_parts = sorted({tp for offsets in committed.values() for tp in offsets})
-        ends = self.end_offsets(all_parts)
-        out: dict[str, dict[str, PartitionLag]] = {}
-        for group, offsets in committed.items():
-            lags: dict[str, PartitionLag] = {}
-            for (topic, partition), offset in sorted(offsets.items()):
-                end = ends.get((topic, partition))
-                if end is None:  # the topic was deleted after the commit
-                    continue
-                lags[f"{topic}-{partition}"] = PartitionLag(offset, end, max(end - offset, 0))
-            out[group] = lags
-        return out
+        subscribed = self.subscriptions(committed)
+        topics = {g: {t for t, _ in offsets} | subscribed.get(g, set()) for g, offsets in committed.items()}
+        partitions = self.partitions_of(set().union(*topics.values())) if topics else []
+        by_topic: dict[str, list[tuple[str, int]]] = {}
+        for tp in partitions:
+            by_topic.setdefault(tp[0], []).append(tp)
+        wanted = {g: [tp for t in sorted(ts) for tp in by_topic.get(t, [])] for g, ts in topics.items()}
+        every = sorted({tp for tps in wanted.values() for tp in tps} | {tp for o in committed.values() for tp in o})
+        ends = self.end_offsets(every)
+        never = sorted({tp for g, tps in wanted.items() for tp in tps if tp not in committed[g]})
+        starts = self.start_offsets(never) if never else {}
+        return {g: lag_with_uncommitted(offsets, wanted[g], starts, ends) for g, offsets in committed.items()}

@@ -63,6 +63,9 @@ class ContainerState:
     restart_count: int
     waiting_reason: str | None
     last_terminated_reason: str | None
+    #: current state terminated (an init container that finished, or failed): reason and exit code
+    terminated_reason: str | None = None
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class PodFacts:
     containers: tuple[ContainerState, ...]
     cpu_request_m: int
     memory_request_b: int
+    #: spec.initContainers' statuses (sidecars with restartPolicy Always included)
+    init_containers: tuple[ContainerState, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,19 +137,8 @@ def deployment_facts(d: Mapping[str, Any]) -> DeploymentFacts:
 def pod_facts(p: Mapping[str, Any]) -> PodFacts:
     meta, spec, status = p.get("metadata") or {}, p.get("spec") or {}, p.get("status") or {}
     containers = spec.get("containers") or []
-    states = []
-    for s in status.get("containerStatuses") or []:
-        state, last = s.get("state") or {}, s.get("lastState") or {}
-        states.append(
-            ContainerState(
-                name=str(s.get("name", "")),
-                image=str(s.get("image", "")),
-                ready=bool(s.get("ready")),
-                restart_count=int(s.get("restartCount") or 0),
-                waiting_reason=(state.get("waiting") or {}).get("reason"),
-                last_terminated_reason=(last.get("terminated") or {}).get("reason"),
-            )
-        )
+    states = [_container_state(s) for s in status.get("containerStatuses") or []]
+    init_states = [_container_state(s) for s in status.get("initContainerStatuses") or []]
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
     specs = [_container_spec(c) for c in containers]
     return PodFacts(
@@ -159,6 +153,23 @@ def pod_facts(p: Mapping[str, Any]) -> PodFacts:
         containers=tuple(states),
         cpu_request_m=sum(c.cpu_request_m for c in specs),
         memory_request_b=sum(c.memory_request_b for c in specs),
+        init_containers=tuple(init_states),
+    )
+
+
+def _container_state(s: Mapping[str, Any]) -> ContainerState:
+    state, last = s.get("state") or {}, s.get("lastState") or {}
+    terminated = state.get("terminated") or {}
+    exit_code = terminated.get("exitCode")
+    return ContainerState(
+        name=str(s.get("name", "")),
+        image=str(s.get("image", "")),
+        ready=bool(s.get("ready")),
+        restart_count=int(s.get("restartCount") or 0),
+        waiting_reason=(state.get("waiting") or {}).get("reason"),
+        last_terminated_reason=(last.get("terminated") or {}).get("reason"),
+        terminated_reason=terminated.get("reason"),
+        exit_code=None if exit_code is None else int(exit_code),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,7 @@ class PostgresSource(Source):
             except SourceError as exc:
                 out.append(ReplicaFacts(replica.name, reachable=False, error=str(exc)))
                 continue
-            sender = next((s for s in senders.values() if s["replay_lsn"] == row["replay"]), None)
+            sender = _sender_of(replica.name, row["replay"], senders, len(self.cfg.replicas))
             out.append(
                 ReplicaFacts(
                     name=replica.name,
@@ -184,7 +185,8 @@ class PostgresSource(Source):
                     replay_lsn=row["replay"],
                     replay_paused=row["paused"],
                     replay_timestamp=row["ts"],
-                    lag_bytes=max(int(row["lag_bytes"] or 0), 0),
+                    # NULL when the replica has no replay position: unknown, never "caught up"
+                    lag_bytes=None if row["lag_bytes"] is None else max(int(row["lag_bytes"]), 0),
                     lag_s=sender["replay_lag_s"] if sender else None,
                     streaming=row["receiver"] == "streaming",
                 )
@@ -267,3 +269,23 @@ class PostgresSource(Source):
             (limit,),
             what="select pg_stat_statements",
         )
+
+
+def _sender_of(
+    name: str, replay_lsn: str | None, senders: Mapping[str, Mapping[str, Any]], replicas: int
+) -> Mapping[str, Any] | None:
+    """The primary's WAL sender (pg_stat_replication row) that serves this replica.
+
+    By ``application_name`` when it is the replica's configured name, else by an equal replay
+    position, else the only sender when exactly one replica is configured: on a busy primary the
+    replay positions seen from both sides differ by the time between the two queries, and a
+    missed match would leave the time lag unknown (a false FAIL).
+    """
+    if name in senders:
+        return senders[name]
+    same = next((s for s in senders.values() if replay_lsn is not None and s["replay_lsn"] == replay_lsn), None)
+    if same is not None:
+        return same
+    if replicas == 1 and len(senders) == 1:
+        return next(iter(senders.values()))
+    return None

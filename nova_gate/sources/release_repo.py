@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from nova_gate.sources.base import Source, SourceError
+from nova_gate.sources.kubernetes import DeploymentFacts, deployment_facts
 
 
 class ReleaseRepo(Source):
@@ -26,6 +27,25 @@ class ReleaseRepo(Source):
                 return path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 return None
+
+    def deployment_manifests(self, directory: Path) -> list[DeploymentFacts]:
+        """Every ``kind: Deployment`` in the YAML files under ``directory`` (multi-document files too)."""
+        out: list[DeploymentFacts] = []
+        with self.call(f"read manifests {directory}"):
+            if not directory.is_dir():
+                raise SourceError(self.backend, f"{directory} is not a directory")
+            for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
+                try:
+                    docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+                except yaml.YAMLError as exc:
+                    raise SourceError(self.backend, f"parse {path.name}", str(exc).splitlines()[0]) from None
+                for doc in docs:
+                    if isinstance(doc, dict) and doc.get("kind") == "Deployment":
+                        try:
+                            out.append(deployment_facts(doc))
+                        except ValueError as exc:
+                            raise SourceError(self.backend, f"read {path.name}", str(exc)) from None
+        return out
 
     def listing(self, directory: Path | None) -> list[str]:
         if directory is None:

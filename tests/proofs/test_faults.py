@@ -56,12 +56,19 @@ def stage(name: str) -> Iterator[None]:
 
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
-def test_fault_is_caught_then_healed(name, gate_run):
+def test_fault_is_caught_then_healed(name, gate_run, env_file, tmp_path):
     fault = FAULTS[name]
+    run_env = None
     with stage(fault.stage):
+        if fault.stage == "observed":
+            # a fault judged against history (PRE-CFG-3's key history): a history of its own, in which
+            # the gate sees the healthy state first
+            run_env = env_file({"files.preflight_records": str(tmp_path / "records")})
+            before = gate_run(list(fault.catches), env_file=run_env)
+            assert set(before.labels().values()) == {"PASS"}, f"{name} before the fault:\n{before.explain()}"
         manager.fault(name)
         try:
-            broken = gate_run(list(fault.catches))
+            broken = gate_run(list(fault.catches), env_file=run_env)
             labels = broken.labels()
             for item_id in fault.catches:
                 assert labels.get(item_id) == fault.expect, (
@@ -71,7 +78,7 @@ def test_fault_is_caught_then_healed(name, gate_run):
                 assert broken.decision["decision"] != "PROCEED"
         finally:
             manager.fault(name, undo=True)
-        healed = gate_run(list(fault.catches))
+        healed = gate_run(list(fault.catches), env_file=run_env)
         assert set(healed.labels().values()) == {"PASS"}, f"{name} undone, still:\n{healed.explain()}"
 
 

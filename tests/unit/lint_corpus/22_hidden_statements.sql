@@ -6,13 +6,6 @@
 SELECT 'DROP TABLE users; ALTER TABLE users DROP COLUMN email;' AS not_a_statement;
 SELECT E'TRUNCATE audit_log;\'; DROP TABLE x;' AS escaped;
 SELECT $q$ALTER TABLE users ALTER COLUMN id TYPE text;$q$ AS dollar_quoted;
-DO $$
-BEGIN
-    -- the body is a string: nothing in it is a statement of this migration
-    EXECUTE 'DROP TABLE legacy';
-    ALTER TABLE users DROP COLUMN email;
-END
-$$;
 CREATE FUNCTION nova_cleanup() RETURNS void LANGUAGE sql AS $body$
     TRUNCATE audit_log;
 $body$;

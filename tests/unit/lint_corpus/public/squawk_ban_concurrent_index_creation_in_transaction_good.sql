@@ -1,0 +1,7 @@
+-- no-transaction
+-- squawk: ban-concurrent-index-creation-in-transaction (safe in the source's documentation; own rewrite as a sqlx migration)
+-- https://squawkhq.com/docs/ban-concurrent-index-creation-in-transaction
+BEGIN;
+UPDATE settings SET value = 'on' WHERE key = 'search';
+COMMIT;
+CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);

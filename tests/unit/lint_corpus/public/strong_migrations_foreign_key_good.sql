@@ -1,0 +1,5 @@
+-- strong_migrations: adding a foreign key (safe in the source's documentation; own rewrite as a sqlx migration)
+-- https://github.com/ankane/strong_migrations#adding-a-foreign-key
+SET lock_timeout = '2s';
+ALTER TABLE users ADD CONSTRAINT fk_users_orders FOREIGN KEY (order_id) REFERENCES orders (id) NOT VALID;
+ALTER TABLE users VALIDATE CONSTRAINT fk_users_orders;

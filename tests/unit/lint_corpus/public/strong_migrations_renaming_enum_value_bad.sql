@@ -1,0 +1,4 @@
+-- strong_migrations: renaming an enum value (unsafe in the source's documentation; own rewrite as a sqlx migration)
+-- https://github.com/ankane/strong_migrations#renaming-an-enum-value
+SET lock_timeout = '2s';
+ALTER TYPE status RENAME VALUE 'done' TO 'completed';
