@@ -18,8 +18,29 @@ from nova_gate.policy import Attestation, PolicyError, append_attestation
 from nova_gate.report import verify_evidence
 
 
+def in_checkout() -> bool:
+    """Whether nova_gate is imported from a source checkout (top-level checks/ next to it)."""
+    root = project_root()
+    return (root / "checks").is_dir() and (root / "conftest.py").is_file() and (root / "pyproject.toml").is_file()
+
+
+def pytest_argv(args: list[str]) -> tuple[list[str], Path]:
+    """The pytest command line for the gates and where to run it.
+
+    From a checkout: its root (the top-level checks/, gates/, smoke/ and conftest.py). Installed:
+    the packaged suite (``--pyargs nova_gate.suite``) from the current directory, so that relative
+    ``--env=``/``--reports-dir=`` paths and the caller's own test paths mean what they say there.
+    """
+    if in_checkout():
+        return [sys.executable, "-m", "pytest", *args], project_root()
+    from nova_gate.plugin import SUITE_PACKAGE
+
+    return [sys.executable, "-m", "pytest", "--pyargs", SUITE_PACKAGE, *args], Path.cwd()
+
+
 def _pytest(args: list[str]) -> int:
-    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=project_root())
+    argv, cwd = pytest_argv(args)
+    return subprocess.call(argv, cwd=cwd)
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -31,18 +52,10 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def collect_node_ids() -> dict[str, list[str]]:
     """Ask pytest which test nodes carry which item (one collection, no backend touched)."""
+    argv, cwd = pytest_argv(["--collect-only", "-q", "--no-reports", "-p", "nova_gate.collect_items"])
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "--no-reports",
-            "-p",
-            "nova_gate.collect_items",
-        ],
-        cwd=project_root(),
+        argv,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
