@@ -436,7 +436,6 @@ def _arm_reports(config: pytest.Config, st: RunState) -> None:
         if not config.option.xmlpath:
             config.option.xmlpath = str(st.reports_dir / f"{base}.xml")
         st.outputs["junit"] = config.option.xmlpath or ""
-    _add_metadata(config, st)
 
 
 def _add_metadata(config: pytest.Config, st: RunState) -> None:
@@ -660,6 +659,12 @@ class Recorder:
     @property
     def st(self) -> RunState:
         return state(self.config)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # pytest-metadata fills its stash in pytest_configure, pytest-html reads it in its (trylast)
+        # pytest_sessionstart: in between, whatever order the plugins were loaded in
+        if self.st.armed:
+            _add_metadata(self.config, self.st)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         st = self.st

@@ -169,3 +169,17 @@ def test_a_release_repository_adds_its_items_and_tests_to_the_record(venv: Path,
     evidence = json.loads((repo / "reports" / decision["evidence_file"]).read_text())
     host = next(t for t in evidence["tests"] if t["nodeid"].endswith("test_flags_exported"))
     assert host["evidence"][0]["environment"] == "sandbox"
+
+
+def test_the_wheel_holds_every_module_of_the_package_and_the_suite(venv: Path) -> None:
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    wanted = {name for name in tracked if name.startswith("nova_gate/")}
+    for folder in ("checks", "gates", "smoke", "fixtures"):
+        wanted |= {f"nova_gate/suite/{name}" for name in tracked if name.startswith(f"{folder}/")}
+    missing = sorted(name for name in wanted if not (site / name).is_file())
+    assert not missing, missing
+    assert (site / "nova_gate" / "data" / "items.tsv").is_file()
