@@ -27,12 +27,14 @@ def in_checkout() -> bool:
 def pytest_argv(args: list[str]) -> tuple[list[str], Path]:
     """The pytest command line for the gates and where to run it.
 
-    From a checkout: its root (the top-level checks/, gates/, smoke/ and conftest.py). Installed:
-    the packaged suite (``--pyargs nova_gate.suite``) from the current directory, so that relative
-    ``--env=``/``--reports-dir=`` paths and the caller's own test paths mean what they say there.
+    From a checkout: its top-level checks/, gates/ and smoke/ (rootdir and conftest.py are the
+    checkout's). Installed: the packaged suite (``--pyargs nova_gate.suite``). Either way pytest runs
+    in the current directory, so that relative ``--env=``, ``--reports-dir=``, ``--decision-file=``
+    paths and the caller's own test paths mean what they say there.
     """
     if in_checkout():
-        return [sys.executable, "-m", "pytest", *args], project_root()
+        gates = [str(project_root() / folder) for folder in ("checks", "gates", "smoke")]
+        return [sys.executable, "-m", "pytest", *gates, *args], Path.cwd()
     from nova_gate.plugin import SUITE_PACKAGE
 
     return [sys.executable, "-m", "pytest", "--pyargs", SUITE_PACKAGE, *args], Path.cwd()
