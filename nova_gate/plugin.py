@@ -679,7 +679,11 @@ class Recorder:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         raw = getattr(node, "workeroutput", {}).get("nova_gate_collected")
         if raw:
-            self.st.collected.update(json.loads(raw))
+            # the workers' collection order, not the order the reports arrived in: the decision lists
+            # items and reasons exactly as a serial run does
+            collected: dict[str, list[str]] = json.loads(raw)
+            collected.update({k: v for k, v in self.st.collected.items() if k not in collected})
+            self.st.collected = collected
             self.st.xdist_reported = True
             self.st.gate_mode = bool(self.st.collected)
 
