@@ -128,6 +128,8 @@ NODE_CALLS = pytest.StashKey[dict[int, int]]()
 
 
 def state(config: pytest.Config) -> RunState:
+    if STATE not in config.stash:
+        raise SourceError("nova-gate", f"no environment chosen: give --env=NAME|PATH, $NOVA_GATE_ENV or ini {INI_ENV}")
     return config.stash[STATE]
 
 
@@ -532,8 +534,6 @@ class Gate:
 @pytest.fixture
 def gate(request: pytest.FixtureRequest) -> Gate:
     """The checklist gate of this test: ``gate.judge(rule(facts))``, ``gate.evidence(...)``."""
-    if STATE not in request.config.stash:
-        raise SourceError("nova-gate", "no environment loaded (give --env=NAME|PATH or set nova_gate_env)")
     st = state(request.config)
     request.node.stash[NODE_CALLS] = {id(s): s.calls for s in st.sources}
     return Gate(request.node, st)

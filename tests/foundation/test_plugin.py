@@ -340,3 +340,12 @@ def test_ini_keys_are_below_the_command_line(host: Path, tmp_path: Path) -> None
         f"{envs / 'staging-eu.yaml'}"
         in json.loads((host / "audit" / "evidence.json").read_text())["meta"]["Environment"]
     )
+
+
+def test_without_an_environment_the_plugin_is_inert_and_says_why(host: Path) -> None:
+    ini = (host / "pyproject.toml").read_text()
+    (host / "pyproject.toml").write_text("\n".join(line for line in ini.splitlines() if "nova_gate_" not in line))
+    run = run_host(host, "-k", "pass or plain")
+    assert run.returncode == 1, run.output  # pytest's own: the gate test errored, the plain test passed
+    assert "no environment chosen: give --env=NAME|PATH, $NOVA_GATE_ENV or ini nova_gate_env" in run.output
+    assert "1 passed" in run.output and not (host / "audit").exists() and not (host / "reports").exists()
