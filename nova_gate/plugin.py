@@ -112,8 +112,9 @@ class RunState:
     #: xdist: node ids the workers collected, and whether any worker reported its collection
     xdist_ids: set[str] = field(default_factory=set)
     xdist_reported: bool = False
-    #: failed tests that carry no checklist item (a host repository's own tests)
-    failed_outside: set[str] = field(default_factory=set)
+    #: failed reports without a verdict: a host repository's own tests, or a gate test whose process
+    #: died (xdist reports "worker crashed" for it); node id -> the report's one-line reason
+    failed_outside: dict[str, str] = field(default_factory=dict)
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
@@ -692,8 +693,9 @@ class Recorder:
         st = self.st
         props = dict(report.user_properties)
         if USER_PROPERTY not in props:
-            if report.failed and not any(k == "item" for k, _ in report.user_properties):
-                st.failed_outside.add(report.nodeid)
+            if report.failed and report.nodeid not in st.records:
+                lines = str(report.longreprtext or report.outcome).strip().splitlines() or [report.outcome]
+                st.failed_outside.setdefault(report.nodeid, " ".join(lines[-1].split())[:300])
             return
         payload = json.loads(str(props[USER_PROPERTY]))
         verdict = payload["verdict"]
@@ -720,6 +722,14 @@ class Recorder:
                 source.close()
         if self.config.option.collectonly or not (st.armed or st.gate_mode):
             return
+        for nodeid, why in st.failed_outside.items():
+            items = st.collected.get(nodeid)
+            if items and nodeid not in st.records:  # a gate test that died without a verdict
+                verdict = failed(f"the test's process died: {why}")
+                st.records[nodeid] = TestRecord(
+                    nodeid, items, verdict.label, verdict.reason, verdict.as_dict(), [], {}, 0.0
+                )
+        outside = {n for n in st.failed_outside if n not in st.collected}
         st.decision = report.decide(st)
         st.decision["run_id"] = st.run_id
         if st.xdist_ids and not st.xdist_reported:
@@ -735,7 +745,7 @@ class Recorder:
         if exitstatus in (0, 1) and st.gate_mode:
             decision = st.decision["decision"]
             if decision == "PROCEED":
-                code = 1 if st.failed_outside else EXIT_PROCEED
+                code = 1 if outside else EXIT_PROCEED
             else:
                 code = EXIT_STOP if decision == "STOP" else EXIT_ROLLBACK
             if self.config.option.nova_report_only:

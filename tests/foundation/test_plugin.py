@@ -349,3 +349,14 @@ def test_without_an_environment_the_plugin_is_inert_and_says_why(host: Path) -> 
     assert run.returncode == 1, run.output  # pytest's own: the gate test errored, the plain test passed
     assert "no environment chosen: give --env=NAME|PATH, $NOVA_GATE_ENV or ini nova_gate_env" in run.output
     assert "1 passed" in run.output and not (host / "audit").exists() and not (host / "reports").exists()
+
+
+def test_a_gate_test_that_kills_its_xdist_worker_is_a_fail(host: Path) -> None:
+    (host / "tests" / "test_crash.py").write_text(
+        "import os, pytest\n\n@pytest.mark.item('HOST-PASS')\ndef test_dies(gate):\n    os._exit(3)\n"
+    )
+    run = run_host(host, "-m", "preflight", "-k", "pass or dies", "-n", "2", "--decision-file=d.json")
+    assert run.returncode == EXIT_STOP, run.output
+    decision = run.decision("d.json")
+    assert decision["items"] == {"HOST-PASS": "FAIL"}
+    assert "the test's process died: worker 'gw" in decision["reasons"]["HOST-PASS"][0]
