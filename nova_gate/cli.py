@@ -52,9 +52,10 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return _pytest(["-m", args.phase, *extra])
 
 
-def collect_node_ids() -> dict[str, list[str]]:
+def collect_node_ids(env: str | None = None) -> dict[str, list[str]]:
     """Ask pytest which test nodes carry which item (one collection, no backend touched)."""
-    argv, cwd = pytest_argv(["--collect-only", "-q", "--no-reports", "-p", "nova_gate.collect_items"])
+    options = ["--collect-only", "-q", "--no-reports", "-p", "nova_gate.collect_items"]
+    argv, cwd = pytest_argv([*options, *([f"--env={env}"] if env else [])])
     out = subprocess.run(
         argv,
         cwd=cwd,
@@ -73,7 +74,7 @@ def collect_node_ids() -> dict[str, list[str]]:
 def cmd_items(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     try:
-        nodes = collect_node_ids()
+        nodes = collect_node_ids(getattr(args, "env", None))
     except RuntimeError as exc:
         print(f"nova-gate items: {exc}", file=sys.stderr)
         return 1
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("phase", help=", ".join(PHASES))
     p = sub.add_parser("items", help="list the checklist items with their automation status")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--env", default=None, help="environment (installed outside a checkout there is no default)")
     p = sub.add_parser("verify", help="check an evidence file against its SHA-256")
     p.add_argument("file")
     p = sub.add_parser("attest", help="record a person's attestation for a human checklist item")

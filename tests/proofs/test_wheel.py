@@ -127,6 +127,13 @@ def test_the_wheel_runs_a_phase_from_any_directory_like_the_checkout(venv: Path,
         record = work / "reports" / other["evidence_file"]
         assert record.exists(), (name, sorted(p.name for p in (work / "reports").iterdir()))
     assert len(checkout["items"]) >= 3
+    listed = subprocess.run(
+        [nova_gate, "items", "--json", f"--env={ENV_FILE}"],
+        cwd=work, capture_output=True, text=True, timeout=300, env=_clean_env(), check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 99 and all(r["tests"] for r in rows if r["automated"])
     assert not (work / "checks").exists()  # nothing of the checkout was needed
 
 
