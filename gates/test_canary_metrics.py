@@ -6,8 +6,9 @@ a shorter spike is shown in the evidence but passes. No data is INCONCLUSIVE, ne
 
 import pytest
 
-from gates.metric_gate import threshold_verdict
 from nova_gate.verdict import combine
+
+from .metric_gate import threshold_verdict
 
 
 def _window(env):

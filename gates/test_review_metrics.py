@@ -2,9 +2,10 @@
 
 import pytest
 
-from gates.metric_gate import relative_verdict, threshold_verdict
 from nova_gate.rules.metrics import trend_not_increasing
 from nova_gate.verdict import combine
+
+from .metric_gate import relative_verdict, threshold_verdict
 
 
 def _day(env):

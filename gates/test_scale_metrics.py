@@ -2,8 +2,9 @@
 
 import pytest
 
-from gates.metric_gate import relative_verdict, threshold_verdict
 from nova_gate.verdict import combine
+
+from .metric_gate import relative_verdict, threshold_verdict
 
 
 @pytest.mark.item("SCL-2")

@@ -2,10 +2,11 @@
 
 import pytest
 
-from gates.metric_gate import threshold_verdict
 from nova_gate.charts import line_chart
 from nova_gate.rules.metrics import trend_not_increasing
 from nova_gate.verdict import combine
+
+from .metric_gate import threshold_verdict
 
 
 @pytest.mark.item("MON-3")

@@ -18,8 +18,31 @@ from nova_gate.policy import Attestation, PolicyError, append_attestation
 from nova_gate.report import verify_evidence
 
 
+def in_checkout() -> bool:
+    """Whether nova_gate is imported from a source checkout (top-level checks/ next to it)."""
+    root = project_root()
+    return (root / "checks").is_dir() and (root / "conftest.py").is_file() and (root / "pyproject.toml").is_file()
+
+
+def pytest_argv(args: list[str]) -> tuple[list[str], Path]:
+    """The pytest command line for the gates and where to run it.
+
+    From a checkout: its top-level checks/, gates/ and smoke/ (rootdir and conftest.py are the
+    checkout's). Installed: the packaged suite (``--pyargs nova_gate.suite``). Either way pytest runs
+    in the current directory, so that relative ``--env=``, ``--reports-dir=``, ``--decision-file=``
+    paths and the caller's own test paths mean what they say there.
+    """
+    if in_checkout():
+        gates = [str(project_root() / folder) for folder in ("checks", "gates", "smoke")]
+        return [sys.executable, "-m", "pytest", *gates, *args], Path.cwd()
+    from nova_gate.plugin import SUITE_PACKAGE
+
+    return [sys.executable, "-m", "pytest", "--pyargs", SUITE_PACKAGE, *args], Path.cwd()
+
+
 def _pytest(args: list[str]) -> int:
-    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=project_root())
+    argv, cwd = pytest_argv(args)
+    return subprocess.call(argv, cwd=cwd)
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -29,20 +52,13 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return _pytest(["-m", args.phase, *extra])
 
 
-def collect_node_ids() -> dict[str, list[str]]:
+def collect_node_ids(env: str | None = None) -> dict[str, list[str]]:
     """Ask pytest which test nodes carry which item (one collection, no backend touched)."""
+    options = ["--collect-only", "-q", "--no-reports", "-p", "nova_gate.collect_items"]
+    argv, cwd = pytest_argv([*options, *([f"--env={env}"] if env else [])])
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "--no-reports",
-            "-p",
-            "nova_gate.collect_items",
-        ],
-        cwd=project_root(),
+        argv,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
@@ -58,7 +74,7 @@ def collect_node_ids() -> dict[str, list[str]]:
 def cmd_items(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     try:
-        nodes = collect_node_ids()
+        nodes = collect_node_ids(getattr(args, "env", None))
     except RuntimeError as exc:
         print(f"nova-gate items: {exc}", file=sys.stderr)
         return 1
@@ -149,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("phase", help=", ".join(PHASES))
     p = sub.add_parser("items", help="list the checklist items with their automation status")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--env", default=None, help="environment (installed outside a checkout there is no default)")
     p = sub.add_parser("verify", help="check an evidence file against its SHA-256")
     p.add_argument("file")
     p = sub.add_parser("attest", help="record a person's attestation for a human checklist item")

@@ -2,9 +2,13 @@
 
 A test becomes a gate test by carrying ``@pytest.mark.item("PRE-DB-1")``; the plugin adds the
 item's phase, section and backend markers, so ``pytest -m preflight`` selects it. A session that
-collects gate tests ends with a decision (PROCEED / STOP / ROLLBACK), written with the evidence to
-``reports/`` and turned into the exit code. A session without gate tests (the self-tests) is left
-alone.
+selects gate tests ends with a decision (PROCEED / STOP / ROLLBACK), written with the evidence to
+the reports directory and turned into the exit code (see ``EXIT_CODES``). A session that selects no
+gate tests (the self-tests, a host repository's own unit tests) is left alone.
+
+Like pytest-html v4 the plugin only wires things: the run's state lives in ``config.stash``; the
+tests' verdicts travel on their reports (``user_properties``), so that with pytest-xdist the
+workers judge and the controller alone decides and writes the one record.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +26,50 @@ from typing import Any
 import pytest
 
 from nova_gate import report
-from nova_gate.catalog import BACKENDS, PHASES, SECTIONS, Catalog, Item, load_catalog
-from nova_gate.config import ConfigError, LoadedEnvironment, load_environment, secret_values
+from nova_gate.catalog import (
+    BACKENDS,
+    PHASES,
+    SECTIONS,
+    SEVERITIES,
+    STOP_PHASES,
+    VERIFICATIONS,
+    Catalog,
+    Item,
+    load_catalog,
+)
+from nova_gate.config import ENV_DIR_NAME, ConfigError, LoadedEnvironment, load_environment, secret_values
 from nova_gate.policy import PolicyError, Waiver, load_waivers
 from nova_gate.sources.base import Source, SourceError
 from nova_gate.verdict import Label, Verdict, failed
 
+#: the user property (on the call report only) that carries a test's verdict and evidence as JSON
 USER_PROPERTY = "nova_gate"
+#: the packaged suite: ``pytest --pyargs nova_gate.suite -m preflight --env=prod.yaml``
+SUITE_PACKAGE = "nova_gate.suite"
+
+#: Exit codes of a gate run (``pytest -m PHASE`` and ``nova-gate run PHASE``). pytest's own codes keep
+#: their meaning: 1 tests failed outside the decision, 2 interrupted / bad input (nova-gate's bad
+#: environment or waivers file), 3 internal error, 4 usage error, 5 no tests collected.
+EXIT_PROCEED = 0
+EXIT_BAD_INPUT = 2
+EXIT_STOP = 10
+EXIT_ROLLBACK = 11
+EXIT_CODES = {
+    EXIT_PROCEED: "PROCEED (or --report-only)",
+    1: "tests without a checklist item failed (pytest's meaning); the decision was PROCEED",
+    EXIT_BAD_INPUT: "bad input (environment, waivers, option) or collection interrupted",
+    3: "pytest internal error",
+    4: "pytest usage error (unknown option, unknown --item)",
+    5: "no tests collected (pytest's meaning; the record says STOP: nothing judged)",
+    EXIT_STOP: "STOP: a blocking verdict before any change (preflight, predeploy)",
+    EXIT_ROLLBACK: "ROLLBACK: a blocking verdict from the migrations on",
+}
+
+# ini keys (pyproject.toml [tool.pytest.ini_options] or pytest.ini), below the command line and $NOVA_GATE_*
+INI_ENV = "nova_gate_env"
+INI_ENV_DIR = "nova_gate_env_dir"
+INI_REPORTS_DIR = "nova_gate_reports_dir"
+INI_WAIVERS = "nova_gate_waivers"
 
 
 # --------------------------------------------------------------------------------------------
@@ -44,6 +86,7 @@ class TestRecord:
     calls: dict[str, int]
     duration: float
     waiver: dict[str, Any] | None = None
+    worker: str | None = None
 
 
 @dataclass
@@ -62,6 +105,16 @@ class RunState:
     decision: dict[str, Any] | None = None
     #: phases named in -m: a test that also carries an item of another phase does not decide for it
     selected_phases: list[str] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    #: the audit record is written by this process (the controller, never an xdist worker)
+    armed: bool = False
+    decision_file: Path | None = None
+    #: xdist: node ids the workers collected, and whether any worker reported its collection
+    xdist_ids: set[str] = field(default_factory=set)
+    xdist_reported: bool = False
+    #: failed reports without a verdict: a host repository's own tests, or a gate test whose process
+    #: died (xdist reports "worker crashed" for it); node id -> the report's one-line reason
+    failed_outside: dict[str, str] = field(default_factory=dict)
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
@@ -76,19 +129,86 @@ NODE_CALLS = pytest.StashKey[dict[int, int]]()
 
 
 def state(config: pytest.Config) -> RunState:
+    if STATE not in config.stash:
+        raise SourceError("nova-gate", f"no environment chosen: give --env=NAME|PATH, $NOVA_GATE_ENV or ini {INI_ENV}")
     return config.stash[STATE]
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 # --------------------------------------------------------------------------------------------
 # Options and configuration
 # --------------------------------------------------------------------------------------------
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from nova_gate import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def _host_items(config: pytest.Config, catalog: Catalog) -> Catalog:
+    """The checklist plus the items a host repository declares (``pytest_nova_gate_items``)."""
+    extra: list[Item] = []
+    for result in config.hook.pytest_nova_gate_items(config=config):
+        for raw in result or []:
+            extra.append(raw if isinstance(raw, Item) else _item_from_mapping(raw))
+    if not extra:
+        return catalog
+    seen = set(catalog.ids)
+    for item in extra:
+        where = f"pytest_nova_gate_items:{item.id}"
+        if item.id in seen:
+            raise ConfigError(where, "id", "already a checklist item")
+        if item.phase not in PHASES:
+            raise ConfigError(where, "phase", f"unknown phase {item.phase!r}; phases: {', '.join(PHASES)}")
+        if item.severity not in SEVERITIES:
+            raise ConfigError(where, "severity", f"must be one of {', '.join(SEVERITIES)}")
+        if item.verification not in VERIFICATIONS:
+            raise ConfigError(where, "verification", f"must be one of {', '.join(VERIFICATIONS)}")
+        unknown = sorted(set(item.backends) - set(BACKENDS))
+        if unknown:
+            raise ConfigError(where, "backends", f"unknown backends {unknown}")
+        seen.add(item.id)
+    return Catalog([*catalog, *extra])
+
+
+def _item_from_mapping(raw: Any) -> Item:
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), str) and raw.get(k) for k in ("id", "phase", "text")
+    ):
+        raise ConfigError("pytest_nova_gate_items", "<item>", f"needs id, phase and text: {raw!r}"[:200])
+    unknown = set(raw) - {"id", "phase", "text", "severity", "section", "verification", "backends", "how"}
+    if unknown:
+        raise ConfigError(f"pytest_nova_gate_items:{raw['id']}", sorted(unknown)[0], "unknown key")
+    return Item(
+        id=raw["id"],
+        phase=raw["phase"],
+        section=str(raw.get("section", "")),
+        severity=str(raw.get("severity", "block")),
+        verification=str(raw.get("verification", "probe")),
+        backends=tuple(raw.get("backends", ())),
+        automated=True,
+        how=str(raw.get("how", "host repository check")),
+        text=raw["text"],
+    )
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("nova-gate", "nova-gate release gates")
     group.addoption(
         "--env",
         dest="nova_env",
         default=None,
-        help="environment name (environments/NAME.yaml) or path; default $NOVA_GATE_ENV or sandbox",
+        help="environment name (NAME.yaml in the environments directory) or path to a YAML file; "
+        f"default $NOVA_GATE_ENV, ini {INI_ENV}, or sandbox",
+    )
+    group.addoption(
+        "--env-dir",
+        dest="nova_env_dir",
+        default=None,
+        help=f"directory where --env=NAME is looked up first ($NOVA_GATE_ENV_DIR, ini {INI_ENV_DIR}); "
+        "then ./environments and <rootdir>/environments",
     )
     group.addoption(
         "--release-version",
@@ -106,7 +226,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--waivers",
         dest="nova_waivers",
         default=None,
-        help="waivers file (YAML): item or test id, justification, approver, expires",
+        help="waivers file (YAML): item or test id, justification, approver, expires "
+        f"($NOVA_GATE_WAIVERS, ini {INI_WAIVERS})",
     )
     group.addoption(
         "--report-only", dest="nova_report_only", action="store_true", help="record the decision but exit 0"
@@ -115,7 +236,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--reports-dir",
         dest="nova_reports_dir",
         default=None,
-        help="where the audit record is written (default: reports/)",
+        help=f"where the audit record is written ($NOVA_GATE_REPORTS_DIR, ini {INI_REPORTS_DIR}; default reports/)",
+    )
+    group.addoption(
+        "--decision-file",
+        dest="nova_decision_file",
+        default=None,
+        help="also write this run's decision.json here (removed at the start, so it is never a stale one)",
     )
     group.addoption(
         "--item",
@@ -142,6 +269,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="do not write the audit record (dry runs)",
     )
+    parser.addini(INI_ENV, "nova-gate: environment name or path (below --env and $NOVA_GATE_ENV)", default=None)
+    parser.addini(INI_ENV_DIR, "nova-gate: directory of NAME.yaml environment files", default=None)
+    parser.addini(INI_REPORTS_DIR, "nova-gate: where the audit record is written", default=None)
+    parser.addini(INI_WAIVERS, "nova-gate: waivers file", default=None)
+
+
+def _setting(config: pytest.Config, option: str, env_var: str, ini: str) -> tuple[str | None, Path]:
+    """A setting from the command line, the environment or the ini file, with the base of a relative path."""
+    here = Path(config.invocation_params.dir)
+    value = getattr(config.option, option, None) or os.environ.get(env_var)
+    if value:
+        return str(value), here
+    raw = config.getini(ini)
+    if raw:
+        base = Path(config.inipath).parent if config.inipath else Path(config.rootpath)
+        return str(raw), base
+    return None, here
+
+
+def _resolve_env(config: pytest.Config) -> tuple[str | None, bool]:
+    """The environment file to load (a path) and whether it was chosen explicitly."""
+    value, base = _setting(config, "nova_env", "NOVA_GATE_ENV", INI_ENV)
+    env_dir, dir_base = _setting(config, "nova_env_dir", "NOVA_GATE_ENV_DIR", INI_ENV_DIR)
+    if value is None:
+        name, explicit = "sandbox", False
+    else:
+        name, explicit = value, True
+    if name.endswith((".yaml", ".yml")) or os.sep in name or "/" in name:
+        return str(base / Path(name).expanduser()), explicit
+    dirs = [(dir_base / Path(env_dir).expanduser())] if env_dir else []
+    dirs += [Path(config.invocation_params.dir) / ENV_DIR_NAME, Path(config.rootpath) / ENV_DIR_NAME]
+    for directory in dirs:
+        candidate = directory / f"{name}.yaml"
+        if candidate.is_file():
+            return str(candidate), explicit or bool(env_dir)
+    return str(dirs[0] / f"{name}.yaml"), explicit or bool(env_dir)
+
+
+def _installed_package_dir() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def _wants_suite(config: pytest.Config) -> bool:
+    return any(str(a).split("::")[0].startswith(SUITE_PACKAGE) for a in config.args) and bool(config.option.pyargs)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -150,41 +321,57 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if config.option.help or config.option.version:
         return None
     root, here = Path(config.rootpath), Path(config.invocation_params.dir)
+    if config.option.nova_decision_file:
+        # this run owns the path: a decision left there by an earlier run must never pass for this one's,
+        # even when this run ends before deciding (bad input, interrupted collection)
+        with contextlib.suppress(FileNotFoundError):
+            (here / config.option.nova_decision_file).unlink()
     if (here / "environments").is_dir() and root != here and root not in here.parents and here not in root.parents:
         sys.stderr.write(
             f"nova-gate: pytest took {root} for the project root: an option value that is an existing path "
             "was read as a test path before nova-gate's options were known; write --option=VALUE\n"
         )
-        return 2
-    explicit = config.option.nova_env or os.environ.get("NOVA_GATE_ENV")
-    if not explicit and not (root / "environments").is_dir():
+        return EXIT_BAD_INPUT
+    env_path, explicit = _resolve_env(config)
+    if not explicit and not (root / ENV_DIR_NAME).is_dir() and not _wants_suite(config):
         return None  # installed but not in a nova-gate project: stay inert
     try:
         loaded = load_environment(
-            config.option.nova_env,
+            env_path,
             release_version=config.option.nova_release_version,
             baseline_version=config.option.nova_baseline_version,
         )
-        waivers_path = config.option.nova_waivers or os.environ.get("NOVA_GATE_WAIVERS")
-        waivers = load_waivers(Path(waivers_path)) if waivers_path else []
+        waivers_value, waivers_base = _setting(config, "nova_waivers", "NOVA_GATE_WAIVERS", INI_WAIVERS)
+        waivers = load_waivers(waivers_base / waivers_value) if waivers_value else []
+        catalog = _host_items(config, load_catalog())
     except (ConfigError, PolicyError) as exc:
         sys.stderr.write(f"nova-gate: {exc}\n")
-        return 2
-    reports_dir = Path(config.option.nova_reports_dir or Path(config.rootpath) / "reports")
-    config.stash[STATE] = RunState(
+        return EXIT_BAD_INPUT
+    reports_value, reports_base = _setting(config, "nova_reports_dir", "NOVA_GATE_REPORTS_DIR", INI_REPORTS_DIR)
+    if reports_value:
+        reports_dir = reports_base / reports_value
+    else:
+        # pytest --pyargs from an empty directory may take the installed package for the rootdir
+        pkg = _installed_package_dir()
+        inside = root == pkg or pkg in root.parents or (root in pkg.parents and "site-packages" in root.parts)
+        reports_dir = (here if inside else root) / "reports"
+    st = RunState(
         loaded=loaded,
-        catalog=load_catalog(),
+        catalog=catalog,
         waivers=waivers,
         reports_dir=reports_dir,
         started=dt.datetime.now(dt.UTC),
         secrets=secret_values(loaded.env),
     )
+    if config.option.nova_decision_file:
+        st.decision_file = here / config.option.nova_decision_file
+    st.outputs["env_explicit"] = "1" if explicit else ""
+    config.stash[STATE] = st
     return None
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html's, which reads htmlpath in its own pytest_configure
 def pytest_configure(config: pytest.Config) -> None:
-
     config.addinivalue_line("markers", "item(*ids): the checklist item(s) this test verifies")
     for phase in PHASES:
         config.addinivalue_line("markers", f"{phase}: checklist phase {phase}")
@@ -192,16 +379,30 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{section}: preflight section {section}")
     for backend in BACKENDS:
         config.addinivalue_line("markers", f"{backend}: needs the {backend} backend")
-    if STATE not in config.stash or hasattr(config, "workerinput"):
+    if STATE not in config.stash:
         return
     st = state(config)
     st.selected_phases = marked_phases(config.option.markexpr or "")
+    if is_worker(config):
+        config.pluginmanager.register(WorkerSide(config), "nova-gate-worker")
+        return
+    config.pluginmanager.register(Recorder(config), "nova-gate-recorder")
     if not (config.option.nova_no_reports or config.option.collectonly) and _looks_like_gate_run(config):
         _arm_reports(config, st)
 
 
 def _looks_like_gate_run(config: pytest.Config) -> bool:
-    """Gate runs select checks/, gates/ or smoke/; the self-tests (tests/) do not."""
+    """A gate run selects a phase or items, names the gates, or chose an environment or reports dir.
+
+    The self-tests (``pytest tests``) do none of these and get no audit record.
+    """
+    st = state(config)
+    if st.selected_phases or config.option.nova_items or st.outputs.get("env_explicit"):
+        return True
+    if config.option.nova_reports_dir or os.environ.get("NOVA_GATE_REPORTS_DIR") or config.getini(INI_REPORTS_DIR):
+        return True
+    if _wants_suite(config):
+        return True
     args = [a for a in config.args if not a.startswith("-")] or list(config.getini("testpaths"))
     return any(Path(a).parts and Path(a).parts[0] in ("checks", "gates", "smoke") for a in args) or any(
         "/checks" in a or "/gates" in a or "/smoke" in a for a in args
@@ -225,16 +426,19 @@ def _run_label(config: pytest.Config, catalog: Catalog) -> str:
 def _arm_reports(config: pytest.Config, st: RunState) -> None:
     st.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = st.started.strftime("%Y%m%dT%H%M%SZ")
-    base = f"{_run_label(config, st.catalog)}-{st.loaded.env.release.version}-{stamp}"
+    # run-unique: two gates started in the same second (two regions, two CI jobs) never share a file
+    base = f"{_run_label(config, st.catalog)}-{st.loaded.env.release.version}-{stamp}-{st.run_id}"
     st.outputs["base"] = base
-    if config.pluginmanager.hasplugin("html") and not config.option.htmlpath:
-        config.option.htmlpath = str(st.reports_dir / f"{base}.html")
-        config.option.self_contained_html = True
-    if not config.option.xmlpath:
-        config.option.xmlpath = str(st.reports_dir / f"{base}.xml")
-    st.outputs["html"] = config.option.htmlpath or ""
-    st.outputs["junit"] = config.option.xmlpath
-    _add_metadata(config, st)
+    st.armed = True
+    if config.pluginmanager.hasplugin("html") and hasattr(config.option, "htmlpath"):
+        if not config.option.htmlpath:
+            config.option.htmlpath = str(st.reports_dir / f"{base}.html")
+            config.option.self_contained_html = True
+        st.outputs["html"] = config.option.htmlpath or ""
+    if config.pluginmanager.hasplugin("junitxml") and hasattr(config.option, "xmlpath"):
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(st.reports_dir / f"{base}.xml")
+        st.outputs["junit"] = config.option.xmlpath or ""
 
 
 def _add_metadata(config: pytest.Config, st: RunState) -> None:
@@ -277,8 +481,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             for name in item.markers:
                 node.add_marker(name)
             node.keywords[item_id] = True
-        if ids:
-            node.user_properties.append(("checklist_items", ",".join(ids)))
+        # JUnit: junitxml writes the properties of the teardown report, which copies item.user_properties
+        for item_id in ids:
+            node.user_properties.append(("item", item_id))
+        phases = sorted({st.catalog[i].phase for i in ids if i in st.catalog}, key=PHASES.index)
+        if phases:
+            node.user_properties.append(("phase", "+".join(phases)))
     if unknown:
         raise pytest.UsageError("; ".join(unknown))
     wanted = set(config.option.nova_items)
@@ -289,14 +497,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [n for n in items if wanted & set(item_ids(n))]
         config.hook.pytest_deselected(items=[n for n in items if n not in keep])
         items[:] = keep
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    if STATE not in session.config.stash:
-        return
-    st = state(session.config)
-    st.collected = {n.nodeid: item_ids(n) for n in session.items if item_ids(n)}
-    st.gate_mode = bool(st.collected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,45 +546,65 @@ def register_source(config: pytest.Config, source: Source) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Reports: attach verdict and evidence, turn errors into one-line FAILs
+# Reports: attach verdict and evidence, turn errors into one-line FAILs (runs where the test runs)
 # --------------------------------------------------------------------------------------------
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    outcome = yield
-    rep: pytest.TestReport = outcome.get_result()
+    rep: pytest.TestReport = yield
     config = item.config
     if STATE not in config.stash or not item_ids(item):
-        return
-    st = state(config)
+        return rep
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
-        verdict = item.stash.get(NODE_VERDICT, None)
-        if rep.skipped:
-            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-            verdict = Verdict(Label.INCONCLUSIVE, f"skipped: {reason}")
-        elif rep.failed and (verdict is None or not verdict.label.blocks):
-            verdict = _verdict_from_error(call)
-            rep.longrepr = f"{verdict.label}: {st.redact(verdict.reason)}"
-        elif verdict is None:
-            verdict = failed("the check ended without a verdict (a check must call gate.judge)")
-            rep.outcome = "failed"
-            rep.longrepr = verdict.reason
-        before = item.stash.get(NODE_CALLS, {})
-        calls: dict[str, int] = {}
-        for source in st.sources:
-            delta = source.calls - before.get(id(source), 0)
-            if delta:
-                calls[source.backend] = calls.get(source.backend, 0) + delta
-        payload = {
-            "items": item_ids(item),
-            "verdict": verdict.as_dict(),
-            "evidence": item.stash.get(NODE_EVIDENCE, []),
-            "calls": calls,
-        }
-        rep.user_properties.append((USER_PROPERTY, st.redact(json.dumps(report.jsonable(payload)))))
-        if rep.longrepr is not None and not isinstance(rep.longrepr, str | tuple):
-            text = st.redact(str(rep.longrepr))
-            rep.longrepr = text
-        if rep.when == "call" or not rep.passed:
+        _judge_report(item, call, rep, state(config))
+    return rep
+
+
+def _judge_report(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestReport, st: RunState) -> None:
+    verdict = item.stash.get(NODE_VERDICT, None)
+    ids = item_ids(item)
+    if rep.skipped:
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        # a check that could not run has no data: INCONCLUSIVE, which blocks like a FAIL
+        verdict = Verdict(Label.INCONCLUSIVE, f"skipped: {reason}")
+        rep.outcome = "failed"
+        rep.longrepr = f"{verdict.label}: {st.redact(verdict.reason)}"
+    elif rep.failed and (verdict is None or not verdict.label.blocks):
+        verdict = _verdict_from_error(call)
+        rep.longrepr = f"{verdict.label}: {st.redact(verdict.reason)}"
+    elif verdict is None:
+        verdict = failed("the check ended without a verdict (a check must call gate.judge)")
+        rep.outcome = "failed"
+        rep.longrepr = verdict.reason
+    before = item.stash.get(NODE_CALLS, {})
+    calls: dict[str, int] = {}
+    for source in st.sources:
+        delta = source.calls - before.get(id(source), 0)
+        if delta:
+            calls[source.backend] = calls.get(source.backend, 0) + delta
+    payload = {
+        "items": ids,
+        "verdict": verdict.as_dict(),
+        "evidence": item.stash.get(NODE_EVIDENCE, []),
+        "calls": calls,
+    }
+    shown = str(verdict.label)
+    properties: list[tuple[str, str]] = []
+    waiver = next((w for w in st.waivers if w.covers(ids, item.nodeid)), None) if verdict.label.blocks else None
+    if waiver is not None:
+        # WAIVED is never a pass: the test is reported as skipped with the waiver as its reason
+        shown = str(Label.WAIVED)
+        note = f"WAIVED ({verdict.label}) by {waiver.approver} until {waiver.expires.date()}: {verdict.reason}"
+        rep.outcome = "skipped"
+        rep.longrepr = (str(item.path), (item.location[1] or 0) + 1, st.redact(note))
+        properties += [("waived_verdict", str(verdict.label)), ("waiver", st.redact(waiver.justification))]
+    properties = [("verdict", shown), ("reason", st.redact(verdict.reason)), *properties]
+    item.user_properties.extend(properties)
+    rep.user_properties.extend(properties)
+    rep.user_properties.append((USER_PROPERTY, st.redact(json.dumps(report.jsonable(payload)))))
+    if rep.longrepr is not None and not isinstance(rep.longrepr, str | tuple):
+        rep.longrepr = st.redact(str(rep.longrepr))
+    if item.config.pluginmanager.hasplugin("html"):
+        with contextlib.suppress(ImportError):
             rep.extras = [*getattr(rep, "extras", []), *report.html_extras(payload)]  # type: ignore[attr-defined]
 
 
@@ -400,80 +620,148 @@ def _verdict_from_error(call: pytest.CallInfo[None]) -> Verdict:
     return failed(f"check crashed: {name}: {' '.join(str(exc).split())[:300]}")
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect verdicts on the controller (also from xdist workers)."""
-    config = _CONFIG.get("config")
-    if config is None or STATE not in config.stash or hasattr(config, "workerinput"):
-        return
-    props = dict(report.user_properties)
-    if USER_PROPERTY not in props:
-        return
-    payload = json.loads(str(props[USER_PROPERTY]))
-    verdict = payload["verdict"]
-    state(config).records[report.nodeid] = TestRecord(
-        nodeid=report.nodeid,
-        items=payload["items"],
-        label=Label(verdict["label"]),
-        reason=verdict["reason"],
-        verdict=verdict,
-        evidence=payload["evidence"],
-        calls=payload["calls"],
-        duration=round(report.duration, 3),
-    )
-
-
-_CONFIG: dict[str, pytest.Config] = {}
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _CONFIG["config"] = session.config
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    config = session.config
-    if STATE not in config.stash or hasattr(config, "workerinput"):
-        return
-    st = state(config)
-    if not st.gate_mode or config.option.collectonly:
-        return
-    for source in st.sources:
-        with contextlib.suppress(Exception):
-            source.close()
-    st.decision = report.decide(st)
-    if not config.option.nova_no_reports and st.outputs.get("base"):
-        report.write_records(config, st)
-    if exitstatus in (0, 1) or (exitstatus == 5 and st.decision["decision"] != "PROCEED"):
-        proceed = st.decision["decision"] == "PROCEED"
-        session.exitstatus = 0 if proceed or config.option.nova_report_only else 1
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if STATE not in config.stash or hasattr(config, "workerinput"):
-        return
-    st = state(config)
-    if st.decision is not None:
-        report.terminal_summary(terminalreporter, st)
-
-
-def pytest_html_results_summary(
-    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-) -> None:
-    config = session.config
-    if STATE in config.stash and state(config).decision is not None:
-        prefix.extend(report.html_summary(state(config)))
-
-
-def pytest_html_report_title(report: Any) -> None:
-    config = _CONFIG.get("config")
-    if config is not None and STATE in config.stash:
-        st = state(config)
-        report.title = f"nova-gate {st.outputs.get('base', '')}"
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``service`` is parametrized over the release's services (readable ids: the names)."""
     if "service" in metafunc.fixturenames and STATE in metafunc.config.stash:
         names = state(metafunc.config).loaded.env.service_names
         metafunc.parametrize("service", names, ids=names)
+
+
+# --------------------------------------------------------------------------------------------
+# xdist workers: tell the controller what was collected (node id -> items), never write records
+# --------------------------------------------------------------------------------------------
+class WorkerSide:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        collected = {n.nodeid: item_ids(n) for n in session.items if item_ids(n)}
+        self.config.workeroutput["nova_gate_collected"] = json.dumps(collected)  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        for source in state(self.config).sources:
+            with contextlib.suppress(Exception):
+                source.close()
+
+
+def _worker_id(rep: pytest.TestReport) -> str | None:
+    gateway = getattr(getattr(rep, "node", None), "gateway", None)
+    return str(gateway.id) if gateway is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# The controller (the only process, or xdist's controller): gather verdicts, decide, write
+# --------------------------------------------------------------------------------------------
+class Recorder:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @property
+    def st(self) -> RunState:
+        return state(self.config)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # pytest-metadata fills its stash in pytest_configure, pytest-html reads it in its (trylast)
+        # pytest_sessionstart: in between, whatever order the plugins were loaded in
+        if self.st.armed:
+            _add_metadata(self.config, self.st)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        st = self.st
+        st.collected.update({n.nodeid: item_ids(n) for n in session.items if item_ids(n)})
+        st.gate_mode = bool(st.collected)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.st.xdist_ids.update(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        raw = getattr(node, "workeroutput", {}).get("nova_gate_collected")
+        if raw:
+            # the workers' collection order, not the order the reports arrived in: the decision lists
+            # items and reasons exactly as a serial run does
+            collected: dict[str, list[str]] = json.loads(raw)
+            collected.update({k: v for k, v in self.st.collected.items() if k not in collected})
+            self.st.collected = collected
+            self.st.xdist_reported = True
+            self.st.gate_mode = bool(self.st.collected)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect verdicts (from this process or, serialised on the report, from xdist workers)."""
+        st = self.st
+        props = dict(report.user_properties)
+        if USER_PROPERTY not in props:
+            if report.failed and report.nodeid not in st.records:
+                lines = str(report.longreprtext or report.outcome).strip().splitlines() or [report.outcome]
+                st.failed_outside.setdefault(report.nodeid, " ".join(lines[-1].split())[:300])
+            return
+        payload = json.loads(str(props[USER_PROPERTY]))
+        verdict = payload["verdict"]
+        st.records[report.nodeid] = TestRecord(
+            nodeid=report.nodeid,
+            items=payload["items"],
+            label=Label(verdict["label"]),
+            reason=verdict["reason"],
+            verdict=verdict,
+            evidence=payload["evidence"],
+            calls=payload["calls"],
+            duration=round(report.duration, 3),
+            worker=_worker_id(report),
+        )
+        if not st.gate_mode:
+            st.gate_mode = True
+        st.collected.setdefault(report.nodeid, payload["items"])
+
+    @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml write, which read the decision
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        st = self.st
+        for source in st.sources:
+            with contextlib.suppress(Exception):
+                source.close()
+        if self.config.option.collectonly or not (st.armed or st.gate_mode):
+            return
+        for nodeid, why in st.failed_outside.items():
+            items = st.collected.get(nodeid)
+            if items and nodeid not in st.records:  # a gate test that died without a verdict
+                verdict = failed(f"the test's process died: {why}")
+                st.records[nodeid] = TestRecord(
+                    nodeid, items, verdict.label, verdict.reason, verdict.as_dict(), [], {}, 0.0
+                )
+        outside = {n for n in st.failed_outside if n not in st.collected}
+        st.decision = report.decide(st)
+        st.decision["run_id"] = st.run_id
+        if st.xdist_ids and not st.xdist_reported:
+            # every worker was lost before it could say what it collected: never a pass
+            blocking = "STOP" if not st.selected_phases or set(st.selected_phases) & STOP_PHASES else "ROLLBACK"
+            st.decision["decision"] = blocking
+            st.decision["incomplete"] = "the xdist workers ended without reporting what they collected"
+        if st.armed:
+            report.write_records(self.config, st)
+        elif st.decision_file is not None:
+            report.write_decision_file(st)
+        code = session.exitstatus
+        if exitstatus in (0, 1) and st.gate_mode:
+            decision = st.decision["decision"]
+            if decision == "PROCEED":
+                code = 1 if outside else EXIT_PROCEED
+            else:
+                code = EXIT_STOP if decision == "STOP" else EXIT_ROLLBACK
+            if self.config.option.nova_report_only:
+                code = EXIT_PROCEED
+        session.exitstatus = code
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        st = self.st
+        if st.decision is not None:
+            report.terminal_summary(terminalreporter, st)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        if self.st.decision is not None:
+            prefix.extend(report.html_summary(self.st))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"nova-gate {self.st.outputs.get('base', '')}"

@@ -5,15 +5,19 @@ Reads results only; never fetches or judges anything itself.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import enum
+import fcntl
 import getpass
 import hashlib
 import html
 import json
 import os
 import platform
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 DECISION_FILE = "decision.json"
 EVIDENCE_FILE = "evidence.json"
+LATEST_FILE = "latest.json"
 
 
 def jsonable(value: Any) -> Any:
@@ -135,12 +140,20 @@ def decide(st: RunState) -> dict[str, Any]:
 
 
 def write_records(config: pytest.Config, st: RunState) -> None:
-    """Write evidence.json (+ .sha256) and decision.json, stamped and as 'latest' copies."""
+    """Write this run's evidence (+ .sha256) and decision under run-unique names, then the pointers.
+
+    ``<base>.evidence.json``, ``<base>.evidence.json.sha256`` and ``<base>.decision.json`` belong to
+    this run alone (``base`` carries the phase, version, start time and a random run id). The
+    "latest" pointers — ``latest.json`` (names of the newest run's files), ``decision.json``,
+    ``evidence.json`` and its ``.sha256`` — are each replaced atomically (write + ``os.replace``),
+    all four under one lock so that two runs finishing together never leave a mixed set.
+    """
     assert st.decision is not None
     finished = dt.datetime.now(dt.UTC)
     base = st.outputs["base"]
     meta = run_metadata(config, st)
     meta["Finished (UTC)"] = finished.isoformat(timespec="seconds")
+    meta["Run id"] = st.run_id
     evidence = {
         "meta": meta,
         "decision": st.decision,
@@ -152,17 +165,70 @@ def write_records(config: pytest.Config, st: RunState) -> None:
     digest = hashlib.sha256(text.encode()).hexdigest()
     st.decision["evidence_sha256"] = digest
     st.decision["evidence_file"] = f"{base}.evidence.json"
+    st.decision["decision_file"] = f"{base}.decision.json"
     decision_text = st.redact(json.dumps(st.decision, indent=2, sort_keys=True)) + "\n"
+    directory = st.reports_dir
+    directory.mkdir(parents=True, exist_ok=True)
     for name, content in (
         (f"{base}.evidence.json", text),
         (f"{base}.evidence.json.sha256", f"{digest}  {base}.evidence.json\n"),
-        (EVIDENCE_FILE, text),
-        (f"{EVIDENCE_FILE}.sha256", f"{digest}  {EVIDENCE_FILE}\n"),
         (f"{base}.decision.json", decision_text),
-        (DECISION_FILE, decision_text),
     ):
-        (st.reports_dir / name).write_text(content, encoding="utf-8")
-    st.outputs["evidence"] = str(st.reports_dir / f"{base}.evidence.json")
+        _write_atomic(directory / name, content)
+    latest = {
+        "run_id": st.run_id,
+        "base": base,
+        "decision": st.decision["decision"],
+        "phase": st.decision["phase"],
+        "finished": finished.isoformat(timespec="seconds"),
+        "decision_file": f"{base}.decision.json",
+        "evidence_file": f"{base}.evidence.json",
+        "html": Path(st.outputs["html"]).name if st.outputs.get("html") else None,
+        "junit": Path(st.outputs["junit"]).name if st.outputs.get("junit") else None,
+    }
+    with _locked(directory / ".latest.lock"):
+        _write_atomic(directory / EVIDENCE_FILE, text)
+        _write_atomic(directory / f"{EVIDENCE_FILE}.sha256", f"{digest}  {EVIDENCE_FILE}\n")
+        _write_atomic(directory / DECISION_FILE, decision_text)
+        _write_atomic(directory / LATEST_FILE, json.dumps(latest, indent=2, sort_keys=True) + "\n")
+    st.outputs["evidence"] = str(directory / f"{base}.evidence.json")
+    st.outputs["decision"] = str(directory / f"{base}.decision.json")
+    if st.decision_file is not None:
+        _write_atomic(st.decision_file, decision_text)
+        st.outputs["decision_file"] = str(st.decision_file)
+
+
+def write_decision_file(st: RunState) -> None:
+    """Only ``--decision-file`` (a run without an audit record, e.g. ``--no-reports``)."""
+    assert st.decision is not None and st.decision_file is not None
+    _write_atomic(st.decision_file, st.redact(json.dumps(st.decision, indent=2, sort_keys=True)) + "\n")
+    st.outputs["decision_file"] = str(st.decision_file)
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    """Write to a unique temporary file beside ``path``, then rename it over ``path`` (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _total_calls(st: RunState) -> dict[str, int]:
@@ -214,7 +280,7 @@ def terminal_summary(tr: Any, st: RunState) -> None:
         f"DECISION: {decision['decision']}  (version {decision['version']}, environment {decision['environment']})",
         bold=True,
     )
-    for key in ("html", "junit", "evidence"):
+    for key in ("html", "junit", "evidence", "decision", "decision_file"):
         if st.outputs.get(key):
             tr.write_line(f"  {key}: {st.outputs[key]}")
 

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-PY=${PYTHON:-python3}
+PY="${NOVA_GATE_VENV:-.venv}/bin/python"  # made by setup.sh
 "$PY" -m nova_gate.cli sandbox up
 "$PY" -m nova_gate.cli rehearse --keep-going "$@"

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
-PY=${PYTHON:-python3}
+PY="${NOVA_GATE_VENV:-.venv}/bin/python"  # made by setup.sh
 "$PY" -m nova_gate.cli sandbox up || { "$PY" -m nova_gate.cli sandbox status; exit 1; }
 "$PY" -m pytest tests -p no:cacheprovider -q -o addopts="" --strict-markers --timeout=600 "$@"
 rc=$?

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from nova_gate.catalog import load_catalog
+from nova_gate.plugin import EXIT_ROLLBACK, EXIT_STOP
 from nova_gate.report import verify_evidence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,7 @@ PENDING = [i.id for i in load_catalog() if not i.automated]
 
 def test_failing_item_stops_the_preflight(run_gate):
     run = run_gate(f"--item={FAILING}", f"--item={PASSING}", UNKNOWN_VERSION)
-    assert run.returncode == 1, run.output
+    assert run.returncode == EXIT_STOP, run.output
     d = run.decision
     assert d["decision"] == "STOP"
     assert d["items"] == {FAILING: "FAIL", PASSING: "PASS"}
@@ -35,14 +36,14 @@ def test_not_automated_item_never_passes(run_gate):
     run = run_gate(f"--item={PENDING[0]}")
     assert run.decision["items"][PENDING[0]] == "FAIL"
     assert "not automated yet" in run.decision["reasons"][PENDING[0]][0]
-    assert run.decision["decision"] in ("STOP", "ROLLBACK") and run.returncode == 1
+    assert (run.decision["decision"], run.returncode) in (("STOP", EXIT_STOP), ("ROLLBACK", EXIT_ROLLBACK))
 
 
 def test_failure_after_migrations_means_rollback(run_gate):
     run = run_gate("--item=P24-6", UNKNOWN_VERSION)  # no changelog entry for v9.9.9
     assert run.decision["items"]["P24-6"] == "FAIL"
     assert run.decision["decision"] == "ROLLBACK"
-    assert run.returncode == 1
+    assert run.returncode == EXIT_ROLLBACK
 
 
 def test_report_only_records_but_exits_0(run_gate):
@@ -56,7 +57,9 @@ def test_passing_selection_proceeds_and_writes_the_record(run_gate):
     assert run.returncode == 0, run.output
     assert run.decision["decision"] == "PROCEED"
     names = {p.name for p in run.reports.iterdir()}
-    assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z\.html").fullmatch(next(n for n in names if n.endswith(".html")))
+    assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z-[0-9a-f]{8}\.html").fullmatch(
+        next(n for n in names if n.endswith(".html"))
+    )
     assert any(n.endswith(".xml") for n in names)
     ok, _ = verify_evidence(run.reports / "evidence.json")
     assert ok

@@ -1,0 +1,1 @@
+"""Post-deployment smoke tests (the only tests that write, with their own account)."""
