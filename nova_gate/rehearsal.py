@@ -141,15 +141,29 @@ def reports_dir() -> Path:
 def run_phase(phase: str) -> dict[str, Any]:
     """The phase's gate in a fresh pytest process; its decision (ERROR when it wrote none)."""
     started = time.time()
+    # The run's own decision file (removed by the plugin when the run starts), never the shared
+    # "latest" pointer: a run that dies before deciding leaves no file, not the previous phase's.
+    path = reports_dir() / f".rehearsal-{phase}.decision.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", phase, "-q", "--operator", OPERATOR, "-p", "no:randomly"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            phase,
+            "-q",
+            "--operator",
+            OPERATOR,
+            "-p",
+            "no:randomly",
+            f"--decision-file={path}",
+        ],
         cwd=project_root(),
         check=False,
     )
-    path = reports_dir() / "decision.json"
     try:
         if path.stat().st_mtime < started - 1:
-            raise ValueError("decision.json is older than this run")
+            raise ValueError(f"{path.name} is older than this run")
         decision: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         decision = {"phase": phase, "decision": "ERROR", "counts": {}, "detail": f"no decision written: {exc}"}
