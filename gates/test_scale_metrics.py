@@ -2,7 +2,7 @@
 
 import pytest
 
-from gates.metric_gate import relative_verdict, threshold_verdict
+from gates.metric_gate import count_verdict, relative_count_verdict
 from nova_gate.verdict import combine
 
 
@@ -10,7 +10,7 @@ from nova_gate.verdict import combine
 def test_new_error_rate_within_2x_old(service, windows, env, gate):
     t = env.thresholds
     gate.judge(
-        relative_verdict(
+        relative_count_verdict(
             windows, gate, "error_rate", t.scale_window_min, service, t.error_ratio_vs_old, t.error_rate_floor_pct
         )
     )
@@ -20,7 +20,9 @@ def test_new_error_rate_within_2x_old(service, windows, env, gate):
 def test_new_p95_within_1_5x_old(service, windows, env, gate):
     t = env.thresholds
     gate.judge(
-        relative_verdict(windows, gate, "p95", t.scale_window_min, service, t.latency_ratio_vs_old, t.latency_floor_ms)
+        relative_count_verdict(
+            windows, gate, "p95", t.scale_window_min, service, t.latency_ratio_vs_old, t.latency_floor_ms
+        )
     )
 
 
@@ -30,8 +32,8 @@ def test_stable_across_the_window(windows, env, gate):
     gate.judge(
         combine(
             [
-                threshold_verdict(windows, gate, "error_rate", t.scale_window_min, t.error_rate_pct, services),
-                threshold_verdict(windows, gate, "p95", t.scale_window_min, t.p95_ms, services),
+                count_verdict(windows, gate, "error_rate", t.scale_window_min, t.error_rate_pct, services),
+                count_verdict(windows, gate, "p95", t.scale_window_min, t.p95_ms, services),
             ],
             what="30-minute window checks",
         )

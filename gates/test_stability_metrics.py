@@ -2,7 +2,7 @@
 
 import pytest
 
-from gates.metric_gate import threshold_verdict
+from gates.metric_gate import count_verdict
 from nova_gate.charts import line_chart
 from nova_gate.rules.metrics import trend_not_increasing
 from nova_gate.verdict import combine
@@ -12,8 +12,14 @@ from nova_gate.verdict import combine
 def test_error_rate_below_half_percent(windows, env, gate):
     t = env.thresholds
     gate.judge(
-        threshold_verdict(
-            windows, gate, "error_rate", t.stability_window_min, t.stability_error_rate_pct, env.service_names
+        count_verdict(
+            windows,
+            gate,
+            "error_rate",
+            t.stability_window_min,
+            t.stability_error_rate_pct,
+            env.service_names,
+            inclusive=True,  # "< 0.5%": exactly 0.5% fails
         )
     )
 
@@ -21,7 +27,7 @@ def test_error_rate_below_half_percent(windows, env, gate):
 @pytest.mark.item("MON-4")
 def test_p95_below_limit(windows, env, gate):
     t = env.thresholds
-    gate.judge(threshold_verdict(windows, gate, "p95", t.stability_window_min, t.p95_ms, env.service_names))
+    gate.judge(count_verdict(windows, gate, "p95", t.stability_window_min, t.p95_ms, env.service_names, inclusive=True))
 
 
 @pytest.mark.item("MON-5")

@@ -153,3 +153,46 @@ def _loop(
                     )
                     return 1
             time.sleep(min(max(interval_s / consecutive, 1), max(next_eval - time.monotonic(), 0)))
+
+
+# -- the anytime-valid early stop -----------------------------------------------------------------------
+def anytime_breach(
+    events: Any,
+    requests: Any,
+    limit: float,
+    window_steps: int,
+    sustain_steps: int,
+    alpha: float = 0.05,
+    horizon: int | None = None,
+    max_gap: int = 4,
+) -> Any:
+    """First scrape step at which watch mode may say ROLLBACK before its window is complete (-1: never).
+
+    ``events``/``requests`` are per-step increments (rows = independent series) since the watch began.
+    The gate's sustained-breach rule is applied at every step, but its breach evidence at the level
+    ``alpha / horizon`` (Bonferroni over the steps of the watched window): under "the ratio never exceeds
+    the limit" each step's test is made once, whatever the number of looks, so the probability of any
+    false ROLLBACK during the whole watch is at most ``alpha``. PROCEED is never decided here: only the
+    complete window's gate decides it.
+    """
+    import numpy as np
+
+    from nova_gate.rules import counts as c
+
+    e = np.atleast_2d(np.asarray(events, dtype=float))
+    n = np.atleast_2d(np.asarray(requests, dtype=float))
+    steps = e.shape[1]
+    horizon = max(horizon or steps, 1)
+
+    def windows(inc: Any) -> Any:
+        cum = np.cumsum(inc, axis=1)
+        back = np.zeros_like(cum)
+        back[:, window_steps:] = cum[:, :-window_steps]
+        return cum - back
+
+    we, wn = windows(e), windows(n)
+    tests = c.excess_tests(limit, c.DEFAULT_ALPHA, False, alpha_breach=alpha / horizon)
+    missing = np.zeros(e.shape, dtype=bool)
+    # only the shortest stretch is tested, so each step is one test and the Bonferroni sum holds
+    found = c.sustained((we, wn), missing, tests[0], tests[1], window_steps, sustain_steps, max_gap, max_stretches=1)
+    return found.first

@@ -44,7 +44,6 @@ def reserved_ports_spec() -> str:
 
 
 def all_ports() -> list[int]:
-
     """Every port the sandbox listens on (for the no-listener-after-down proof)."""
     out: list[int] = []
     for name, value in globals().items():
