@@ -333,5 +333,6 @@ def decide(
     found = sustained(counts, missing, beyond, within, window_steps, sustain_steps, max_gap)
     whole = pooled_tiles(counts, window_steps)
     clear = within(tuple(a[:, None] for a in whole))[:, 0]
-    label = np.where(found.first >= 0, 2, np.where(clear, 0, 1))
+    pending = beyond(tuple(a[:, -1:] for a in counts))[:, 0]  # clearly above at the end, not yet sustained
+    label = np.where(found.first >= 0, 2, np.where(clear & ~pending, 0, 1))
     return label.astype(np.int64), found.first

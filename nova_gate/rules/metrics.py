@@ -550,6 +550,12 @@ class CountRules:
     alpha_ratio: float = 0.1
     min_coverage: float = 0.8
 
+    def breach_alpha(self, gate_window_s: float, base: float | None = None) -> float:
+        """The breach level for a gate window: as calibrated (bench/judgment.py) up to 30 minutes, then
+        scaled down with the window so a 2 h or 24 h window is not more likely to fail on noise."""
+        level = self.alpha_breach if base is None else base
+        return level * min(1.0, 1800.0 / max(gate_window_s, 1.0))
+
     @property
     def window_steps(self) -> int:
         """Steps between disjoint windows (rounded up: windows never overlap when pooled)."""
@@ -635,6 +641,10 @@ def _engine(counts: tuple[Any, ...], missing: Any, tests: tuple[Any, Any, Any], 
             pending = cur[0]
         else:
             runs.append((cur[0], cur[-1]))
+    # pending: the latest window is clearly above the limit, but not (yet) for the sustain
+    last_window = tuple(np.asarray(a)[:, max(last_present, 0)][:, None] for a in counts)
+    if pending < 0 or last_present < 0 or not bool(beyond(last_window)[0, 0]):
+        pending = -1
     return _Judged(
         steps, int(present_idx.size), first, start, pooled, whole, whole_within, open_end, trailing, pending, runs
     )
@@ -663,13 +673,14 @@ def count_threshold(
     rel = "<" if inclusive else "<="
     expected = (
         f"{name} {rel} {_fmt(limit, unit)} per service, judged on {_dur(rules.window_s)} windows of counts: "
-        f"clearly above (lower {1 - rules.alpha_breach:.0%} bound) and no window clearly within "
+        f"clearly above (lower {1 - rules.breach_alpha(gate_window_s):.1%} bound) and no window clearly within "
         f"for {_dur(rules.sustain_s)} fails, "
         f"the window must be clearly within to pass; coverage >= {rules.min_coverage:.0%} of {_dur(gate_window_s)}"
     )
     if not counts_by_service:
         return inconclusive(f"{name}: no service has any series (no data is never a pass)", expected=expected)
-    tests = excess_tests(fraction, rules.alpha, inclusive, rules.alpha_breach)
+    level = rules.breach_alpha(gate_window_s)
+    tests = excess_tests(fraction, rules.alpha, inclusive, level)
     per_service: dict[str, Any] = {}
     charts: dict[str, Any] = {}
     fails: list[str] = []
@@ -699,7 +710,7 @@ def count_threshold(
         facts["spikes"] = [_span(counts.ts, a, b) for a, b in j.spikes]
         if j.first >= 0:
             pe, pn = j.pooled
-            lo = float(poisson_lower(pe, rules.alpha_breach)) / pn
+            lo = float(poisson_lower(pe, level)) / pn
             facts["breach"] = {
                 **_span(counts.ts, j.start, j.first),
                 "pooled_requests": round(pn, 1),
@@ -719,6 +730,12 @@ def count_threshold(
                 "missing at the end): a breach running into missing data is never a pass"
             )
             continue
+        if j.pending_from >= 0:
+            unsure.append(
+                f"{service}: clearly above {_fmt(limit, unit)} since {_clock(counts.ts[j.pending_from])}, "
+                f"not yet for {_dur(rules.sustain_s)} (pending: judge again later)"
+            )
+            continue
         if coverage < rules.min_coverage:
             unsure.append(f"{service}: only {min(coverage, 1.0):.0%} of the window has data")
             continue
@@ -733,10 +750,6 @@ def count_threshold(
             )
             facts["requests_needed"] = need
             continue
-        if j.pending_from >= 0:
-            notes.append(
-                f"{service} above the limit since {_clock(counts.ts[j.pending_from])} (pending, not sustained)"
-            )
         for a, b in j.spikes:
             notes.append(f"{service} spike {_clock(counts.ts[a])}..{_clock(counts.ts[b])}")
     details = {
@@ -806,7 +819,7 @@ def relative_counts(
         new,
         (e1, n1, e0, n0),
         missing,
-        ratio_tests(max_ratio, floor_pct / 100.0, rules.alpha, rules.alpha_ratio),
+        ratio_tests(max_ratio, floor_pct / 100.0, rules.alpha, rules.breach_alpha(_span_s(new), rules.alpha_ratio)),
         rules,
         min_requests,
         max_ratio,
@@ -862,7 +875,7 @@ def relative_latency(
         WindowCounts(list(new.ts), [], [None if m else 1.0 for m in m1[0]]),
         (c1, c0),
         missing,
-        latency_ratio_tests(q, max_ratio, floor_ms / 1000.0, rules.alpha, bounds, rules.alpha_breach),
+        latency_ratio_tests(q, max_ratio, floor_ms / 1000.0, rules.alpha, bounds, rules.breach_alpha(_span_s(new))),
         rules,
         min_requests,
         max_ratio,
@@ -934,9 +947,10 @@ def _relative_verdict(
             expected=expected,
             **details,
         )
-    if j.open_end:
+    if j.open_end or j.pending_from >= 0:
         return inconclusive(
-            f"{name}: above {max_ratio:g}x the old version when the data stops: never a pass",
+            f"{name}: above {max_ratio:g}x the old version at the end of the window "
+            f"({'the data stops' if j.open_end else 'pending, not yet sustained'}): never a pass",
             observed=observed,
             expected=expected,
             **details,
@@ -949,18 +963,27 @@ def _relative_verdict(
             expected=expected,
             **details,
         )
-    if not j.whole_within:
+    whole_above = bool(tests[2](tuple(np.asarray(a)[:, None] for a in whole))[0, 0])
+    if whole_above and not j.whole_within:
         return inconclusive(
-            f"{name}: cannot tell the new version is within {max_ratio:g}x the old: {whole_text}; more traffic needed",
+            f"{name}: above {max_ratio:g}x the old version over the window but not clearly ({whole_text}); "
+            "more traffic needed to tell",
             observed=observed,
             expected=expected,
             **details,
         )
-    reason = f"new {name} clearly within {max_ratio:g}x the old version ({whole_text})"
-    if j.spikes or j.pending_from >= 0:
-        reason += f"; transient excursions: {len(j.spikes) + (j.pending_from >= 0)}"
+    # with the configured minimum traffic, "within" on the point estimate passes (the floors and the
+    # sustained rule guard the rest); the window's own bounds are in the reason
+    clearly = "clearly " if j.whole_within else ""
+    reason = f"new {name} {clearly}within {max_ratio:g}x the old version ({whole_text})"
+    if j.spikes:
+        reason += f"; transient excursions: {len(j.spikes)}"
         details["spikes"] = [_span(ts, a, b) for a, b in j.spikes]
     return passed(reason, observed=observed, expected=expected, **details)
+
+
+def _span_s(counts: WindowCounts | BucketCounts) -> float:
+    return float(counts.ts[-1] - counts.ts[0]) if len(counts.ts) > 1 else 0.0
 
 
 def _align(new: WindowCounts, old: WindowCounts) -> WindowCounts:
