@@ -509,6 +509,9 @@ class BucketCounts:
     def quantile_ms(self, q: float) -> list[float | None]:
         import numpy as np
 
+        if not self.bounds:
+            return [None] * len(self.ts)
+
         from nova_gate.rules.counts import histogram_quantile
 
         cum, missing = self.arrays()
@@ -521,6 +524,8 @@ class BucketCounts:
 
         from nova_gate.rules.counts import slow_counts
 
+        if not self.bounds:  # no histogram at all: no data
+            return WindowCounts(list(self.ts), [None] * len(self.ts), [None] * len(self.ts), [None] * len(self.ts))
         cum, missing = self.arrays()
         slow = slow_counts(cum, np.asarray(self.bounds, dtype=float), limit_ms / 1000.0)[0]
         total = cum[0, :, -1]
@@ -858,6 +863,8 @@ def relative_latency(
         f"{_dur(rules.window_s)} windows; clearly above for {_dur(rules.sustain_s)} fails; "
         f">= {min_requests} requests per version"
     )
+    if not new.bounds or not old.bounds:
+        return inconclusive(f"{name}: a version has no histogram samples (no data is never a pass)", expected=expected)
     if list(new.bounds) != list(old.bounds):
         return inconclusive(f"{name}: the versions' histogram buckets differ; cannot compare", expected=expected)
     c1, m1 = new.arrays()

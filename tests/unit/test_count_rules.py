@@ -296,3 +296,12 @@ def test_watch_stops_a_3x_breach_within_sustain_plus_two_minutes() -> None:
     stop = anytime_breach(e, n, 0.01, W, W, alpha=0.05)
     delay_min = (stop - 20) * STEP / 60
     assert ((stop >= 0) & (delay_min <= 7)).mean() >= 0.95
+
+
+def test_a_version_without_histogram_samples_is_inconclusive_not_a_crash() -> None:
+    empty = BucketCounts([T0 + i * STEP for i in range(61)], [], [None] * 61)
+    v = count_threshold("P95", {"svc": empty.for_latency(0.95, 500)}, 500, RULES, 900, " ms", tail=0.05)
+    assert v.label is Label.INCONCLUSIVE and "no samples" in v.reason
+    rng = np.random.default_rng(50)
+    other = buckets(lognormal_buckets(rng, 10, np.full(81, 0.2)))
+    assert relative_latency("P95", empty, other, 0.95, 1.5, 50, 100, RULES).label is Label.INCONCLUSIVE
