@@ -4,8 +4,9 @@ import pytest
 
 from gates.metric_gate import count_verdict
 from nova_gate.charts import line_chart
-from nova_gate.rules.metrics import trend_not_increasing
+from nova_gate.rules.metrics import trend_within
 from nova_gate.verdict import combine
+from nova_gate.windows import step_for
 
 
 @pytest.mark.item("MON-3")
@@ -32,11 +33,22 @@ def test_p95_below_limit(windows, env, gate):
 
 @pytest.mark.item("MON-5")
 def test_memory_stable(windows, env, gate):
-    """No leak: the memory of each service's new version has no upward slope beyond the tolerance."""
+    """No leak: each service's new-version memory slope, with its confidence interval, over a covered window."""
     t = env.thresholds
+    window_s = t.stability_window_min * 60
     series = windows.for_version("memory_bytes", t.stability_window_min, env.release.version)
     verdicts = [
-        trend_not_increasing(pts, t.memory_leak_pct_per_h, name=f"memory of {s}", unit=" B")
+        trend_within(
+            f"memory of {s}",
+            pts,
+            window_s,
+            step_for(window_s),
+            rel_pct=t.memory_leak_pct_per_h,
+            abs_change=t.memory_leak_mb_per_h * 2**20,
+            per="hour",
+            min_coverage=env.metrics.min_coverage,
+            unit=" B",
+        )
         for s, pts in series.items()
     ]
     gate.evidence(
@@ -44,6 +56,7 @@ def test_memory_stable(windows, env, gate):
         query=windows.query("memory_bytes"),
         window_min=t.stability_window_min,
         tolerance_pct_per_h=t.memory_leak_pct_per_h,
+        tolerance_mb_per_h=t.memory_leak_mb_per_h,
         chart_svg=line_chart(
             {s: [[ts, v / 2**20 if v is not None else None] for ts, v in pts[::8]] for s, pts in series.items()},
             None,

@@ -222,7 +222,12 @@ class Thresholds(_Model):
     review_window_h: Annotated[float, Field(gt=0)] = 24
     stability_error_rate_pct: Percent = 0.5
     memory_leak_pct_per_h: Annotated[float, Field(ge=0)] = 5
-    error_trend_pct_per_h: Annotated[float, Field(ge=0)] = 5
+    error_trend_pct_per_h: Annotated[float, Field(ge=0)] = 5  # legacy; P24-1 uses the two below
+    # P24-1: the error rate may rise over the review window by at most the larger of these
+    error_trend_growth_pct: Annotated[float, Field(ge=0, le=1000)] = 25
+    error_trend_abs_pct: Annotated[float, Field(ge=0, le=100)] = 0.05
+    # MON-5: besides memory_leak_pct_per_h (of the fitted start), an absolute allowance per hour
+    memory_leak_mb_per_h: Annotated[float, Field(ge=0)] = 0
     replica_lag_s: Annotated[float, Field(gt=0)] = 1
     long_query_s: Annotated[float, Field(gt=0)] = 300
     consumer_lag: Annotated[int, Field(ge=0)] = 1000

@@ -175,3 +175,18 @@ def duration_s(text: str) -> float:
         if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
             return float(text[: -len(suffix)]) * units[suffix]
     raise ValueError(f"not a duration: {text!r}")
+
+
+def day_buckets_query(env: Environment, window_h: float) -> str:
+    """Histogram bucket increases of every (service, version) over ``window_h`` hours (an instant query)."""
+    return env.metrics.buckets_increase.format(window=f"{round(window_h * 3600)}s")
+
+
+def release_start(prometheus: Any, env: Environment, lookback_h: float, end: float) -> float | None:
+    """When the new version first served (first sample within the lookback), or None if it never did."""
+    query = f'count by (version) (http_requests_total{{version="{env.release.version}"}})'
+    step = max(60.0, lookback_h * 3600 / 1000)
+    found = prometheus.range_by(query, end - lookback_h * 3600, end, step, by=("version",))
+    samples = found.get((env.release.version,), [])
+    first = next((ts for ts, v in samples if v is not None), None)
+    return first

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nova_gate.verdict import Verdict, failed, inconclusive, passed
+from nova_gate.verdict import Verdict, failed, inconclusive, passed, warned
 
 Sample = tuple[float, float | None]
 Series = Sequence[Sample]
@@ -1008,3 +1008,186 @@ def _align_buckets(new: BucketCounts, old: BucketCounts) -> BucketCounts:
     slots = {round(t): i for i, t in enumerate(old.ts)}
     picks = [slots.get(round(t)) for t in new.ts]
     return BucketCounts(list(new.ts), list(old.bounds), [None if i is None else old.cum[i] for i in picks])
+
+
+# == trends with a confidence interval (MON-5, P24-1) ===================================================
+def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) -> dict[str, float] | None:
+    """OLS slope per hour with a one-sided ``1 - alpha`` interval widened for autocorrelated residuals
+    (effective sample size from the lag-1 autocorrelation); None with fewer than 3 distinct times."""
+    import numpy as np
+    from scipy.stats import t as student
+
+    if len(points) < 3:
+        return None
+    x = np.array([p[0] for p in points], dtype=float) / 3600.0
+    y = np.array([p[1] for p in points], dtype=float)
+    x0 = x - x.mean()
+    sxx = float((x0**2).sum())
+    if sxx <= 0:
+        return None
+    slope = float((x0 * (y - y.mean())).sum() / sxx)
+    resid = y - y.mean() - slope * x0
+    n = len(y)
+    rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1]) if n > 3 and resid.std() > 0 else 0.0
+    rho = min(max(0.0 if math.isnan(rho) else rho, 0.0), 0.99)
+    n_eff = max(3.0, n * (1 - rho) / (1 + rho))
+    sigma2 = float((resid**2).sum() / max(n - 2, 1))
+    se = math.sqrt(sigma2 / sxx * n / n_eff)
+    q = float(student.ppf(1 - alpha, max(n_eff - 2, 1)))
+    start = float(y.mean() + slope * (x[0] - x.mean()))
+    return {
+        "slope_per_h": slope,
+        "lower_per_h": slope - q * se,
+        "upper_per_h": slope + q * se,
+        "mean": float(y.mean()),
+        "fitted_start": start,
+        "span_h": float(x[-1] - x[0]),
+        "samples": n,
+        "n_eff": round(n_eff, 1),
+    }
+
+
+def trend_within(
+    name: str,
+    series: Series,
+    window_s: float,
+    step_s: float,
+    *,
+    rel_pct: float,
+    abs_change: float,
+    per: str = "window",
+    min_coverage: float = 0.8,
+    unit: str = "",
+    alpha: float = 0.05,
+) -> Verdict:
+    """The series does not rise by more than the tolerance: FAIL when the slope's lower bound exceeds it.
+
+    Tolerance in both terms, the larger wins: ``abs_change`` (in ``unit``) or ``rel_pct`` % of the fitted
+    start value, per hour (``per="hour"``, MON-5's "5 % of its size per hour") or over the whole window
+    (``per="window"``, P24-1: an error rate that doubles in 24 h is not flat). Coverage is checked: too
+    little data, or data covering too little of the window, is INCONCLUSIVE.
+    """
+    expected = (
+        f"{name} rises by at most max({abs_change:g}{_sep(unit)}{unit}, {rel_pct:g}% of its start) "
+        f"{'per hour' if per == 'hour' else 'over the window'}; coverage >= {min_coverage:.0%} of {_dur(window_s)}"
+    )
+    points = [(ts, v) for ts, v in valid(series) if math.isfinite(v)]
+    wanted = max(1, round(window_s / step_s) + 1)
+    coverage = len(points) / wanted
+    span = (points[-1][0] - points[0][0]) if len(points) > 1 else 0.0
+    observed: dict[str, Any] = {"samples": len(points), "coverage": round(min(coverage, 1.0), 3), "span_s": span}
+    if len(points) < MIN_TREND_SAMPLES or coverage < min_coverage or span < min_coverage * window_s:
+        return inconclusive(
+            f"{name}: {len(points)} sample(s) over {_dur(span)} ({min(coverage, 1.0):.0%} of {_dur(window_s)}): "
+            "too little of the window to judge a trend",
+            observed=observed,
+            expected=expected,
+        )
+    fit = slope_with_ci(points, alpha)
+    if fit is None:
+        return inconclusive(f"{name}: no spread in time; no trend", observed=observed, expected=expected)
+    hours = 1.0 if per == "hour" else max(fit["span_h"], 1e-9)
+    allowed = max(abs_change, rel_pct / 100.0 * abs(fit["fitted_start"]))
+    change, low, high = (fit[k] * hours for k in ("slope_per_h", "lower_per_h", "upper_per_h"))
+    observed.update(
+        {
+            "change": _round(change),
+            "change_lower": _round(low),
+            "change_upper": _round(high),
+            "allowed": _round(allowed),
+            "start": _round(fit["fitted_start"]),
+            "n_eff": fit["n_eff"],
+        }
+    )
+    what = "per hour" if per == "hour" else f"over {_dur(fit['span_h'] * 3600)}"
+    details = {"series": downsample(points), "unit": unit, "fit": fit}
+    text = f"{change:+.4g}{_sep(unit)}{unit} {what} (bounds {low:+.4g}..{high:+.4g}; allowed {allowed:.4g})"
+    if low > allowed:
+        return failed(f"{name} rising: {text}", observed=observed, expected=expected, **details)
+    if change > allowed:
+        return warned(
+            f"{name} may be rising: {text}; not clearly beyond the tolerance (review)",
+            observed=observed,
+            expected=expected,
+            **details,
+        )
+    return passed(f"{name} flat within tolerance: {text}", observed=observed, expected=expected, **details)
+
+
+# == P24-2: a day's percentiles against the previous version's day (a review) ==========================
+def day_histograms(
+    raw: Mapping[tuple[str, ...], float | None],
+) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+    """{(service, version): (finite bounds, cumulative counts incl. +Inf)} from an instant query by le."""
+    per: dict[tuple[str, str], dict[float, float]] = {}
+    for key, value in raw.items():
+        if len(key) < 3 or value is None:
+            continue
+        try:
+            bound = float(key[2])
+        except ValueError:
+            continue
+        per.setdefault((key[0], key[1]), {})[bound] = float(value)
+    out: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    for k, buckets in per.items():
+        if math.inf not in buckets:
+            continue
+        bounds = sorted(b for b in buckets if b != math.inf)
+        cum = [buckets[b] for b in bounds] + [buckets[math.inf]]
+        running = 0.0
+        fixed = []
+        for c in cum:
+            running = max(running, c)
+            fixed.append(running)
+        out[k] = (bounds, fixed)
+    return out
+
+
+def day_quantile_vs_old(
+    name: str,
+    new: tuple[list[float], list[float]] | None,
+    old: tuple[list[float], list[float]] | None,
+    q: float,
+    max_ratio: float,
+    floor_ms: float,
+    min_requests: int,
+    basis: str,
+) -> Verdict:
+    """The new version's day quantile <= max_ratio x max(old's, floor), from pooled histogram buckets."""
+    import numpy as np
+
+    from nova_gate.rules.counts import histogram_quantile
+
+    expected = f"new {name} <= {max_ratio:g}x the previous version's ({basis}; floor {floor_ms:g} ms)"
+    if new is None or old is None:
+        side = "new" if new is None else "previous"
+        return inconclusive(f"{name}: no histogram of the {side} version to compare ({basis})", expected=expected)
+    if new[0] != old[0]:
+        return inconclusive(f"{name}: the versions' histogram buckets differ", expected=expected)
+    n_new, n_old = new[1][-1], old[1][-1]
+    if n_new < min_requests or n_old < min_requests:
+        return inconclusive(
+            f"{name}: too little traffic to compare "
+            f"(new {n_new:.0f}, previous {n_old:.0f} requests; need {min_requests})",
+            expected=expected,
+        )
+    bounds = np.asarray(new[0], dtype=float)
+    q_new = float(histogram_quantile(q, np.asarray(new[1]), bounds)) * 1000
+    q_old = float(histogram_quantile(q, np.asarray(old[1]), bounds)) * 1000
+    limit = max_ratio * max(q_old, floor_ms)
+    observed = {"new_ms": round(q_new, 2), "old_ms": round(q_old, 2), "limit_ms": round(limit, 2), "basis": basis}
+    text = f"new {q_new:.4g} ms vs previous {q_old:.4g} ms ({basis}; limit {limit:.4g} ms)"
+    if q_new > limit:
+        return failed(f"{name} regressed: {text}", observed=observed, expected=expected)
+    return passed(f"{name}: {text}", observed=observed, expected=expected)
+
+
+def as_review(verdict: Verdict) -> Verdict:
+    """A review item never blocks: FAIL and INCONCLUSIVE become WARN (the reason says what to look at)."""
+    from dataclasses import replace
+
+    from nova_gate.verdict import Label
+
+    if verdict.label in (Label.FAIL, Label.INCONCLUSIVE):
+        return replace(verdict, label=Label.WARN, reason=f"review: {verdict.reason}")
+    return verdict

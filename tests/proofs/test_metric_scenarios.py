@@ -41,9 +41,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         "CAN-3": "PASS",
         "SCL-3": "FAIL",
         "MON-4": "FAIL",
-        "P24-2": "WARN",
     },
-    "hot-canary": {"CAN-6": "WARN", "CAN-7": "WARN", "P24-3": "WARN", "CAN-3": "PASS"},
+    # hot-canary's new version is also 1.9x slower (P95) than the old one all day: a review WARN
+    "hot-canary": {"CAN-6": "WARN", "CAN-7": "WARN", "P24-3": "WARN", "CAN-3": "PASS", "P24-2": "WARN"},
     "rising-errors": {"P24-1": "FAIL", "MON-3": "FAIL", "CAN-3": "PASS"},
     "regression-vs-old": {"SCL-2": "FAIL", "CAN-3": "PASS"},
     "tiny-traffic": {"SCL-2": "PASS"},

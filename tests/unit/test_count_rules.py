@@ -19,6 +19,7 @@ from nova_gate.rules.metrics import (
     count_threshold,
     relative_counts,
     relative_latency,
+    trend_within,
 )
 from nova_gate.sandbox.nova_sim import BUCKETS, histogram_quantile, latency_cdf
 from nova_gate.verdict import Label
@@ -305,3 +306,44 @@ def test_a_version_without_histogram_samples_is_inconclusive_not_a_crash() -> No
     rng = np.random.default_rng(50)
     other = buckets(lognormal_buckets(rng, 10, np.full(81, 0.2)))
     assert relative_latency("P95", empty, other, 0.95, 1.5, 50, 100, RULES).label is Label.INCONCLUSIVE
+
+
+# -- trends with a confidence interval (MON-5, P24-1) ------------------------------------------------------
+def _trend_series(values: np.ndarray, step: float) -> list[tuple[float, float | None]]:
+    return [(T0 + i * step, float(v)) for i, v in enumerate(values)]
+
+
+def test_error_rate_doubling_over_24h_is_not_flat() -> None:
+    rng = np.random.default_rng(60)
+    x = np.arange(961) / 960
+    values = (0.2 + 0.2 * x) * (1 + 0.1 * rng.standard_normal(961))  # 0.2% -> 0.4%, noisy
+    v = trend_within("error rate", _trend_series(values, 90), 86400, 90, rel_pct=25, abs_change=0.05, unit="%")
+    assert v.label is Label.FAIL, v.reason
+
+
+def test_flat_noisy_error_rate_passes_and_tiny_absolute_growth_is_tolerated() -> None:
+    rng = np.random.default_rng(61)
+    flat = 0.15 * (1 + 0.2 * rng.standard_normal(961))
+    v = trend_within("error rate", _trend_series(flat, 90), 86400, 90, rel_pct=25, abs_change=0.05, unit="%")
+    assert v.label is Label.PASS, v.reason
+    tripled_but_tiny = 0.01 + 0.02 * np.arange(961) / 960  # 0.01% -> 0.03%: +200%, but +0.02 pp
+    v = trend_within("error rate", _trend_series(tripled_but_tiny, 90), 86400, 90, rel_pct=25, abs_change=0.05)
+    assert v.label is Label.PASS, v.reason
+
+
+def test_memory_trend_needs_coverage_of_the_window() -> None:
+    ten_minutes = np.full(41, 300.0 * 2**20)
+    v = trend_within("memory", _trend_series(ten_minutes, 15), 7200, 15, rel_pct=5, abs_change=0, per="hour")
+    assert v.label is Label.INCONCLUSIVE and "too little of the window" in v.reason
+
+
+def test_memory_leak_fails_and_noisy_flat_memory_passes() -> None:
+    rng = np.random.default_rng(62)
+    hours = np.arange(481) * 15 / 3600
+    leak = (300 + 80 * hours + 3 * rng.standard_normal(481)) * 2**20  # +80 MiB/h on 300 MiB: 27 %/h
+    v = trend_within("memory", _trend_series(leak, 15), 7200, 15, rel_pct=5, abs_change=0, per="hour")
+    assert v.label is Label.FAIL, v.reason
+    # a GC sawtooth (autocorrelated) around a flat line: wide interval, but no leak
+    saw = (300 + 20 * ((hours * 6) % 1) + 2 * rng.standard_normal(481)) * 2**20
+    v = trend_within("memory", _trend_series(saw, 15), 7200, 15, rel_pct=5, abs_change=0, per="hour")
+    assert v.label is Label.PASS, v.reason
