@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import legacy_rules
 from nova_gate.rules import counts as C
+from nova_gate.rules.metrics import CountRules
 from nova_gate.sandbox.nova_sim import BUCKETS
 from nova_gate.watch import anytime_breach
 
@@ -68,6 +69,8 @@ class Cell:
 
 
 GATE_STEPS = {"CAN-3": 60, "CAN-4": 60, "SCL-2": 120, "SCL-3": 120}
+#: the gates' own defaults (nova_gate/rules/metrics.py CountRules): the bench judges with them
+RULES = CountRules()
 
 
 def _profile(cell: Cell, steps: int) -> np.ndarray:
@@ -112,6 +115,7 @@ def _windows(inc: np.ndarray) -> np.ndarray:
 
 def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any]:
     steps = GATE_STEPS[cell.rule]
+    level = RULES.breach_alpha(steps * STEP)
     prof = _profile(cell, steps)
     total = len(prof)
     lam = cell.rps * STEP
@@ -119,7 +123,7 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
     if cell.rule == "CAN-3":
         e = rng.binomial(n_new.astype(np.int64), np.minimum(prof * 0.01, 1.0)).astype(float)
         counts = (_windows(e)[:, -steps:], _windows(n_new)[:, -steps:])
-        tests = C.excess_tests(0.01, C.DEFAULT_ALPHA, False)
+        tests = C.excess_tests(0.01, RULES.alpha, False, level)
         one_min = (legacy_rules.window_sum(e, 4)[:, -steps:], legacy_rules.window_sum(n_new, 4)[:, -steps:])
         five = counts
         prom = legacy_rules.for_5m(five[0] > 0.01 * five[1], SUSTAIN)
@@ -130,7 +134,7 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
         wcum = _windows(cum)[:, -steps:]
         slow = C.slow_counts(wcum, BOUNDS, 0.5)
         counts = (slow, wcum[..., -1])
-        tests = C.excess_tests(0.05, C.DEFAULT_ALPHA, False)
+        tests = C.excess_tests(0.05, RULES.alpha, False, level)
         p95 = C.histogram_quantile(0.95, wcum, BOUNDS)
         prom = legacy_rules.for_5m(np.nan_to_num(p95, nan=0.0) > 0.5, SUSTAIN)
         old = prom  # the old rule was already the 5-minute quantile sustained 5 minutes
@@ -142,7 +146,7 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
         e1 = rng.binomial(n_new.astype(np.int64), np.minimum(prof * 2 * old_p, 1.0)).astype(float)
         e0 = rng.binomial(n_old.astype(np.int64), old_p).astype(float)
         counts = tuple(_windows(a)[:, -steps:] for a in (e1, n_new, e0, n_old))
-        tests = C.ratio_tests(2.0, 0.001, C.DEFAULT_ALPHA)
+        tests = C.ratio_tests(2.0, 0.001, RULES.alpha, RULES.breach_alpha(steps * STEP, RULES.alpha_ratio))
         w1, wn1, w0, wn0 = counts
         with np.errstate(divide="ignore", invalid="ignore"):
             r = (w1 / wn1) / np.maximum(w0 / wn0, 0.001)
@@ -155,14 +159,14 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
         cum1 = _bucket_draw(rng, n_new.astype(np.int64), prof * 1.5 * old_p95)
         cum0 = _bucket_draw(rng, n_old.astype(np.int64), np.full(total, old_p95))
         counts = (_windows(cum1)[:, -steps:], _windows(cum0)[:, -steps:])
-        tests = C.latency_ratio_tests(0.95, 1.5, 0.05, C.DEFAULT_ALPHA, BOUNDS)
+        tests = C.latency_ratio_tests(0.95, 1.5, 0.05, RULES.alpha, BOUNDS, level)
         q1 = C.histogram_quantile(0.95, counts[0], BOUNDS)
         q0 = C.histogram_quantile(0.95, counts[1], BOUNDS)
         prom = legacy_rules.for_5m(np.nan_to_num(q1) > 1.5 * np.maximum(np.nan_to_num(q0, nan=np.inf), 0.05), SUSTAIN)
         old = prom
         watch_counts = None
     missing = np.zeros((trials, steps), dtype=bool)
-    label, first = C.decide(counts, missing, tests, W, SUSTAIN, 4)
+    label, first = C.decide(counts, missing, tests, W, SUSTAIN, RULES.max_gap_scrapes)
     onset = steps - 1 - round((cell.minutes or steps * STEP / 60) * 60 / STEP) if not cell.spike else steps - 48
     out: dict[str, Any] = {
         "new": _rates(label == 2, label == 1, first, onset),
@@ -173,6 +177,8 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
         limit = 0.01 if cell.rule == "CAN-3" else 0.05
         stop = anytime_breach(watch_counts[0], watch_counts[1], limit, W, SUSTAIN)
         out["watch"] = _rates(stop >= 0, None, stop, onset)
+        in_time = (stop >= 0) & ((stop - max(onset, 0)) * STEP <= SUSTAIN * STEP + 120)
+        out["watch"]["within_sustain_plus_2m"] = float(in_time.mean())
     return out
 
 
@@ -204,7 +210,7 @@ def _pct(x: float | None) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     head = (
         "| rule | req/s | truth | new ROLLBACK | new INCONCL. | new median min | Prometheus for:5m | "
-        "old rule | watch ROLLBACK | watch median min |\n|---|---|---|---|---|---|---|---|---|---|"
+        "old rule | watch ROLLBACK | watch median min | watch <= 7 min |\n|---|---|---|---|---|---|---|---|---|---|---|"
     )
     rows = [head]
     for r in results:
@@ -213,7 +219,8 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['rule']} | {r['rps']:g} | {r['cell']} | {_pct(new['rollback'])} | {_pct(new['inconclusive'])} | "
             f"{new['median_min'] if new['median_min'] is not None else '—'} | {_pct(prom['rollback'])} | "
             f"{_pct(old['rollback'])} | {_pct(watch['rollback']) if watch else '—'} | "
-            f"{(watch['median_min'] if watch['median_min'] is not None else '—') if watch else '—'} |"
+            f"{(watch['median_min'] if watch['median_min'] is not None else '—') if watch else '—'} | "
+            f"{_pct(watch['within_sustain_plus_2m']) if watch else '—'} |"
         )
     return "\n".join(rows)
 
