@@ -27,7 +27,9 @@ def threshold_verdict(
     threshold: float,
     services: list[str],
     version: str | None = None,
+    inclusive: bool = True,
 ) -> Verdict:
+    """A gauge (CPU, memory) against its "< X" limit: exactly X is beyond it."""
     env = windows.env
     version = version or env.release.version
     series = windows.for_version(metric, window_min, version, services)
@@ -41,6 +43,8 @@ def threshold_verdict(
         window_min * 60,
         env.metrics.min_coverage,
         UNITS[metric],
+        max_gap_scrapes=env.metrics.max_gap_scrapes,
+        inclusive=inclusive,
     )
     gate.evidence(
         source="prometheus",

@@ -86,11 +86,19 @@ def valid(series: Series) -> list[tuple[float, float]]:
     return sorted((float(ts), float(v)) for ts, v in series if v is not None and not math.isnan(v))
 
 
-def runs_beyond(series: Series, threshold: float, step_s: float, above: bool = True) -> list[Run]:
-    """Every run of samples beyond ``threshold``; one missing step inside a run does not end it."""
+def runs_beyond(
+    series: Series,
+    threshold: float,
+    step_s: float,
+    above: bool = True,
+    max_gap_scrapes: int = 1,
+    inclusive: bool = False,
+) -> list[Run]:
+    """Every run of samples beyond ``threshold``; up to ``max_gap_scrapes`` missing steps inside a run do
+    not end it. ``inclusive``: a limit written "< X" is breached at exactly X."""
     runs: list[Run] = []
     current: list[tuple[float, float]] = []
-    max_gap = 2 * step_s + 1e-6 * max(step_s, 1.0)
+    max_gap = (max_gap_scrapes + 1) * step_s + 1e-6 * max(step_s, 1.0)
 
     def close() -> None:
         if current:
@@ -100,7 +108,10 @@ def runs_beyond(series: Series, threshold: float, step_s: float, above: bool = T
             current.clear()
 
     for ts, value in valid(series):
-        beyond = value > threshold if above else value < threshold
+        if inclusive:
+            beyond = value >= threshold if above else value <= threshold
+        else:
+            beyond = value > threshold if above else value < threshold
         if not beyond:
             close()
             continue
@@ -112,10 +123,16 @@ def runs_beyond(series: Series, threshold: float, step_s: float, above: bool = T
 
 
 def sustained_breach(
-    series: Series, threshold: float, sustain_s: float, step_s: float, above: bool = True
+    series: Series,
+    threshold: float,
+    sustain_s: float,
+    step_s: float,
+    above: bool = True,
+    max_gap_scrapes: int = 1,
+    inclusive: bool = False,
 ) -> Breach | None:
     """The first run beyond ``threshold`` lasting ``sustain_s`` and the worst shorter spike; None if none."""
-    runs = runs_beyond(series, threshold, step_s, above)
+    runs = runs_beyond(series, threshold, step_s, above, max_gap_scrapes, inclusive)
     if not runs:
         return None
     sustained = next((r for r in runs if r.duration_s >= sustain_s), None)
@@ -167,8 +184,13 @@ def windowed_threshold(
     min_coverage: float = 0.8,
     unit: str = "%",
     above: bool = True,
+    max_gap_scrapes: int = 1,
+    inclusive: bool = False,
 ) -> Verdict:
-    """No service beyond ``threshold`` for ``sustain_s``; too little data on any service is INCONCLUSIVE."""
+    """No service beyond ``threshold`` for ``sustain_s``; too little data on any service is INCONCLUSIVE.
+
+    A run beyond the threshold that is still going where the data stops before the window's end is
+    INCONCLUSIVE (a breach running into missing data is never a pass)."""
     relation = ">" if above else "<"
     expected = (
         f"{name} {'<' if above else '>'}= {_fmt(threshold, unit)} per service; "
@@ -190,7 +212,21 @@ def windowed_threshold(
         facts["coverage"] = round(coverage, 3)
         per_service[service] = facts
         charts[service] = downsample(series, above=above)
-        breach = sustained_breach(series, threshold, sustain_s, step_s, above)
+        breach = sustained_breach(series, threshold, sustain_s, step_s, above, max_gap_scrapes, inclusive)
+        present = valid(series)
+        if (
+            breach
+            and not breach.sustained
+            and present
+            and series
+            and breach.spike is not None
+            and any(
+                r.end == present[-1][0]
+                for r in runs_beyond(series, threshold, step_s, above, max_gap_scrapes, inclusive)
+            )
+            and max(float(ts) for ts, _ in series) - present[-1][0] > step_s * 0.5
+        ):
+            missing.append(f"{service}: beyond {_fmt(threshold, unit)} when the data stops before the window's end")
         if breach and breach.spike:
             spikes[service] = breach.spike
         if breach and breach.sustained:

@@ -20,6 +20,7 @@ from nova_gate.rules.metrics import (
     relative_counts,
     relative_latency,
     trend_within,
+    windowed_threshold,
 )
 from nova_gate.sandbox.nova_sim import BUCKETS, histogram_quantile, latency_cdf
 from nova_gate.verdict import Label
@@ -347,3 +348,29 @@ def test_memory_leak_fails_and_noisy_flat_memory_passes() -> None:
     saw = (300 + 20 * ((hours * 6) % 1) + 2 * rng.standard_normal(481)) * 2**20
     v = trend_within("memory", _trend_series(saw, 15), 7200, 15, rel_pct=5, abs_change=0, per="hour")
     assert v.label is Label.PASS, v.reason
+
+
+# -- gauges (CPU, memory): the sample rule, with the same gaps and edges ------------------------------------
+def _gauge(values: list[float | None]) -> list[tuple[float, float | None]]:
+    return [(T0 + i * STEP, v) for i, v in enumerate(values)]
+
+
+def test_gauge_at_exactly_a_less_than_limit_is_beyond_it() -> None:
+    series = {"svc": _gauge([80.0] * 61)}
+    strict = windowed_threshold("CPU", series, 80, 300, STEP, 900)
+    inclusive = windowed_threshold("CPU", series, 80, 300, STEP, 900, inclusive=True)
+    assert strict.label is Label.PASS and inclusive.label is Label.FAIL
+
+
+def test_gauge_gap_of_three_scrapes_does_not_split_with_max_gap_four() -> None:
+    values: list[float | None] = [50.0] * 30 + [95.0] * 31
+    values[44:47] = [None, None, None]
+    assert windowed_threshold("CPU", {"svc": _gauge(values)}, 80, 300, STEP, 900).label is Label.PASS  # old: 1
+    v = windowed_threshold("CPU", {"svc": _gauge(values)}, 80, 300, STEP, 900, max_gap_scrapes=4)
+    assert v.label is Label.FAIL
+
+
+def test_gauge_breach_running_into_missing_data_is_never_a_pass() -> None:
+    values: list[float | None] = [50.0] * 53 + [95.0] * 4 + [None] * 4
+    v = windowed_threshold("CPU", {"svc": _gauge(values)}, 80, 300, STEP, 900, max_gap_scrapes=4)
+    assert v.label is Label.INCONCLUSIVE and "data stops" in v.reason
