@@ -1,14 +1,15 @@
 """Phase 4, canary 5%: the canary's metrics over the 15-minute window, per service.
 
-A breach counts only when sustained for thresholds.sustain_min (the checklist's "for 5 minutes");
-a shorter spike is shown in the evidence but passes. No data is INCONCLUSIVE, never a pass.
+Error rate and percentiles are judged on counts over sliding 5-minute windows (nova_gate/rules/counts.py):
+a breach counts only when clearly above the limit for thresholds.sustain_min with no window clearly within;
+a PASS needs the window clearly within. Too little traffic or no data is INCONCLUSIVE, never a pass.
 """
 
 import pytest
 
 from nova_gate.verdict import combine
 
-from .metric_gate import threshold_verdict
+from .metric_gate import count_verdict, threshold_verdict
 
 
 def _window(env):
@@ -17,17 +18,17 @@ def _window(env):
 
 @pytest.mark.item("CAN-3")
 def test_canary_error_rate(service, windows, env, gate):
-    gate.judge(threshold_verdict(windows, gate, "error_rate", _window(env), env.thresholds.error_rate_pct, [service]))
+    gate.judge(count_verdict(windows, gate, "error_rate", _window(env), env.thresholds.error_rate_pct, [service]))
 
 
 @pytest.mark.item("CAN-4")
 def test_canary_p95_latency(service, windows, env, gate):
-    gate.judge(threshold_verdict(windows, gate, "p95", _window(env), env.thresholds.p95_ms, [service]))
+    gate.judge(count_verdict(windows, gate, "p95", _window(env), env.thresholds.p95_ms, [service]))
 
 
 @pytest.mark.item("CAN-5")
 def test_canary_p99_latency(service, windows, env, gate):
-    gate.judge(threshold_verdict(windows, gate, "p99", _window(env), env.thresholds.p99_ms, [service]))
+    gate.judge(count_verdict(windows, gate, "p99", _window(env), env.thresholds.p99_ms, [service]))
 
 
 @pytest.mark.item("CAN-6")
@@ -47,8 +48,8 @@ def test_canary_whole_window_healthy(windows, env, gate):
     gate.judge(
         combine(
             [
-                threshold_verdict(windows, gate, "error_rate", _window(env), env.thresholds.error_rate_pct, services),
-                threshold_verdict(windows, gate, "p95", _window(env), env.thresholds.p95_ms, services),
+                count_verdict(windows, gate, "error_rate", _window(env), env.thresholds.error_rate_pct, services),
+                count_verdict(windows, gate, "p95", _window(env), env.thresholds.p95_ms, services),
             ],
             what="canary window checks",
         )

@@ -2,10 +2,11 @@
 
 import pytest
 
-from nova_gate.rules.metrics import trend_not_increasing
+from nova_gate.rules.metrics import as_review, day_histograms, day_quantile_vs_old, trend_within
 from nova_gate.verdict import combine
+from nova_gate.windows import day_buckets_query, release_start, step_for
 
-from .metric_gate import relative_verdict, threshold_verdict
+from .metric_gate import threshold_verdict
 
 
 def _day(env):
@@ -14,30 +15,66 @@ def _day(env):
 
 @pytest.mark.item("P24-1")
 def test_error_rate_trend_flat_or_decreasing(windows, env, gate):
-    rate, tolerance = env.metrics.trend_rate_window, env.thresholds.error_trend_pct_per_h
+    """The day's error-rate slope with its confidence interval: a rise beyond the larger of
+    error_trend_abs_pct (percentage points) and error_trend_growth_pct (% of the start) over the window fails."""
+    t, rate = env.thresholds, env.metrics.trend_rate_window
+    window_s = _day(env) * 60
     series = windows.for_version("error_rate", _day(env), env.release.version, rate=rate)
     gate.evidence(
         source="prometheus",
         query=windows.query("error_rate", rate=rate),
         window_min=_day(env),
-        tolerance_pct_per_h=tolerance,
+        growth_pct=t.error_trend_growth_pct,
+        abs_pct=t.error_trend_abs_pct,
     )
-    verdicts = [trend_not_increasing(pts, tolerance, name=f"error rate of {s}", unit="%") for s, pts in series.items()]
+    verdicts = [
+        trend_within(
+            f"error rate of {s}",
+            pts,
+            window_s,
+            step_for(window_s),
+            rel_pct=t.error_trend_growth_pct,
+            abs_change=t.error_trend_abs_pct,
+            per="window",
+            min_coverage=env.metrics.min_coverage,
+            unit="%",
+        )
+        for s, pts in series.items()
+    ]
     gate.judge(combine(verdicts, what="error-rate trends"))
 
 
 @pytest.mark.item("P24-2")
-def test_percentiles_vs_previous_version(service, windows, env, gate):
+def test_percentiles_vs_previous_version(service, windows, prometheus, env, gate):
+    """A review (WARN-only): the new version's P50/P95/P99 over its day against the previous version's own
+    day before the release (from history); while the old version still serves and no earlier history
+    exists, its same day; no previous-version data is a WARN, never a block."""
     t = env.thresholds
-    gate.judge(
-        combine(
-            [
-                relative_verdict(windows, gate, q, _day(env), service, t.latency_ratio_vs_old, t.latency_floor_ms)
-                for q in ("p50", "p95", "p99")
-            ],
-            what="percentile comparisons",
+    hours = t.review_window_h
+    new, old = env.release.version, env.release.baseline_version
+    query = day_buckets_query(env, hours)
+    start = release_start(prometheus, env, hours, windows.end)
+    # the previous version's day ends where the new one began, if the history reaches back that far
+    old_at = start if start is not None and start > windows.end - hours * 3600 + 3600 else windows.end
+    basis = "its own day before the release" if old_at != windows.end else "the same day (no earlier history)"
+    now = day_histograms(prometheus.instant_by(query, at=windows.end, by=("service", "version", "le")))
+    before = day_histograms(prometheus.instant_by(query, at=old_at, by=("service", "version", "le")))
+    gate.evidence(source="prometheus", query=query, new_at=windows.end, old_at=old_at, old_basis=basis)
+    verdicts = [
+        day_quantile_vs_old(
+            f"{q.upper()} of {service}",
+            now.get((service, new)),
+            before.get((service, old)),
+            {"p50": 0.5, "p95": 0.95, "p99": 0.99}[q],
+            t.latency_ratio_vs_old,
+            t.latency_floor_ms,
+            t.min_requests,
+            basis,
         )
-    )
+        for q in ("p50", "p95", "p99")
+    ]
+    verdict = combine(verdicts, what="percentile comparisons")
+    gate.judge(as_review(verdict))
 
 
 @pytest.mark.item("P24-3")

@@ -3,18 +3,25 @@
 import pytest
 
 from nova_gate.charts import line_chart
-from nova_gate.rules.metrics import trend_not_increasing
+from nova_gate.rules.metrics import trend_within
 from nova_gate.verdict import combine
+from nova_gate.windows import step_for
 
-from .metric_gate import threshold_verdict
+from .metric_gate import count_verdict
 
 
 @pytest.mark.item("MON-3")
 def test_error_rate_below_half_percent(windows, env, gate):
     t = env.thresholds
     gate.judge(
-        threshold_verdict(
-            windows, gate, "error_rate", t.stability_window_min, t.stability_error_rate_pct, env.service_names
+        count_verdict(
+            windows,
+            gate,
+            "error_rate",
+            t.stability_window_min,
+            t.stability_error_rate_pct,
+            env.service_names,
+            inclusive=True,  # "< 0.5%": exactly 0.5% fails
         )
     )
 
@@ -22,16 +29,27 @@ def test_error_rate_below_half_percent(windows, env, gate):
 @pytest.mark.item("MON-4")
 def test_p95_below_limit(windows, env, gate):
     t = env.thresholds
-    gate.judge(threshold_verdict(windows, gate, "p95", t.stability_window_min, t.p95_ms, env.service_names))
+    gate.judge(count_verdict(windows, gate, "p95", t.stability_window_min, t.p95_ms, env.service_names, inclusive=True))
 
 
 @pytest.mark.item("MON-5")
 def test_memory_stable(windows, env, gate):
-    """No leak: the memory of each service's new version has no upward slope beyond the tolerance."""
+    """No leak: each service's new-version memory slope, with its confidence interval, over a covered window."""
     t = env.thresholds
+    window_s = t.stability_window_min * 60
     series = windows.for_version("memory_bytes", t.stability_window_min, env.release.version)
     verdicts = [
-        trend_not_increasing(pts, t.memory_leak_pct_per_h, name=f"memory of {s}", unit=" B")
+        trend_within(
+            f"memory of {s}",
+            pts,
+            window_s,
+            step_for(window_s),
+            rel_pct=t.memory_leak_pct_per_h,
+            abs_change=t.memory_leak_mb_per_h * 2**20,
+            per="hour",
+            min_coverage=env.metrics.min_coverage,
+            unit=" B",
+        )
         for s, pts in series.items()
     ]
     gate.evidence(
@@ -39,6 +57,7 @@ def test_memory_stable(windows, env, gate):
         query=windows.query("memory_bytes"),
         window_min=t.stability_window_min,
         tolerance_pct_per_h=t.memory_leak_pct_per_h,
+        tolerance_mb_per_h=t.memory_leak_mb_per_h,
         chart_svg=line_chart(
             {s: [[ts, v / 2**20 if v is not None else None] for ts, v in pts[::8]] for s, pts in series.items()},
             None,

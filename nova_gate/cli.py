@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("phase", help="canary_gate, scale_gate or stability_gate")
     p.add_argument("--interval", type=float, default=15, help="seconds between evaluations (scrape interval)")
     p.add_argument("--minutes", type=float, default=None, help="how long to watch (default: the phase's window)")
+    p.add_argument("--since-minutes", type=float, default=0, help="the watched window began this long ago")
     p.add_argument("--env", default=None)
     p = sub.add_parser("rehearse", help="walk every phase of a release against the sandbox")
 
@@ -234,7 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         from nova_gate.watch import watch
 
         try:
-            return watch(args.phase, interval_s=args.interval, max_minutes=args.minutes, env=args.env)
+            return watch(
+                args.phase,
+                interval_s=args.interval,
+                max_minutes=args.minutes,
+                env=args.env,
+                since_minutes=args.since_minutes,
+            )
         except ConfigError as exc:
             print(f"nova-gate: {exc}", file=sys.stderr)
             return 2

@@ -225,7 +225,12 @@ class Thresholds(_Model):
     review_window_h: Annotated[float, Field(gt=0)] = 24
     stability_error_rate_pct: Percent = 0.5
     memory_leak_pct_per_h: Annotated[float, Field(ge=0)] = 5
-    error_trend_pct_per_h: Annotated[float, Field(ge=0)] = 5
+    error_trend_pct_per_h: Annotated[float, Field(ge=0)] = 5  # legacy; P24-1 uses the two below
+    # P24-1: the error rate may rise over the review window by at most the larger of these
+    error_trend_growth_pct: Annotated[float, Field(ge=0, le=1000)] = 25
+    error_trend_abs_pct: Annotated[float, Field(ge=0, le=100)] = 0.05
+    # MON-5: besides memory_leak_pct_per_h (of the fitted start), an absolute allowance per hour
+    memory_leak_mb_per_h: Annotated[float, Field(ge=0)] = 0
     replica_lag_s: Annotated[float, Field(gt=0)] = 1
     long_query_s: Annotated[float, Field(gt=0)] = 300
     consumer_lag: Annotated[int, Field(ge=0)] = 1000
@@ -315,6 +320,19 @@ class Metrics(_Model):
     requests: str = "sum by (service, version) (increase(http_requests_total[{window}]))"
     job: str = "nova"
     min_coverage: Annotated[float, Field(gt=0, le=1)] = 0.8
+    # Judgment on counts (issue 10): every step's sliding-window increase of requests, errors and
+    # histogram buckets; {window} is count_window (the checklist's "for 5 minutes" statements).
+    count_window: Annotated[str, Field(pattern=r"^[1-9][0-9]*(s|m|h)$")] = "5m"
+    requests_increase: str = "sum by (service, version) (increase(http_requests_total[{window}]))"
+    errors_increase: str = (
+        'sum by (service, version) (increase(http_requests_total{{status=~"5.."}}[{window}]))'
+        " or (0 * sum by (service, version) (increase(http_requests_total[{window}])))"
+    )
+    buckets_increase: str = "sum by (service, version, le) (increase(http_request_duration_seconds_bucket[{window}]))"
+    # missing scrapes inside a breach that do not end it (a longer gap does)
+    max_gap_scrapes: Annotated[int, Field(ge=0, le=40)] = 4
+    # one-sided confidence of "clearly within" (a PASS needs it; only such a window restarts the clock)
+    confidence: Annotated[float, Field(ge=0.8, lt=1)] = 0.95
 
 
 class Environment(_Model):

@@ -79,6 +79,25 @@ def active_scenario() -> dict[str, Any] | None:
     return data
 
 
+def prune_knob_history() -> None:
+    """Loading a scenario rewrites the past: knobs that were set and reset before (a fault proof's
+    residue) must not leak into the new history; a knob still in effect stays (its latest snapshot)."""
+    path = nova_sim.knobs_file()
+    try:
+        history_ = json.loads(path.read_text()).get("history", [])
+    except (OSError, ValueError):
+        return
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for snap in sorted(history_, key=lambda s: s.get("since", 0)):
+        latest[(snap.get("service", ""), snap.get("version") or "*")] = snap
+    keep = [s for s in latest.values() if any(s.get(k) for k in nova_sim.KNOB_FIELDS)]
+    if len(keep) == len(history_):
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"history": keep}, indent=1))
+    tmp.replace(path)
+
+
 def active_model() -> nova_sim.Model:
     data = active_scenario()
     if data is None:
@@ -187,6 +206,7 @@ def load(scenario_path: str | os.PathLike[str], log: Any = print) -> dict[str, A
 
     t0 = time.monotonic()
     raw = read_scenario(scenario_path)
+    prune_knob_history()
     anchor = activate(raw)
     model = active_model()
     prom = manager.component("prometheus")

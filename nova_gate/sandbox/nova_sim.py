@@ -89,7 +89,7 @@ DEFAULT_SCENARIO: dict[str, Any] = {
     "window": "24h",
     "defaults": {
         "v0.9.0": {
-            "rps": 18,
+            "rps": 14,
             "error_pct": 0.2,
             "p50_ms": 40,
             "p95_ms": 180,
@@ -99,7 +99,7 @@ DEFAULT_SCENARIO: dict[str, Any] = {
             "memory_limit_mb": 1024,
         },
         "v1.0.0": {
-            "rps": 2,
+            "rps": 6,
             "error_pct": 0.15,
             "p50_ms": 38,
             "p95_ms": 170,
@@ -255,6 +255,9 @@ class Track:
     segments: list[Segment] = field(default_factory=list)
     crash: list[tuple[float, float]] = field(default_factory=list)
     _intervals: list[tuple[float, float, dict[str, float]]] | None = None
+    #: "service/version/seed" when counters are drawn per scrape slot (Poisson traffic), None = exact
+    noise_key: str | None = None
+    _blocks: dict[int, Any] = field(default_factory=dict)
 
     def params_at(self, t: float) -> dict[str, float]:
         params = dict(self.base)
@@ -296,7 +299,9 @@ class Track:
         return [rps, rps * err, *(rps * f for f in fractions), rps * mean]
 
     def cumulative(self, t: float) -> list[float]:
-        """Integral of the rate vector from the origin up to t."""
+        """Counters at t: Poisson draws per 15-s slot when noisy, else the integral of the rate vector."""
+        if self.noise_key is not None:
+            return noisy_cumulative(self, t)
         total: list[float] | None = None
         for start, end, params in self.intervals():
             if start >= t:
@@ -343,6 +348,110 @@ class Model:
         return [(v, self.tracks[(service, v)]) for v in self.versions if (service, v) in self.tracks]
 
 
+# -- realistic traffic: counts drawn per scrape slot ---------------------------------------------
+#: counters move in 15-s slots (the scrape interval), aligned to the epoch; one block = 1 h of slots
+SLOT_S = 15.0
+BLOCK_SLOTS = 240
+_BLOCKS: dict[tuple[str, int, bytes], Any] = {}
+_BLOCKS_LOCK = threading.Lock()
+
+
+def _stable_seed(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def _block(track: Track, block: int) -> Any:
+    """Cumulative-within-block counts of one hour of slots: array (BLOCK_SLOTS + 1, 3 + len(BUCKETS)).
+
+    Per slot: requests ~ Poisson(rps x 15 s); each request is an error with probability error_pct and
+    has a latency drawn from the designed distribution (its bucket by inverse CDF). Each kind of draw
+    has its own random stream, consumed in slot order, so a slot's counts depend only on its own and
+    earlier slots' parameters: a knob set now never changes what was already served."""
+    import numpy as np
+
+    assert track.noise_key is not None
+    mine = track._blocks.get(block)
+    if mine is not None:
+        return mine
+    first = block * BLOCK_SLOTS
+    spans = track.intervals()
+    starts = np.array([a for a, _, _ in spans])
+    table = np.array(
+        [
+            [
+                0.0 if p.get("absent") else max(p["rps"], 0.0),
+                min(max(p["error_pct"], 0.0), 100.0) / 100,
+                p["p50_ms"],
+                p["p95_ms"],
+                p["p99_ms"],
+            ]
+            for _, _, p in spans
+        ]
+    )
+    slot_starts = (first + np.arange(BLOCK_SLOTS)) * SLOT_S
+    which = np.searchsorted(starts, slot_starts, side="right") - 1
+    rates = np.where((which >= 0)[:, None], table[np.maximum(which, 0)], 0.0)
+    key = (track.noise_key, block, rates.tobytes())
+    with _BLOCKS_LOCK:
+        hit = _BLOCKS.get(key)
+    if hit is not None:
+        track._blocks[block] = hit
+        return hit
+    seed = _stable_seed(f"{track.noise_key}/{block}")
+    n = np.random.default_rng([seed, 0]).poisson(rates[:, 0] * SLOT_S)
+    total = int(n.sum())
+    slot_of = np.repeat(np.arange(BLOCK_SLOTS), n)
+    errors = np.random.default_rng([seed, 1]).random(total) < rates[slot_of, 1]
+    u = np.random.default_rng([seed, 2]).random(total)
+    width = len(BUCKETS) + 1
+    bucket = np.zeros(total, dtype=np.int64)
+    means = np.zeros(BLOCK_SLOTS)
+    for combo in np.unique(rates[:, 2:5], axis=0):
+        slots = np.flatnonzero((rates[:, 2:5] == combo).all(axis=1))
+        fractions, mean = latency_cdf(float(combo[0]), float(combo[1]), float(combo[2]))
+        means[slots] = mean
+        rows = np.isin(slot_of, slots)
+        bucket[rows] = np.searchsorted(np.asarray(fractions), u[rows], side="right")
+    per_slot = np.zeros((BLOCK_SLOTS, 3 + len(BUCKETS)))
+    per_slot[:, 0] = n
+    per_slot[:, 1] = np.bincount(slot_of[errors], minlength=BLOCK_SLOTS)
+    hist = np.bincount(slot_of * width + bucket, minlength=BLOCK_SLOTS * width).reshape(BLOCK_SLOTS, width)
+    per_slot[:, 2 : 2 + len(BUCKETS)] = np.cumsum(hist, axis=1)[:, : len(BUCKETS)]
+    per_slot[:, -1] = n * means
+    out = np.vstack([np.zeros((1, per_slot.shape[1])), np.cumsum(per_slot, axis=0)])
+    with _BLOCKS_LOCK:
+        if len(_BLOCKS) > 5_000:
+            _BLOCKS.clear()
+        _BLOCKS[key] = out
+    track._blocks[block] = out
+    return out
+
+
+def _slot_sum(track: Track, k0: int, k1: int) -> Any:
+    """Sum of the counts of slots k0 <= k < k1."""
+    import numpy as np
+
+    total = np.zeros(3 + len(BUCKETS))
+    k = k0
+    while k < k1:
+        block = k // BLOCK_SLOTS
+        lo = k - block * BLOCK_SLOTS
+        hi = min(k1 - block * BLOCK_SLOTS, BLOCK_SLOTS)
+        cum = _block(track, block)
+        total += cum[hi] - cum[lo]
+        k = block * BLOCK_SLOTS + hi
+    return total
+
+
+def noisy_cumulative(track: Track, t: float) -> list[float]:
+    """Counters at t: every complete slot since the origin (slots starting at or after it)."""
+    k0 = math.ceil(track.origin / SLOT_S - 1e-9)
+    k1 = math.floor(t / SLOT_S + 1e-9)
+    if k1 <= k0:
+        return [0.0] * (len(BUCKETS) + 3)
+    return [float(x) for x in _slot_sum(track, k0, k1)]
+
+
 def _split_track(spec: Any, where: str) -> tuple[dict[str, float], list[dict[str, Any]]]:
     if spec is None:
         return {}, []
@@ -368,7 +477,17 @@ def compile_scenario(raw: dict[str, Any], anchor: float, knobs: list[dict[str, A
     """Turn a scenario mapping (the YAML format of sandbox/scenarios/README.md) into tracks."""
     if not isinstance(raw, dict):
         raise ValueError("scenario: expected a mapping")
-    unknown = set(raw) - {"name", "description", "window", "step", "fine_window", "defaults", "services"}
+    unknown = set(raw) - {
+        "name",
+        "description",
+        "window",
+        "step",
+        "fine_window",
+        "defaults",
+        "services",
+        "noise",
+        "seed",
+    }
     if unknown:
         raise ValueError(f"scenario: unknown key(s) {', '.join(sorted(unknown))}")
     window = parse_duration(raw.get("window", "24h"))
@@ -414,7 +533,8 @@ def compile_scenario(raw: dict[str, Any], anchor: float, knobs: list[dict[str, A
             if key == "kafka":
                 lag[service] = Track(base, origin, segs)
             elif present:
-                tracks[(service, key)] = Track(base, origin, segs)
+                noise = f"{service}/{key}/{raw.get('seed', 0)}/{anchor:.0f}" if raw.get("noise", True) else None
+                tracks[(service, key)] = Track(base, origin, segs, noise_key=noise)
     model = Model(
         name=str(raw.get("name", "unnamed")),
         anchor=anchor,
@@ -466,6 +586,7 @@ def apply_knobs(model: Model, history: list[dict[str, Any]]) -> None:
                 if values:
                     track.segments.append(Segment(start, end, values))
                     track._intervals = None
+                    track._blocks.clear()
                 if snap.get("crash"):
                     track.crash.append((start, end))
 

@@ -6,6 +6,7 @@ with 24 h of history via promtool, and the simulator continues it live.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -40,9 +41,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         "CAN-3": "PASS",
         "SCL-3": "FAIL",
         "MON-4": "FAIL",
-        "P24-2": "WARN",
     },
-    "hot-canary": {"CAN-6": "WARN", "CAN-7": "WARN", "P24-3": "WARN", "CAN-3": "PASS"},
+    # hot-canary's new version is also 1.9x slower (P95) than the old one all day: a review WARN
+    "hot-canary": {"CAN-6": "WARN", "CAN-7": "WARN", "P24-3": "WARN", "CAN-3": "PASS", "P24-2": "WARN"},
     "rising-errors": {"P24-1": "FAIL", "MON-3": "FAIL", "CAN-3": "PASS"},
     "regression-vs-old": {"SCL-2": "FAIL", "CAN-3": "PASS"},
     "tiny-traffic": {"SCL-2": "PASS"},
@@ -80,7 +81,8 @@ def test_canary_gate_costs_a_constant_number_of_queries(gate_run):
 
 
 def test_history_has_the_designed_values_over_24h():
-    """Backfilled history: a 24 h range query returns the scenario's request rates (within a step's rounding)."""
+    """Backfilled history: over 24 h the hourly request rates are the scenario's (Poisson noise averages out
+    over an hour), and per minute the counts are as noisy as Poisson traffic (variance ~ mean)."""
     import time
 
     import httpx
@@ -91,16 +93,22 @@ def test_history_has_the_designed_values_over_24h():
     history.load(str(sandbox_data_dir() / "scenarios" / "good-release.yaml"))
     print(f"24 h history queryable after {time.monotonic() - started:.1f}s")
     end = time.time()
-    query = 'sum by (version) (rate(http_requests_total{service="auth-service"}[5m]))'
-    result = httpx.get(
-        f"http://{ports.HOST}:{ports.PROMETHEUS}/api/v1/query_range",
-        params={"query": query, "start": end - 86_000, "end": end, "step": 900},
-        timeout=30,
-    ).json()
+    api = f"http://{ports.HOST}:{ports.PROMETHEUS}/api/v1/query_range"
+    query = 'sum by (version) (rate(http_requests_total{service="auth-service"}[1h]))'
+    result = httpx.get(api, params={"query": query, "start": end - 82_800, "end": end, "step": 900}, timeout=30).json()
     by_version = {r["metric"]["version"]: [float(v) for _, v in r["values"]] for r in result["data"]["result"]}
-    designed = {"v0.9.0": 18.0, "v1.0.0": 2.0}  # sandbox/scenarios/good-release.yaml
+    designed = {"v0.9.0": 14.0, "v1.0.0": 6.0}  # sandbox/scenarios/good-release.yaml
     for version, rps in designed.items():
         values = by_version[version]
-        assert len(values) >= 90, f"{version}: only {len(values)} points over 24 h"
+        assert len(values) >= 90, f"{version}: only {len(values)} points over 23 h"
         worst = max(abs(v - rps) for v in values)
-        assert worst <= rps * 0.05, f"{version}: designed {rps} req/s, off by up to {worst:.3f}"
+        assert worst <= rps * 0.03, f"{version}: designed {rps} req/s, off by up to {worst:.3f}"
+    # raw counter samples once a minute over the fine-grained last 2 h: exact per-minute counts
+    raw = 'sum(http_requests_total{service="auth-service",version="v1.0.0"})'
+    result = httpx.get(api, params={"query": raw, "start": end - 7200, "end": end - 60, "step": 60}, timeout=30).json()
+    counter = [float(v) for _, v in result["data"]["result"][0]["values"]]
+    per_minute = [b - a for a, b in itertools.pairwise(counter) if b >= a]
+    mean = sum(per_minute) / len(per_minute)
+    variance = sum((x - mean) ** 2 for x in per_minute) / (len(per_minute) - 1)
+    assert abs(mean - 360) < 360 * 0.05, mean
+    assert 0.5 < variance / mean < 2.0, f"per-minute counts: mean {mean:.1f}, variance {variance:.1f} (not Poisson)"

@@ -1,4 +1,5 @@
-"""Watch mode on the real sandbox: a healthy window completes; a catastrophic canary stops it at once."""
+"""Watch mode on the real sandbox: a healthy window completes (PROCEED only then); a bad canary stops it
+early through the anytime-valid test; a catastrophic canary stops it at once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from nova_gate.sandbox import ports
+from nova_gate.sandbox import history, ports
+from nova_gate.sandbox.base import sandbox_data_dir
 from nova_gate.watch import watch
 
 ADMIN = f"http://{ports.HOST}:{ports.SIMULATOR_ADMIN}/admin/knobs"
@@ -40,7 +42,24 @@ def test_healthy_window_completes_with_every_evaluation_kept():
     lines: list[str] = []
     assert watch("canary_gate", interval_s=4, max_minutes=0.2, log=lines.append) == 0
     evaluations = _journal(lines)
-    assert len(evaluations) >= 2 and all(e["decision"] == "PROCEED" for e in evaluations)
+    assert len(evaluations) >= 2
+    assert all(e["decision"] == "CONTINUE" and e["anytime"] == {} for e in evaluations[:-1]), evaluations
+    assert evaluations[-1]["decision"] == "PROCEED"  # only the complete window decides PROCEED
+
+
+def test_bad_canary_stops_early_on_the_anytime_valid_test():
+    """bad-canary: 2.5% errors for the last 10 minutes; a watch of the canary window begun 12 minutes ago
+    stops at its first look, before the window is complete, with the bounded-false-rollback test."""
+    history.load(str(sandbox_data_dir() / "scenarios" / "bad-canary.yaml"))
+    lines: list[str] = []
+    try:
+        assert watch("canary_gate", interval_s=5, max_minutes=15, since_minutes=12, log=lines.append) == 1
+    finally:
+        history.load(str(sandbox_data_dir() / "scenarios" / "good-release.yaml"))
+    journal = _journal(lines)
+    last = journal[-1]
+    assert last["decision"] == "ROLLBACK" and len(journal) == 1, journal
+    assert "error_rate" in next(iter(last["anytime"].values())), last
 
 
 def test_catastrophic_canary_stops_at_once():
