@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from nova_gate import redact as redaction
 from nova_gate import report
 from nova_gate.catalog import BACKENDS, PHASES, SECTIONS, Catalog, Item, load_catalog
 from nova_gate.config import ConfigError, LoadedEnvironment, load_environment, secret_values
@@ -64,9 +65,10 @@ class RunState:
     selected_phases: list[str] = field(default_factory=list)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redaction.redact_text(text, self.secrets)
+
+    def redact_data(self, value: Any) -> Any:
+        return redaction.redact(value, self.secrets)
 
 
 STATE = pytest.StashKey[RunState]()
@@ -318,7 +320,7 @@ class Gate:
     def evidence(self, **facts: Any) -> None:
         """Record what the check saw: source, query, observed, threshold, window, timestamps."""
         facts.setdefault("at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-        self._node.stash[NODE_EVIDENCE].append(report.jsonable(facts))
+        self._node.stash[NODE_EVIDENCE].append(self._st.redact_data(report.jsonable(facts)))
 
     def judge(self, verdict: Verdict, *, severity_applies: bool = True) -> Verdict:
         """Record the verdict; FAIL and INCONCLUSIVE fail the test (after the item's severity)."""
@@ -380,12 +382,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             "evidence": item.stash.get(NODE_EVIDENCE, []),
             "calls": calls,
         }
-        rep.user_properties.append((USER_PROPERTY, st.redact(json.dumps(report.jsonable(payload)))))
+        payload = st.redact_data(report.jsonable(payload))
+        rep.user_properties.append((USER_PROPERTY, st.redact(json.dumps(payload))))
         if rep.longrepr is not None and not isinstance(rep.longrepr, str | tuple):
             text = st.redact(str(rep.longrepr))
             rep.longrepr = text
         if rep.when == "call" or not rep.passed:
             rep.extras = [*getattr(rep, "extras", []), *report.html_extras(payload)]  # type: ignore[attr-defined]
+    _redact_report(rep, st)
+
+
+def _redact_report(rep: pytest.TestReport, st: RunState) -> None:
+    """Captured output and logs go into the HTML and JUnit: redact them too (nova_gate.redact)."""
+    rep.sections = [(title, st.redact(text)) for title, text in rep.sections]
+    if isinstance(rep.longrepr, str):
+        rep.longrepr = st.redact(rep.longrepr)
 
 
 def _verdict_from_error(call: pytest.CallInfo[None]) -> Verdict:

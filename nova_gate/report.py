@@ -209,7 +209,7 @@ def terminal_summary(tr: Any, st: RunState) -> None:
             label = Label(decision["items"][item_id])
             why = decision["reasons"].get(item_id, [""])[0] if label is not Label.PASS else ""
             line = f"  {label.symbol} {label:<12} {item_id:<10} {st.catalog[item_id].text}"
-            tr.write_line(line[:110] + (f"\n      {why[:200]}" if why else ""))
+            tr.write_line(st.redact(line[:110] + (f"\n      {why[:200]}" if why else "")))
     tr.write_line(
         f"DECISION: {decision['decision']}  (version {decision['version']}, environment {decision['environment']})",
         bold=True,
