@@ -13,8 +13,8 @@ from typing import Any
 
 from nova_gate import __version__
 from nova_gate.catalog import PHASES, load_catalog
-from nova_gate.config import ConfigError, load_environment, project_root
-from nova_gate.policy import Attestation, PolicyError, append_attestation
+from nova_gate.config import ConfigError, check_identifier, load_environment, project_root
+from nova_gate.policy import Attestation, PolicyError, append_attestation, check_name, check_note
 from nova_gate.report import verify_evidence
 
 
@@ -103,6 +103,10 @@ def cmd_attest(args: argparse.Namespace) -> int:
         print(f"nova-gate attest: unknown checklist item {args.item!r}", file=sys.stderr)
         return 2
     try:
+        check_name(args.by, "--by")
+        note = check_note(args.note, "--note")
+        if args.version is not None:
+            check_identifier(args.version, "version")
         loaded = load_environment(args.env)
         path = args.file or loaded.env.files.attestations
         if path is None:
@@ -113,13 +117,16 @@ def cmd_attest(args: argparse.Namespace) -> int:
             Attestation(
                 item=args.item,
                 by=args.by,
-                note=args.note,
+                note=note,
                 at=dt.datetime.now(dt.UTC),
                 version=args.version or loaded.env.release.version,
             ),
         )
     except (ConfigError, PolicyError) as exc:
         print(f"nova-gate: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"nova-gate attest: {exc}", file=sys.stderr)
         return 2
     print(f"attested {args.item} by {args.by} in {path}")
     return 0

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,9 @@ class RunState:
     decision: dict[str, Any] | None = None
     #: phases named in -m: a test that also carries an item of another phase does not decide for it
     selected_phases: list[str] = field(default_factory=list)
+    #: tests per item before any deselection, and why the run is narrower than its phases (partial)
+    tests_per_item: dict[str, int] = field(default_factory=dict)
+    narrowed_by: list[str] = field(default_factory=list)
 
     def redact(self, text: str) -> str:
         return redaction.redact_text(text, self.secrets)
@@ -167,21 +171,47 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
             release_version=config.option.nova_release_version,
             baseline_version=config.option.nova_baseline_version,
         )
+        catalog = load_catalog()
+        _check_options(config, catalog)
         waivers_path = config.option.nova_waivers or os.environ.get("NOVA_GATE_WAIVERS")
-        waivers = load_waivers(Path(waivers_path)) if waivers_path else []
+        policy = loaded.env.policy
+        waivers = (
+            load_waivers(
+                Path(waivers_path),
+                known_items=catalog.ids,
+                approvers=policy.approvers,
+                max_days=policy.waiver_max_days,
+            )
+            if waivers_path
+            else []
+        )
     except (ConfigError, PolicyError) as exc:
         sys.stderr.write(f"nova-gate: {exc}\n")
         return 2
     reports_dir = Path(config.option.nova_reports_dir or Path(config.rootpath) / "reports")
     config.stash[STATE] = RunState(
         loaded=loaded,
-        catalog=load_catalog(),
+        catalog=catalog,
         waivers=waivers,
         reports_dir=reports_dir,
         started=dt.datetime.now(dt.UTC),
         secrets=secret_values(loaded.env),
     )
     return None
+
+
+def _check_options(config: pytest.Config, catalog: Catalog) -> None:
+    """Options that reach the record, file names and the terminal are validated (nova_gate.policy)."""
+    from nova_gate.policy import check_name
+
+    if config.option.nova_operator is not None:
+        check_name(config.option.nova_operator, "--operator")
+    sha = config.option.nova_release_sha
+    if sha is not None and not re.match(r"^[0-9a-fA-F]{7,64}$", sha):
+        raise PolicyError(f"--release-sha: {sha!r} is not a git sha (7-64 hex digits)")
+    bad = [i for i in config.option.nova_items if i not in catalog]
+    if bad:
+        raise PolicyError(f"--item: unknown checklist item {bad[0]!r}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html's, which reads htmlpath in its own pytest_configure
@@ -283,6 +313,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             node.user_properties.append(("checklist_items", ",".join(ids)))
     if unknown:
         raise pytest.UsageError("; ".join(unknown))
+    for node in items:
+        for item_id in item_ids(node):
+            st.tests_per_item[item_id] = st.tests_per_item.get(item_id, 0) + 1
+    st.narrowed_by = _narrowing(config)
     wanted = set(config.option.nova_items)
     if wanted:
         bad = sorted(wanted - set(st.catalog.ids))
@@ -291,6 +325,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [n for n in items if wanted & set(item_ids(n))]
         config.hook.pytest_deselected(items=[n for n in items if n not in keep])
         items[:] = keep
+
+
+def _narrowing(config: pytest.Config) -> list[str]:
+    """Options that select part of a phase: such a run is partial and never decides PROCEED."""
+    why = []
+    if config.option.nova_items:
+        why.append("--item " + ",".join(config.option.nova_items))
+    if getattr(config.option, "keyword", ""):
+        why.append(f"-k {config.option.keyword}")
+    if getattr(config.option, "deselect", None):
+        why.append("--deselect")
+    if any("::" in str(a) for a in config.args):
+        why.append("test node ids on the command line")
+    if getattr(config.option, "lf", False) or getattr(config.option, "last_failed", False):
+        why.append("--last-failed")
+    return why
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
