@@ -92,8 +92,32 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    ok, message = verify_evidence(Path(args.file))
-    print(message, file=sys.stdout if ok else sys.stderr)
+    from nova_gate import signing
+
+    path = Path(args.file)
+    if path.is_dir():
+        ok, lines = signing.verify_directory(path)
+        for line in lines:
+            print(line, file=sys.stdout if ok else sys.stderr)
+        print(
+            f"{path}: {'every artifact verifies' if ok else 'VERIFICATION FAILED'}",
+            file=sys.stdout if ok else sys.stderr,
+        )
+        return 0 if ok else 1
+    ok, message = verify_evidence(path)
+    lines = [message]
+    if ok:
+        consistent, why = signing.decision_matches_evidence(path)
+        manifest = signing.manifest_for(path)
+        if not consistent:
+            ok, lines = False, [*lines, f"{path}: {why}"]
+        if manifest is not None:
+            good, out = signing.verify_manifest(manifest)
+            ok, lines = ok and good, [*lines, *out]
+        elif signing.signing_configured():
+            ok, lines = False, [*lines, f"{path}: not covered by a signed manifest"]
+    for line in lines:
+        print(line, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
 
 
@@ -140,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("phase", help=", ".join(PHASES))
     p = sub.add_parser("items", help="list the checklist items with their automation status")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("verify", help="check an evidence file against its SHA-256")
+    p = sub.add_parser("verify", help="check a reports directory (every artifact, signatures) or one evidence file")
     p.add_argument("file")
     p = sub.add_parser("attest", help="record a person's attestation for a human checklist item")
     p.add_argument("item")

@@ -510,6 +510,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 0 if proceed or config.option.nova_report_only else 1
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After pytest-html and JUnit have written their files: the signed manifest (nova_gate.signing)."""
+    if STATE not in config.stash or hasattr(config, "workerinput"):
+        return
+    st = state(config)
+    if st.decision is None or not st.outputs.get("evidence") or config.option.nova_no_reports:
+        return
+    from nova_gate import signing
+
+    base = st.outputs["base"]
+    names = [f"{base}.evidence.json", f"{base}.evidence.json.sha256", f"{base}.decision.json"]
+    files = [st.reports_dir / n for n in names]
+    files += [Path(st.outputs[k]) for k in ("html", "junit") if st.outputs.get(k)]
+    try:
+        signing.write_manifest(st.reports_dir, base, files)
+    except (signing.SigningError, OSError) as exc:
+        sys.stderr.write(f"nova-gate: the record is not signed: {exc}\n")
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if STATE not in config.stash or hasattr(config, "workerinput"):
         return
