@@ -77,8 +77,10 @@ class HttpSource(Source):
         token: str | None = None,
         what: str | None = None,
     ) -> HttpAnswer:
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        with self.call(what or f"{method} {url}"):
+        with self.call(what or f"{method} {url}", endpoint=httpx.URL(url).netloc.decode()):
             resp = self.http.request(method, url, json=json_body, headers=headers)
         try:
             body: Any = resp.json()
