@@ -442,9 +442,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     _redact_report(rep, st)
 
 
+_LOGGED_TRACEBACK = re.compile(r"Traceback \(most recent call last\):\n(?:[ \t]+.*\n)+(\S.*)")
+
+
 def _redact_report(rep: pytest.TestReport, st: RunState) -> None:
-    """Captured output and logs go into the HTML and JUnit: redact them too (nova_gate.redact)."""
-    rep.sections = [(title, st.redact(text)) for title, text in rep.sections]
+    """Captured output and logs go into the HTML and JUnit: redact them too (nova_gate.redact).
+    A driver's logged traceback (kafka-python logs every reset connection) becomes its last line."""
+    rep.sections = [
+        (title, _LOGGED_TRACEBACK.sub(r"(driver traceback omitted) \1", st.redact(text)))
+        for title, text in rep.sections
+    ]
     if isinstance(rep.longrepr, str):
         rep.longrepr = st.redact(rep.longrepr)
 

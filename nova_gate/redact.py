@@ -55,7 +55,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # key=value pairs (DSNs, query strings, env dumps): password=..., token=..., secret=...
     (
         re.compile(
-            r"(?i)\b([a-z_]*(?:password|passwd|secret|token|api_?key|access_key)[a-z_]*)"
+            r"(?i)\b([a-z0-9_]*(?:password|passwd|pwd|secret|token|api_?key|access_?key))\b"
             r"(\s*[=:]\s*)(?!\*\*\*)('[^']*'|\"[^\"]*\"|[^\s&,;'\"}]+)"
         ),
         r"\1\2" + MASK,

@@ -79,5 +79,14 @@ def test_pem_private_key():
 
 
 def test_ordinary_text_is_left_alone():
-    text = "auth-service: GET /api/v1/health: HTTP 200 in 0.01s; 11 of 11 pods ready; p95 120 ms"
-    assert redact.redact_text(text) == text
+    for text in (
+        "auth-service: GET /api/v1/health: HTTP 200 in 0.01s; 11 of 11 pods ready; p95 120 ms",
+        "test_secrets_present_and_rotated: vault: GET /v1/secret/metadata/x: server error 502",
+        "secrets: 3 present; tokens: none; token_type: bearer",
+    ):
+        assert redact.redact_text(text) == text
+
+
+def test_key_value_secrets_with_prefixes():
+    for text in ("PGPASSWORD=hunter2xyz", "db_password: 'hunter2xyz'", "AWS_SECRET_ACCESS_KEY=hunter2xyz"):
+        assert "hunter2xyz" not in redact.redact_text(text), text
