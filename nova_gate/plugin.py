@@ -331,7 +331,8 @@ def _narrowing(config: pytest.Config) -> list[str]:
     """Options that select part of a phase: such a run is partial and never decides PROCEED."""
     why = []
     if config.option.nova_items:
-        why.append("--item " + ",".join(config.option.nova_items))
+        ids = config.option.nova_items
+        why.append("--item " + ",".join(ids[:5]) + (f" (+{len(ids) - 5} more)" if len(ids) > 5 else ""))
     if getattr(config.option, "keyword", ""):
         why.append(f"-k {config.option.keyword}")
     if getattr(config.option, "deselect", None):

@@ -7,6 +7,7 @@ the only writes nova-gate ever makes, with its own synthetic account; nothing el
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,16 +49,18 @@ class HttpSource(Source):
         self.timeout_s = timeout_s
         self.driver_errors = (httpx.HTTPError, OSError)
         self._http: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     @property
     def http(self) -> Any:
         import httpx
 
-        if self._http is None:
-            self._http = httpx.Client(
-                timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "nova-gate"}
-            )
-        return self._http
+        with self._client_lock:  # the fail-fast probe asks every service at once (nova_gate.probe)
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "nova-gate"}
+                )
+            return self._http
 
     def close(self) -> None:
         if self._http is not None:
