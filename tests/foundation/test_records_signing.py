@@ -19,9 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "k" * 16 + "0123456789abcdef-signing"
 
 
-def _record(directory: Path, decision: str = "PROCEED", base: str = "preflight-v1.0.0-20260101T000000Z") -> str:
+def _record(
+    directory: Path, decision: str = "PROCEED", base: str = "preflight-v1.0.0-20260101T000000Z", partial: bool = False
+) -> str:
     """A record as write_records leaves it: evidence + .sha256, decision, html, then the manifest."""
     body = {"decision": decision, "items": {"PRE-DOC-1": "PASS"}, "phase": "preflight", "version": "v1.0.0"}
+    if partial:
+        body["partial"] = True
     evidence = json.dumps({"meta": {}, "decision": body, "tests": []}, indent=2) + "\n"
     digest = hashlib.sha256(evidence.encode()).hexdigest()
     (directory / f"{base}.evidence.json").write_text(evidence)
@@ -164,3 +168,16 @@ def test_a_real_gate_run_writes_a_signed_manifest_of_every_artifact(run_gate, mo
     evidence.write_text(edited)
     _rehash(run.reports, evidence.name.removesuffix(".evidence.json"))
     assert not signing.verify_directory(run.reports)[0]
+
+
+def test_pd1_never_takes_a_partial_record_for_the_preflight(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from nova_gate.rules.records import preflight_passed
+
+    monkeypatch.delenv(signing.HMAC_ENV, raising=False)
+    _record(tmp_path, "PROCEED", partial=True)  # even a (forged) PROCEED that says it is partial
+    records = AuditRecords(tmp_path).records("preflight")
+    assert records[0].decision == "PARTIAL"
+    verdict = preflight_passed(records, "v1.0.0", ["PRE-DOC-1"], dt.timedelta(hours=36), dt.datetime.now(dt.UTC))
+    assert verdict.label.blocks
