@@ -13,8 +13,8 @@ from typing import Any
 
 from nova_gate import __version__
 from nova_gate.catalog import PHASES, load_catalog
-from nova_gate.config import ConfigError, load_environment, project_root
-from nova_gate.policy import Attestation, PolicyError, append_attestation
+from nova_gate.config import ConfigError, check_identifier, load_environment, project_root
+from nova_gate.policy import Attestation, PolicyError, append_attestation, check_name, check_note
 from nova_gate.report import verify_evidence
 
 
@@ -108,8 +108,32 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    ok, message = verify_evidence(Path(args.file))
-    print(message, file=sys.stdout if ok else sys.stderr)
+    from nova_gate import signing
+
+    path = Path(args.file)
+    if path.is_dir():
+        ok, lines = signing.verify_directory(path)
+        for line in lines:
+            print(line, file=sys.stdout if ok else sys.stderr)
+        print(
+            f"{path}: {'every artifact verifies' if ok else 'VERIFICATION FAILED'}",
+            file=sys.stdout if ok else sys.stderr,
+        )
+        return 0 if ok else 1
+    ok, message = verify_evidence(path)
+    lines = [message]
+    if ok:
+        consistent, why = signing.decision_matches_evidence(path)
+        manifest = signing.manifest_for(path)
+        if not consistent:
+            ok, lines = False, [*lines, f"{path}: {why}"]
+        if manifest is not None:
+            good, out = signing.verify_manifest(manifest)
+            ok, lines = ok and good, [*lines, *out]
+        elif signing.signing_configured():
+            ok, lines = False, [*lines, f"{path}: not covered by a signed manifest"]
+    for line in lines:
+        print(line, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
 
 
@@ -119,6 +143,10 @@ def cmd_attest(args: argparse.Namespace) -> int:
         print(f"nova-gate attest: unknown checklist item {args.item!r}", file=sys.stderr)
         return 2
     try:
+        check_name(args.by, "--by")
+        note = check_note(args.note, "--note")
+        if args.version is not None:
+            check_identifier(args.version, "version")
         loaded = load_environment(args.env)
         path = args.file or loaded.env.files.attestations
         if path is None:
@@ -129,13 +157,16 @@ def cmd_attest(args: argparse.Namespace) -> int:
             Attestation(
                 item=args.item,
                 by=args.by,
-                note=args.note,
+                note=note,
                 at=dt.datetime.now(dt.UTC),
                 version=args.version or loaded.env.release.version,
             ),
         )
     except (ConfigError, PolicyError) as exc:
         print(f"nova-gate: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"nova-gate attest: {exc}", file=sys.stderr)
         return 2
     print(f"attested {args.item} by {args.by} in {path}")
     return 0
@@ -166,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("items", help="list the checklist items with their automation status")
     p.add_argument("--json", action="store_true")
     p.add_argument("--env", default=None, help="environment (installed outside a checkout there is no default)")
-    p = sub.add_parser("verify", help="check an evidence file against its SHA-256")
+    p = sub.add_parser("verify", help="check a reports directory (every artifact, signatures) or one evidence file")
     p.add_argument("file")
     p = sub.add_parser("attest", help="record a person's attestation for a human checklist item")
     p.add_argument("item")

@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from nova_gate import safeyaml
 
 ENV_DIR_NAME = "environments"
 DEFAULT_ENV = "sandbox"
@@ -30,7 +31,23 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: versions, environment and service names: they reach file names, git arguments, the terminal and
+#: the HTML, so nothing that could be an option, a path, markup or a line break
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+GitSha = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{7,64}$")]
+
+
+def check_identifier(value: str, what: str) -> str:
+    """Raise ValueError unless ``value`` is a safe identifier (see IDENTIFIER)."""
+    if not isinstance(value, str) or not IDENTIFIER.match(value) or ".." in value:
+        raise ValueError(
+            f"invalid {what} {value!r}: letters, digits and . _ + - only, starting with a letter or digit, "
+            "at most 64 characters"
+        )
+    return value
 
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -46,15 +63,20 @@ class Service(_Model):
     pool_size: Annotated[int, Field(ge=0)] = 10
     replicas: Annotated[int, Field(ge=0)] = 3
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_identifier(value, "service name")
+
 
 class Release(_Model):
     version: str
     baseline_version: str
-    namespace: str = "nova-backend"
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] = "nova-backend"
     base_url: str = Field(description="where the services' HTTP APIs answer; {port} is substituted")
     http_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10
     services: list[Service] = Field(min_length=1)
-    git_sha: str | None = None
+    git_sha: GitSha | None = None
     repo_dir: Path | None = None
     backend_dir: Path | None = Field(default=None, description="the Rust workspace of the release")
     migrations_dir: Path | None = None
@@ -64,6 +86,11 @@ class Release(_Model):
     rollback_target_version: int | None = Field(
         default=None, description="the baseline's last migration: what a revert goes back to"
     )
+
+    @field_validator("version", "baseline_version")
+    @classmethod
+    def _no_dot_dot(cls, value: str) -> str:
+        return check_identifier(value, "version")
 
     @field_validator("services")
     @classmethod
@@ -333,6 +360,16 @@ class Metrics(_Model):
     max_gap_scrapes: Annotated[int, Field(ge=0, le=40)] = 4
     # one-sided confidence of "clearly within" (a PASS needs it; only such a window restarts the clock)
     confidence: Annotated[float, Field(ge=0.8, lt=1)] = 0.95
+    #: Prometheus' scrape interval: every window and rate must span at least two scrapes
+    scrape_interval_s: Annotated[float, Field(gt=0, le=600)] = 15
+
+
+class Policy(_Model):
+    """How far waivers may go: lifetime, who may approve, how much of a phase may be waived."""
+
+    waiver_max_days: Annotated[float, Field(gt=0, le=365)] = 14
+    approvers: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")]] = []
+    max_waived_share_pct: Percent = 20
 
 
 class Environment(_Model):
@@ -345,6 +382,14 @@ class Environment(_Model):
     files: Files = Files()
     commands: Commands = Commands()
     metrics: Metrics = Metrics()
+    policy: Policy = Policy()
+    #: a reason (at least 10 characters) to accept thresholds that would weaken a gate; recorded
+    allow_unsafe_thresholds: Annotated[str, Field(min_length=10, max_length=500)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_identifier(value, "environment name")
 
     @property
     def service_names(self) -> list[str]:
@@ -354,13 +399,120 @@ class Environment(_Model):
 class LoadedEnvironment:
     """An environment plus where it came from and a hash of its text (for the audit record)."""
 
-    def __init__(self, env: Environment, path: Path, text: str) -> None:
+    def __init__(self, env: Environment, path: Path, text: str, unsafe: list[str] | None = None) -> None:
         self.env = env
         self.path = path
         self.config_hash = hashlib.sha256(text.encode()).hexdigest()
+        #: thresholds accepted only under ``allow_unsafe_thresholds`` ("key: why"), for the record
+        self.unsafe: list[str] = unsafe or []
 
     def __repr__(self) -> str:
         return f"LoadedEnvironment({self.env.name!r}, path={str(self.path)!r})"
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def prom_duration_s(text: str) -> float | None:
+    """Seconds of a Prometheus duration like ``5m`` or ``1h30m``; None if it is not one."""
+    match = _DURATION.match(text.strip())
+    if not match or not any(match.groups()):
+        return None
+    d, h, m, sec = (int(g) if g else 0 for g in match.groups())
+    return float(d * 86400 + h * 3600 + m * 60 + sec)
+
+
+def threshold_problems(env: Environment) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(errors, unsafe): errors are always bad input; unsafe values would weaken or disable a gate
+    and are accepted only with ``allow_unsafe_thresholds``. Each is (dotted key, reason)."""
+    t, m, pol = env.thresholds, env.metrics, env.policy
+    errors: list[tuple[str, str]] = []
+    unsafe: list[tuple[str, str]] = []
+    scrape = m.scrape_interval_s
+
+    def never_fails(key: str, value: float, limit: float, why: str) -> None:
+        if value >= limit:
+            unsafe.append((key, f"{value:g} {why}: the gate could never fail"))
+
+    for key in ("error_rate_pct", "stability_error_rate_pct", "cpu_pct", "memory_pct", "connections_pct"):
+        never_fails(f"thresholds.{key}", getattr(t, key), 100, "% can never be exceeded")
+    never_fails("thresholds.error_rate_floor_pct", t.error_rate_floor_pct, 100, "% floor hides every error rate")
+    for key in ("memory_leak_pct_per_h", "error_trend_pct_per_h"):
+        never_fails(f"thresholds.{key}", getattr(t, key), 100, "%/h is no trend limit")
+    for key in ("p95_ms", "p99_ms"):
+        never_fails(f"thresholds.{key}", getattr(t, key), 60_000, "ms (a minute or more) is no latency limit")
+    for key in ("error_ratio_vs_old", "latency_ratio_vs_old"):
+        never_fails(f"thresholds.{key}", getattr(t, key), 10, "x the old version is no comparison")
+    never_fails("thresholds.replica_lag_s", t.replica_lag_s, 3600, "s of replica lag")
+    never_fails("thresholds.long_query_s", t.long_query_s, 86400, "s for a long query")
+    never_fails("thresholds.consumer_lag", t.consumer_lag, 10_000_000, "messages of consumer lag")
+    never_fails("thresholds.backup_max_age_h", t.backup_max_age_h, 24 * 14, "h for the newest backup")
+    never_fails("thresholds.attestation_max_age_h", t.attestation_max_age_h, 24 * 14, "h for an attestation")
+    never_fails("thresholds.preflight_record_max_age_h", t.preflight_record_max_age_h, 24 * 7, "h for PD-1")
+    never_fails("thresholds.clickhouse_parts_per_partition", t.clickhouse_parts_per_partition, 100_000, "parts")
+    never_fails("policy.max_waived_share_pct", pol.max_waived_share_pct, 100, "% of a phase waivable")
+    never_fails("policy.waiver_max_days", pol.waiver_max_days, 91, "days for a waiver")
+    if m.min_coverage < 0.5:
+        unsafe.append(("metrics.min_coverage", f"{m.min_coverage:g}: judging windows with half their samples missing"))
+    if t.p95_ms > t.p99_ms:
+        errors.append(("thresholds.p95_ms", f"{t.p95_ms:g} ms is above p99_ms {t.p99_ms:g} ms"))
+    if t.redis_maxmemory_min_mb > t.redis_maxmemory_max_mb:
+        errors.append(("thresholds.redis_maxmemory_min_mb", "above redis_maxmemory_max_mb"))
+    windows = {
+        "thresholds.canary_window_min": t.canary_window_min * 60,
+        "thresholds.scale_window_min": t.scale_window_min * 60,
+        "thresholds.stability_window_min": t.stability_window_min * 60,
+        "thresholds.review_window_h": t.review_window_h * 3600,
+    }
+    for key, seconds in windows.items():
+        if seconds < 2 * scrape:
+            errors.append((key, f"{seconds:g} s is shorter than two scrapes ({2 * scrape:g} s)"))
+        elif t.sustain_min * 60 >= seconds:
+            errors.append(
+                (
+                    "thresholds.sustain_min",
+                    f"{t.sustain_min:g} min is not shorter than {key} ({seconds / 60:g} min): "
+                    "no breach could ever be sustained",
+                )
+            )
+    for key in ("rate_window", "smooth_rate_window", "trend_rate_window"):
+        value = getattr(m, key)
+        rate_s = prom_duration_s(value)
+        if rate_s is None:
+            errors.append((f"metrics.{key}", f"{value!r} is not a Prometheus duration (e.g. 1m, 5m, 1h30m)"))
+        elif rate_s < 2 * scrape:
+            errors.append(
+                (f"metrics.{key}", f"{value} is shorter than two scrapes ({2 * scrape:g} s): rate() is empty")
+            )
+    return errors, unsafe
+
+
+_LOOPBACK = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:/.*)?$"
+)
+
+
+def _is_local_sandbox(env: Environment) -> bool:
+    """The sandbox environment: named sandbox and every endpoint on loopback."""
+    if env.name != "sandbox":
+        return False
+    endpoints: list[str] = [env.release.base_url.replace("{port}", "1")]
+    b = env.backends
+    for pg in (b.postgres, b.postgres_staging):
+        if pg is not None:
+            endpoints += [pg.host, *(r.host for r in pg.replicas)]
+    if b.clickhouse is not None:
+        endpoints.append(b.clickhouse.host)
+    if b.redis is not None:
+        endpoints += [b.redis.url, *b.redis.cluster_nodes]
+    if b.kafka is not None:
+        endpoints += b.kafka.bootstrap_servers
+    for url in (b.search, b.prometheus, b.alertmanager, b.registry, b.grafana, b.vault, b.jwks):
+        if url is not None:
+            endpoints.append(url.url)
+    if b.s3 is not None:
+        endpoints.append(b.s3.endpoint)
+    return all(_LOOPBACK.match(e.strip()) for e in endpoints)
 
 
 def project_root() -> Path:
@@ -388,15 +540,20 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return out or "<root>"
 
 
-def _resolve_refs(value: Any, path: tuple[int | str, ...], file: str, secret_keys: set[str]) -> Any:
+def _resolve_refs(
+    value: Any, path: tuple[int | str, ...], file: str, secret_keys: set[str], defaulted: list[str] | None = None
+) -> Any:
     if isinstance(value, dict):
-        return {k: _resolve_refs(v, (*path, k), file, secret_keys) for k, v in value.items()}
+        return {k: _resolve_refs(v, (*path, k), file, secret_keys, defaulted) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_refs(v, (*path, i), file, secret_keys) for i, v in enumerate(value)]
+        return [_resolve_refs(v, (*path, i), file, secret_keys, defaulted) for i, v in enumerate(value)]
     if isinstance(value, str):
         match = _REF.match(value)
         if match:
             name, default = match.group("name"), match.group("default")
+            secret_default = default is not None and name not in os.environ and path and path[-1] in secret_keys
+            if secret_default and defaulted is not None:
+                defaulted.append(_key(path))
             resolved = os.environ.get(name, default)
             if resolved is None:
                 raise ConfigError(file, _key(path), f"environment variable {name} is not set")
@@ -447,15 +604,19 @@ def load_environment(
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(file, "<file>", f"cannot read: {exc}") from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "<yaml>"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(file, where, f"invalid YAML: {problem}") from None
+        raw = safeyaml.load(text)
+    except safeyaml.YamlProblem as exc:
+        raise ConfigError(file, exc.where, exc.reason) from None
     if not isinstance(raw, dict):
         raise ConfigError(file, "<root>", "expected a mapping of settings")
-    raw = _resolve_refs(raw, (), file, _SECRET_KEYS)
+    defaulted: list[str] = []
+    raw = _resolve_refs(raw, (), file, _SECRET_KEYS, defaulted)
+    for flag, value in (("--release-version", release_version), ("--baseline-version", baseline_version)):
+        if value is not None:
+            try:
+                check_identifier(value, "version")
+            except ValueError as exc:
+                raise ConfigError(flag, "<option>", str(exc)) from None
     if release_version or baseline_version:
         release = raw.get("release")
         if isinstance(release, dict):
@@ -470,9 +631,23 @@ def load_environment(
         reason = first["msg"]
         if first["type"] == "extra_forbidden":
             reason = "unknown key"
+        elif first["type"] == "value_error":
+            reason = reason.removeprefix("Value error, ")
         raise ConfigError(file, _key(tuple(first["loc"])), reason) from None
+    if defaulted and not _is_local_sandbox(env):
+        raise ConfigError(
+            file,
+            defaulted[0],
+            "a ${VAR:-default} default for a secret is only allowed in the local sandbox environment; set the variable",
+        )
+    errors, unsafe = threshold_problems(env)
+    if errors:
+        raise ConfigError(file, *errors[0])
+    if unsafe and not env.allow_unsafe_thresholds:
+        key, why = unsafe[0]
+        raise ConfigError(file, key, f"{why} (set allow_unsafe_thresholds: <reason> to accept it on record)")
     env = _relative_paths(env, path.resolve().parent)
-    return LoadedEnvironment(env, path, text)
+    return LoadedEnvironment(env, path, text, [f"{k}: {why}" for k, why in unsafe])
 
 
 def secret_values(env: Environment) -> list[str]:

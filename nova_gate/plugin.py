@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from nova_gate import redact as redaction
 from nova_gate import report
 from nova_gate.catalog import (
     BACKENDS,
@@ -54,6 +56,7 @@ EXIT_PROCEED = 0
 EXIT_BAD_INPUT = 2
 EXIT_STOP = 10
 EXIT_ROLLBACK = 11
+EXIT_PARTIAL = 12
 EXIT_CODES = {
     EXIT_PROCEED: "PROCEED (or --report-only)",
     1: "tests without a checklist item failed (pytest's meaning); the decision was PROCEED",
@@ -63,6 +66,7 @@ EXIT_CODES = {
     5: "no tests collected (pytest's meaning; the record says STOP: nothing judged)",
     EXIT_STOP: "STOP: a blocking verdict before any change (preflight, predeploy)",
     EXIT_ROLLBACK: "ROLLBACK: a blocking verdict from the migrations on",
+    EXIT_PARTIAL: "PARTIAL: a narrowed selection (--item, -k, node ids) passed, but decides nothing for the phase",
 }
 
 # ini keys (pyproject.toml [tool.pytest.ini_options] or pytest.ini), below the command line and $NOVA_GATE_*
@@ -115,11 +119,15 @@ class RunState:
     #: failed reports without a verdict: a host repository's own tests, or a gate test whose process
     #: died (xdist reports "worker crashed" for it); node id -> the report's one-line reason
     failed_outside: dict[str, str] = field(default_factory=dict)
+    #: tests per item before any deselection, and why the run is narrower than its phases (partial)
+    tests_per_item: dict[str, int] = field(default_factory=dict)
+    narrowed_by: list[str] = field(default_factory=list)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redaction.redact_text(text, self.secrets)
+
+    def redact_data(self, value: Any) -> Any:
+        return redaction.redact(value, self.secrets)
 
 
 STATE = pytest.StashKey[RunState]()
@@ -341,9 +349,20 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
             release_version=config.option.nova_release_version,
             baseline_version=config.option.nova_baseline_version,
         )
-        waivers_value, waivers_base = _setting(config, "nova_waivers", "NOVA_GATE_WAIVERS", INI_WAIVERS)
-        waivers = load_waivers(waivers_base / waivers_value) if waivers_value else []
         catalog = _host_items(config, load_catalog())
+        _check_options(config, catalog)
+        waivers_value, waivers_base = _setting(config, "nova_waivers", "NOVA_GATE_WAIVERS", INI_WAIVERS)
+        policy = loaded.env.policy
+        waivers = (
+            load_waivers(
+                waivers_base / waivers_value,
+                known_items=catalog.ids,
+                approvers=policy.approvers,
+                max_days=policy.waiver_max_days,
+            )
+            if waivers_value
+            else []
+        )
     except (ConfigError, PolicyError) as exc:
         sys.stderr.write(f"nova-gate: {exc}\n")
         return EXIT_BAD_INPUT
@@ -368,6 +387,20 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     st.outputs["env_explicit"] = "1" if explicit else ""
     config.stash[STATE] = st
     return None
+
+
+def _check_options(config: pytest.Config, catalog: Catalog) -> None:
+    """Options that reach the record, file names and the terminal are validated (nova_gate.policy)."""
+    from nova_gate.policy import check_name
+
+    if config.option.nova_operator is not None:
+        check_name(config.option.nova_operator, "--operator")
+    sha = config.option.nova_release_sha
+    if sha is not None and not re.match(r"^[0-9a-fA-F]{7,64}$", sha):
+        raise PolicyError(f"--release-sha: {sha!r} is not a git sha (7-64 hex digits)")
+    bad = [i for i in config.option.nova_items if i not in catalog]
+    if bad:
+        raise PolicyError(f"--item: unknown checklist item {bad[0]!r}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html's, which reads htmlpath in its own pytest_configure
@@ -489,6 +522,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             node.user_properties.append(("phase", "+".join(phases)))
     if unknown:
         raise pytest.UsageError("; ".join(unknown))
+    for node in items:
+        for item_id in item_ids(node):
+            st.tests_per_item[item_id] = st.tests_per_item.get(item_id, 0) + 1
+    st.narrowed_by = _narrowing(config)
     wanted = set(config.option.nova_items)
     if wanted:
         bad = sorted(wanted - set(st.catalog.ids))
@@ -497,6 +534,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [n for n in items if wanted & set(item_ids(n))]
         config.hook.pytest_deselected(items=[n for n in items if n not in keep])
         items[:] = keep
+
+
+def _narrowing(config: pytest.Config) -> list[str]:
+    """Options that select part of a phase: such a run is partial and never decides PROCEED."""
+    why = []
+    if config.option.nova_items:
+        ids = config.option.nova_items
+        why.append("--item " + ",".join(ids[:5]) + (f" (+{len(ids) - 5} more)" if len(ids) > 5 else ""))
+    if getattr(config.option, "keyword", ""):
+        why.append(f"-k {config.option.keyword}")
+    if getattr(config.option, "deselect", None):
+        why.append("--deselect")
+    if any("::" in str(a) for a in config.args):
+        why.append("test node ids on the command line")
+    if getattr(config.option, "lf", False) or getattr(config.option, "last_failed", False):
+        why.append("--last-failed")
+    return why
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,7 +572,7 @@ class Gate:
     def evidence(self, **facts: Any) -> None:
         """Record what the check saw: source, query, observed, threshold, window, timestamps."""
         facts.setdefault("at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-        self._node.stash[NODE_EVIDENCE].append(report.jsonable(facts))
+        self._node.stash[NODE_EVIDENCE].append(self._st.redact_data(report.jsonable(facts)))
 
     def judge(self, verdict: Verdict, *, severity_applies: bool = True) -> Verdict:
         """Record the verdict; FAIL and INCONCLUSIVE fail the test (after the item's severity)."""
@@ -556,7 +610,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return rep
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
         _judge_report(item, call, rep, state(config))
+    _redact_report(rep, state(config))
     return rep
+
+
+_LOGGED_TRACEBACK = re.compile(r"Traceback \(most recent call last\):\n(?:[ \t]+.*\n)+(\S.*)")
+
+
+def _redact_report(rep: pytest.TestReport, st: RunState) -> None:
+    """Captured output and logs go into the HTML and JUnit: redact them too (nova_gate.redact).
+    A driver's logged traceback (kafka-python logs every reset connection) becomes its last line."""
+    rep.sections = [
+        (title, _LOGGED_TRACEBACK.sub(r"(driver traceback omitted) \1", st.redact(text)))
+        for title, text in rep.sections
+    ]
+    if isinstance(rep.longrepr, str):
+        rep.longrepr = st.redact(rep.longrepr)
 
 
 def _judge_report(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.TestReport, st: RunState) -> None:
@@ -600,7 +669,8 @@ def _judge_report(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.Te
     properties = [("verdict", shown), ("reason", st.redact(verdict.reason)), *properties]
     item.user_properties.extend(properties)
     rep.user_properties.extend(properties)
-    rep.user_properties.append((USER_PROPERTY, st.redact(json.dumps(report.jsonable(payload)))))
+    payload = st.redact_data(report.jsonable(payload))
+    rep.user_properties.append((USER_PROPERTY, st.redact(json.dumps(payload))))
     if rep.longrepr is not None and not isinstance(rep.longrepr, str | tuple):
         rep.longrepr = st.redact(str(rep.longrepr))
     if item.config.pluginmanager.hasplugin("html"):
@@ -747,10 +817,27 @@ class Recorder:
             if decision == "PROCEED":
                 code = 1 if outside else EXIT_PROCEED
             else:
-                code = EXIT_STOP if decision == "STOP" else EXIT_ROLLBACK
+                code = {"STOP": EXIT_STOP, "PARTIAL": EXIT_PARTIAL}.get(decision, EXIT_ROLLBACK)
             if self.config.option.nova_report_only:
                 code = EXIT_PROCEED
         session.exitstatus = code
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """After pytest-html and JUnit have written their files: the signed manifest (nova_gate.signing)."""
+        st = self.st
+        if st.decision is None or not st.outputs.get("evidence"):
+            return
+        from nova_gate import signing
+
+        base = st.outputs["base"]
+        names = [f"{base}.evidence.json", f"{base}.evidence.json.sha256", f"{base}.decision.json"]
+        files = [st.reports_dir / n for n in names]
+        files += [Path(st.outputs[k]) for k in ("html", "junit") if st.outputs.get(k)]
+        try:
+            signing.write_manifest(st.reports_dir, base, files)
+        except (signing.SigningError, OSError) as exc:
+            sys.stderr.write(f"nova-gate: the record is not signed: {exc}\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         st = self.st

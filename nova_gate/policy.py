@@ -7,11 +7,20 @@ release must not proceed on a waiver nobody can vouch for.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from nova_gate import safeyaml
+
+#: a person's or bot's name as it appears in the record (no markup, no line breaks)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+ -]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+MAX_TEXT = 2000
 
 
 class PolicyError(Exception):
@@ -57,19 +66,24 @@ class Attestation:
 
 def _load_list(path: Path, what: str) -> list[Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.is_dir():
+            raise PolicyError(f"{path}:<file>: is a directory, not a {what} file")
+        raw = safeyaml.load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"{path}:<file>: no such {what} file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}:<file>: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "<yaml>"
-        raise PolicyError(f"{path}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    except safeyaml.YamlProblem as exc:
+        raise PolicyError(f"{path}:{exc.where}: {exc.reason}") from None
     if raw is None:
         return []
-    if isinstance(raw, dict) and what in raw:
-        raw = raw[what]
+    if isinstance(raw, dict):
+        unknown = sorted(str(k) for k in raw if k != what)
+        if unknown:
+            raise PolicyError(f"{path}:{unknown[0]}: unknown key (expected a list under {what!r})")
+        raw = raw.get(what)
+        if raw is None:
+            return []
     if not isinstance(raw, list):
         raise PolicyError(f"{path}:{what}: expected a list of {what}")
     return raw
@@ -94,13 +108,48 @@ def _text(entry: dict[str, Any], key: str, where: str) -> str:
     value = entry.get(key)
     if not isinstance(value, str) or not value.strip():
         raise PolicyError(f"{where}.{key}: required, a non-empty text")
+    if _CONTROL.search(value.strip()):
+        raise PolicyError(f"{where}.{key}: control characters or line breaks are not allowed")
+    if len(value) > MAX_TEXT:
+        raise PolicyError(f"{where}.{key}: longer than {MAX_TEXT} characters")
     return value.strip()
 
 
-def load_waivers(path: Path, now: dt.datetime | None = None) -> list[Waiver]:
-    """Read a waivers file; every entry needs item/test, justification, approver, future expiry."""
+def _name(entry: dict[str, Any], key: str, where: str) -> str:
+    value = _text(entry, key, where)
+    if not _NAME.match(value):
+        raise PolicyError(f"{where}.{key}: {value!r} is not a name (letters, digits, . _ @ + - and spaces)")
+    return value
+
+
+def check_name(value: str, what: str) -> str:
+    """A person's name for the record (``--by``, ``--operator``); raise PolicyError if unsafe."""
+    if not _NAME.match(value or ""):
+        raise PolicyError(f"{what}: {value!r} is not a name (letters, digits, . _ @ + - and spaces, at most 64)")
+    return value
+
+
+def check_note(value: str, what: str) -> str:
+    if not value.strip() or _CONTROL.search(value) or len(value) > MAX_TEXT:
+        raise PolicyError(f"{what}: required, one line of at most {MAX_TEXT} characters")
+    return value.strip()
+
+
+def load_waivers(
+    path: Path,
+    now: dt.datetime | None = None,
+    *,
+    known_items: Collection[str] | None = None,
+    approvers: Collection[str] | None = None,
+    max_days: float | None = None,
+) -> list[Waiver]:
+    """Read a waivers file; every entry needs item/test, justification, approver, future expiry.
+
+    With a policy: the item must exist, the approver must be one of ``approvers`` and the expiry
+    at most ``max_days`` ahead; the same target waived twice is an error.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    waivers = []
+    waivers: list[Waiver] = []
     for index, entry in enumerate(_load_list(path, "waivers")):
         where = f"{path}:waivers[{index}]"
         if not isinstance(entry, dict):
@@ -112,28 +161,58 @@ def load_waivers(path: Path, now: dt.datetime | None = None) -> list[Waiver]:
         if len(targets) != 1:
             raise PolicyError(f"{where}: give exactly one of item or test")
         target = _text(entry, targets[0], where)
+        if targets[0] == "item" and known_items is not None and target not in known_items:
+            raise PolicyError(f"{where}.item: unknown checklist item {target!r}")
+        if targets[0] == "test" and known_items is not None and "::" not in target:
+            raise PolicyError(f"{where}.test: {target!r} is not a test node id (path::name)")
         expires = _time(entry.get("expires"), f"{where}.expires")
         if expires <= now:
             raise PolicyError(f"{where}.expires: waiver expired on {expires.isoformat()}")
-        waivers.append(Waiver(target, _text(entry, "justification", where), _text(entry, "approver", where), expires))
+        if max_days is not None and expires - now > dt.timedelta(days=max_days):
+            raise PolicyError(
+                f"{where}.expires: {expires.date()} is more than {max_days:g} days ahead "
+                "(policy.waiver_max_days); waivers must be reviewed again"
+            )
+        justification = _text(entry, "justification", where)
+        if len(justification) < 10:
+            raise PolicyError(f"{where}.justification: too short to review (at least 10 characters)")
+        approver = _name(entry, "approver", where)
+        if approvers is not None and approver not in approvers:
+            allowed = ", ".join(sorted(approvers)) or "none configured (policy.approvers)"
+            raise PolicyError(f"{where}.approver: {approver!r} may not approve waivers (allowed: {allowed})")
+        if any(w.target == target for w in waivers):
+            raise PolicyError(f"{where}.{targets[0]}: {target!r} is waived twice")
+        waivers.append(Waiver(target, justification, approver, expires))
     return waivers
 
 
-def load_attestations(path: Path) -> list[Attestation]:
+def load_attestations(path: Path, known_items: Collection[str] | None = None) -> list[Attestation]:
     """Read an attestations file; a missing file means nobody has signed anything yet."""
     if not path.exists():
         return []
     out = []
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     for index, entry in enumerate(_load_list(path, "attestations")):
         where = f"{path}:attestations[{index}]"
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: expected a mapping")
+        unknown = set(entry) - {"item", "by", "at", "note", "version"}
+        if unknown:
+            raise PolicyError(f"{where}.{sorted(map(str, unknown))[0]}: unknown key")
         version = entry.get("version")
+        item = _text(entry, "item", where)
+        if known_items is not None and item not in known_items:
+            raise PolicyError(f"{where}.item: unknown checklist item {item!r}")
+        if version is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$", str(version)):
+            raise PolicyError(f"{where}.version: {version!r} is not a version")
+        at = _time(entry.get("at"), f"{where}.at")
+        if at > soon:
+            raise PolicyError(f"{where}.at: {at.isoformat()} is in the future")
         out.append(
             Attestation(
-                item=_text(entry, "item", where),
-                by=_text(entry, "by", where),
-                at=_time(entry.get("at"), f"{where}.at"),
+                item=item,
+                by=_name(entry, "by", where),
+                at=at,
                 note=_text(entry, "note", where),
                 version=str(version) if version is not None else None,
             )

@@ -73,6 +73,9 @@ def run_metadata(config: pytest.Config, st: RunState) -> dict[str, str]:
         "Started (UTC)": st.started.isoformat(timespec="seconds"),
         "Config sha256": st.loaded.config_hash,
         "Waivers": str(len(st.waivers)),
+        "Unsafe thresholds": (
+            f"{env.allow_unsafe_thresholds}: {'; '.join(st.loaded.unsafe)}" if st.loaded.unsafe else "none"
+        ),
         "Host": platform.node(),
     }
 
@@ -113,19 +116,67 @@ def decide(st: RunState) -> dict[str, Any]:
         observed_elsewhere = {i: v for i, v in verdicts.items() if catalog[i].phase not in st.selected_phases}
         verdicts = {i: v for i, v in verdicts.items() if i not in observed_elsewhere}
     phases: dict[str, Any] = {}
+    run_tests: dict[str, int] = {}
+    for items in st.collected.values():
+        for item_id in items:
+            run_tests[item_id] = run_tests.get(item_id, 0) + 1
+    cap = st.loaded.env.policy.max_waived_share_pct
     for phase in PHASES:
         ids = [i for i in verdicts if catalog[i].phase == phase]
         if not ids:
             continue
         labels = [Label(verdicts[i]) for i in ids]
         blocking = [i for i in ids if Label(verdicts[i]).blocks]
-        decision = "PROCEED" if not blocking else ("STOP" if phase in STOP_PHASES else "ROLLBACK")
-        phases[phase] = {"decision": decision, "counts": label_counts(labels), "blocking": blocking}
+        fail = "STOP" if phase in STOP_PHASES else "ROLLBACK"
+        all_ids = [i.id for i in catalog.in_phase(phase)]
+        missing = [i for i in all_ids if i not in verdicts]
+        thinned = [i for i in ids if run_tests.get(i, 0) < st.tests_per_item.get(i, 0)]
+        partial = bool(missing or thinned or st.narrowed_by)
+        waived = [i for i in ids if Label(verdicts[i]) is Label.WAIVED]
+        share = round(100 * len(waived) / max(len(all_ids), 1), 1)
+        decision = "PROCEED" if not blocking else fail
+        notes: list[str] = []
+        if share > cap:
+            decision = fail
+            notes.append(f"{len(waived)} of {len(all_ids)} items waived ({share}%), above the cap of {cap:g}%")
+        if partial and decision == "PROCEED":
+            decision = "PARTIAL"
+        if partial:
+            notes.append(
+                f"partial run: {len(all_ids) - len(missing)} of {len(all_ids)} items judged"
+                + (f", fewer tests than collected for {', '.join(thinned[:5])}" if thinned else "")
+                + (f" (narrowed by {'; '.join(st.narrowed_by)})" if st.narrowed_by else "")
+                + ": a partial run never decides PROCEED"
+            )
+        phases[phase] = {
+            "decision": decision,
+            "counts": label_counts(labels),
+            "blocking": blocking,
+            "partial": partial,
+            "missing_items": missing,
+            "waived": waived,
+            "waived_share_pct": share,
+            "notes": notes,
+        }
     decisions = [p["decision"] for p in phases.values()]
-    overall = "STOP" if "STOP" in decisions else "ROLLBACK" if "ROLLBACK" in decisions else "PROCEED"
+    overall = (
+        "STOP"
+        if "STOP" in decisions
+        else "ROLLBACK"
+        if "ROLLBACK" in decisions
+        else "PARTIAL"
+        if "PARTIAL" in decisions
+        else "PROCEED"
+    )
     if not phases:
         overall = "STOP"  # nothing judged is never a pass
     return {
+        "partial": any(p["partial"] for p in phases.values()),
+        "unsafe_thresholds": (
+            {"reason": st.loaded.env.allow_unsafe_thresholds, "accepted": st.loaded.unsafe}
+            if st.loaded.unsafe
+            else None
+        ),
         "phase": "+".join(phases) or "none",
         "decision": overall,
         "counts": label_counts(Label(v) for v in verdicts.values()),
@@ -271,11 +322,20 @@ def terminal_summary(tr: Any, st: RunState) -> None:
             f"(✅ {counts['PASS']}  ⚠️ {counts['WARN'] + counts['WAIVED']}  "
             f"❌ {counts['FAIL'] + counts['INCONCLUSIVE']})"
         )
+        for note in info.get("notes", []):
+            tr.write_line(f"  ⚠️ {st.redact(note)}", yellow=True, bold=True)
+        if info.get("waived"):
+            tr.write_line(
+                f"  ⚠️ WAIVED: {len(info['waived'])} item(s), {info['waived_share_pct']}% of the phase", yellow=True
+            )
         for item_id in sorted((i for i in decision["items"] if st.catalog[i].phase == phase), key=st.catalog.ids.index):
             label = Label(decision["items"][item_id])
             why = decision["reasons"].get(item_id, [""])[0] if label is not Label.PASS else ""
             line = f"  {label.symbol} {label:<12} {item_id:<10} {st.catalog[item_id].text}"
-            tr.write_line(line[:110] + (f"\n      {why[:200]}" if why else ""))
+            tr.write_line(st.redact(line[:110] + (f"\n      {why[:200]}" if why else "")))
+    if decision.get("unsafe_thresholds"):
+        unsafe = decision["unsafe_thresholds"]
+        tr.write_line(f"⚠️ UNSAFE THRESHOLDS accepted ({unsafe['reason']}): {'; '.join(unsafe['accepted'])}", red=True)
     tr.write_line(
         f"DECISION: {decision['decision']}  (version {decision['version']}, environment {decision['environment']})",
         bold=True,
@@ -288,7 +348,24 @@ def terminal_summary(tr: Any, st: RunState) -> None:
 def html_summary(st: RunState) -> list[str]:
     decision = st.decision
     assert decision is not None
-    colour = {"PROCEED": "#1a7f37", "STOP": "#b35900", "ROLLBACK": "#cf222e"}[decision["decision"]]
+    colour = {"PROCEED": "#1a7f37", "STOP": "#b35900", "ROLLBACK": "#cf222e", "PARTIAL": "#9a6700"}[
+        decision["decision"]
+    ]
+    warnings = [note for info in decision["phases"].values() for note in info.get("notes", [])]
+    if decision.get("unsafe_thresholds"):
+        unsafe = decision["unsafe_thresholds"]
+        warnings.append(f"UNSAFE THRESHOLDS accepted ({unsafe['reason']}): {'; '.join(unsafe['accepted'])}")
+    for phase, info in decision["phases"].items():
+        if info.get("waived"):
+            warnings.append(
+                f"{PHASE_TITLES[phase]}: WAIVED {len(info['waived'])} item(s) "
+                f"({info['waived_share_pct']}% of the phase): {', '.join(info['waived'])}"
+            )
+    banner = "".join(
+        f'<p class="nova-warning" style="background:#fff8c5;border:2px solid #9a6700;padding:6px;font-weight:bold">'
+        f"⚠️ {html.escape(w)}</p>"
+        for w in warnings
+    )
     rows = []
     for phase, info in decision["phases"].items():
         c = info["counts"]
@@ -307,6 +384,7 @@ def html_summary(st: RunState) -> list[str]:
         )
     return [
         f'<h2 id="nova-decision" style="color:{colour}">Decision: {decision["decision"]}</h2>',
+        banner,
         f"<p>Release {html.escape(decision['version'])} (baseline "
         f"{html.escape(decision['baseline_version'])}) on {html.escape(decision['environment'])}</p>",
         "<table class='nova-phases'><tr><th>Phase</th><th>Decision</th><th>Pass</th><th>Warn</th>"

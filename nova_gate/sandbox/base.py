@@ -81,6 +81,36 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def proc_start_time(pid: int) -> int | None:
+    """The process' start time (clock ticks after boot, /proc/PID/stat field 22); None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_pidfile(path: Path) -> tuple[int, int | None] | None:
+    """``PID [START]`` from a pid file (older files hold only the pid); None if unreadable."""
+    try:
+        parts = path.read_text().split()
+        return int(parts[0]), (int(parts[1]) if len(parts) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def same_process(pid: int, start: int | None) -> bool:
+    """False when the pid now belongs to another process (pid reuse): its start time differs."""
+    if start is None:
+        return True
+    now = proc_start_time(pid)
+    return now is None or now == start
+
+
+def ours_alive(pid: int, start: int | None) -> bool:
+    return pid_alive(pid) and same_process(pid, start)
+
+
 def run(argv: Sequence[str], *, check: bool = True, timeout: float = 600, **kwargs: Any) -> str:
     """Run a command, return its stdout; raise SandboxError with its stderr tail on failure."""
     try:
@@ -246,33 +276,36 @@ class Component:
         )
         log.close()
         _CHILDREN.append(proc)  # daemons outlive this call; keep the handle (no ResourceWarning)
-        self.pidfile(proc_name).write_text(str(proc.pid))
+        start = proc_start_time(proc.pid)
+        self.pidfile(proc_name).write_text(f"{proc.pid} {start}" if start is not None else str(proc.pid))
         return proc.pid
 
     def pidfile(self, proc_name: str) -> Path:
         return self.root / "pids" / f"{proc_name}.pid"
 
     def pid(self, proc_name: str) -> int | None:
-        try:
-            return int(self.pidfile(proc_name).read_text().strip())
-        except (OSError, ValueError):
+        """The recorded pid, unless that pid now belongs to another process (pid reuse)."""
+        record = read_pidfile(self.pidfile(proc_name))
+        if record is None or not same_process(*record):
             return None
+        return record[0]
 
     def pids(self) -> list[int]:
         out = []
         for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
-            with contextlib.suppress(OSError, ValueError):
-                pid = int(pidfile.read_text().strip())
-                if pid_alive(pid):
-                    out.append(pid)
+            record = read_pidfile(pidfile)
+            if record is not None and ours_alive(*record):
+                out.append(record[0])
         return out
 
     def recorded_pids(self) -> list[int]:
-        """Every pid in this component's pid files, alive or not (process groups to kill)."""
+        """Every pid in this component's pid files, alive or not (process groups to kill), except
+        a pid that another process has since been given (its start time differs)."""
         out = []
         for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
-            with contextlib.suppress(OSError, ValueError):
-                out.append(int(pidfile.read_text().strip()))
+            record = read_pidfile(pidfile)
+            if record is not None and same_process(*record):
+                out.append(record[0])
         return out
 
     def stop_and_wait(self, listen_ports: Sequence[int], timeout: float = 20) -> None:
@@ -296,11 +329,11 @@ class Component:
         self._stop_pidfile(self.pidfile(proc_name), timeout)
 
     def _stop_pidfile(self, pidfile: Path, timeout: float = 20) -> None:
-        try:
-            pid = int(pidfile.read_text().strip())
-        except (OSError, ValueError):
-            pidfile.unlink(missing_ok=True)
+        record = read_pidfile(pidfile)
+        if record is None or not same_process(*record):
+            pidfile.unlink(missing_ok=True)  # unreadable, or the pid was reused: not ours to signal
             return
+        pid = record[0]
         if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)

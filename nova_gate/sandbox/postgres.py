@@ -502,6 +502,11 @@ class Postgres(Component):
             if applied and max(applied) > BASELINE_MIGRATION:
                 raise SandboxError("postgres: the database is past the baseline but lacks it; run sandbox reset")
             _sqlx("run", "--target-version", str(BASELINE_MIGRATION))
+        # a known state: the schema must be exactly what _sqlx_migrations says (a fault or an
+        # interrupted run can leave a release column without its row); else rebuild at the baseline
+        repaired = repair_schema(DBNAME, BASELINE_MIGRATION)
+        if repaired:
+            print(f"postgres: {DBNAME} did not match its recorded migrations, rebuilt: {repaired[0]}", flush=True)
         if not _sql("SELECT 1 FROM pg_database WHERE datname = %s", (STAGING_DBNAME,), dbname="postgres"):
             _sql(f"CREATE DATABASE {STAGING_DBNAME} OWNER {OWNER_ROLE}", dbname="postgres")
         _sqlx("run", dbname=STAGING_DBNAME)  # staging has the whole release applied
@@ -927,6 +932,95 @@ class Postgres(Component):
             "hog connections",
             timeout=30,
         )
+
+
+_SCHEMA_FINGERPRINT = """
+WITH ext AS (  -- objects of extensions (pg_stat_statements' views) are not the application's schema
+    SELECT c.relname FROM pg_class c
+      JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+), skip AS (SELECT relname FROM ext UNION SELECT '_sqlx_migrations')
+SELECT 'column', table_name::text, column_name::text,
+       data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+  FROM information_schema.columns
+ WHERE table_schema = 'public' AND table_name NOT IN (SELECT relname FROM skip)
+UNION ALL
+SELECT 'index', tablename::text, indexname::text, indexdef
+  FROM pg_indexes WHERE schemaname = 'public' AND tablename NOT IN (SELECT relname FROM skip)
+UNION ALL
+SELECT 'constraint', conrelid::regclass::text, conname::text, pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+   AND conrelid::regclass::text NOT IN (SELECT relname FROM skip)
+UNION ALL
+SELECT 'relation', c.relname::text, c.relkind::text, ''
+  FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'S')
+   AND c.relname NOT IN (SELECT relname FROM skip)
+ORDER BY 1, 2, 3, 4
+"""
+
+
+def schema_fingerprint(dbname: str) -> list[tuple[str, ...]]:
+    """The public schema's tables, columns, indexes and constraints (not the migrations table)."""
+    return [tuple(str(v) for v in row) for row in _sql(_SCHEMA_FINGERPRINT, dbname=dbname)]
+
+
+def recorded_migrations(dbname: str) -> tuple[list[int], list[str]]:
+    """(successfully applied versions, problems: failed rows, checksums that differ from the files)."""
+    if not _sql("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL", dbname=dbname)[0][0]:
+        return [], []
+    rows = _sql("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version", dbname=dbname)
+    files = dict(_migration_files())
+    problems = []
+    applied = []
+    for version, success, checksum in rows:
+        if not success:
+            problems.append(f"migration {version} recorded as failed")
+        elif version not in files:
+            problems.append(f"migration {version} applied but has no file")
+        elif bytes(checksum) != sqlx_checksum(files[version]):
+            problems.append(f"migration {version}: checksum differs from its file")
+        else:
+            applied.append(int(version))
+    expected_prefix = [v for v, _ in _migration_files()][: len(applied)]
+    if applied != expected_prefix:
+        problems.append(f"applied migrations {applied} are not the first {len(applied)} of the files")
+    return applied, problems
+
+
+def verify_schema(dbname: str) -> list[str]:
+    """Compare ``dbname`` with a scratch database built by sqlx-cli from exactly the migrations
+    its ``_sqlx_migrations`` records; return the differences (empty: the schema is what it says)."""
+    applied, problems = recorded_migrations(dbname)
+    if problems:
+        return problems
+    scratch = f"nova_schema_check_{os.getpid()}"
+    _sql(f"DROP DATABASE IF EXISTS {scratch}", dbname="postgres")
+    _sql(f"CREATE DATABASE {scratch} OWNER {OWNER_ROLE}", dbname="postgres")
+    try:
+        if applied:
+            _sqlx("run", "--target-version", str(applied[-1]), dbname=scratch)
+        expected, actual = set(schema_fingerprint(scratch)), set(schema_fingerprint(dbname))
+    finally:
+        _sql(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)", dbname="postgres")
+    out = [f"not in the recorded migrations: {' '.join(row)}" for row in sorted(actual - expected)]
+    out += [f"missing, though recorded as applied: {' '.join(row)}" for row in sorted(expected - actual)]
+    return out
+
+
+def reset_database(dbname: str, target_version: int) -> None:
+    """Drop and recreate ``dbname`` (closing its sessions), then apply migrations up to the target."""
+    _sql(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)", dbname="postgres")
+    _sql(f"CREATE DATABASE {dbname} OWNER {OWNER_ROLE}", dbname="postgres")
+    _sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", dbname=dbname)
+    _sqlx("run", "--target-version", str(target_version), dbname=dbname)
+
+
+def repair_schema(dbname: str, target_version: int) -> list[str]:
+    """``sandbox up``: verify the schema against the recorded migrations; reset it when they
+    disagree. Returns what was wrong (empty when nothing was)."""
+    problems = verify_schema(dbname)
+    if problems:
+        reset_database(dbname, target_version)
+    return problems
 
 
 def revert_release_migrations() -> str:

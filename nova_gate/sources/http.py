@@ -7,9 +7,11 @@ the only writes nova-gate ever makes, with its own synthetic account; nothing el
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+from nova_gate import redact
 from nova_gate.config import Release
 from nova_gate.sources.base import Source, SourceError
 
@@ -47,16 +49,18 @@ class HttpSource(Source):
         self.timeout_s = timeout_s
         self.driver_errors = (httpx.HTTPError, OSError)
         self._http: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     @property
     def http(self) -> Any:
         import httpx
 
-        if self._http is None:
-            self._http = httpx.Client(
-                timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "nova-gate"}
-            )
-        return self._http
+        with self._client_lock:  # the fail-fast probe asks every service at once (nova_gate.probe)
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=self.timeout_s, follow_redirects=False, headers={"User-Agent": "nova-gate"}
+                )
+            return self._http
 
     def close(self) -> None:
         if self._http is not None:
@@ -76,13 +80,17 @@ class HttpSource(Source):
         token: str | None = None,
         what: str | None = None,
     ) -> HttpAnswer:
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        with self.call(what or f"{method} {url}"):
+        with self.call(what or f"{method} {url}", endpoint=httpx.URL(url).netloc.decode()):
             resp = self.http.request(method, url, json=json_body, headers=headers)
         try:
             body: Any = resp.json()
         except (ValueError, json.JSONDecodeError):
             body = resp.text[:300]
+        _register_credentials(body)
+        redact.register(*resp.headers.get_list("set-cookie"))
         return HttpAnswer(method, url, resp.status_code, body, round(resp.elapsed.total_seconds(), 4))
 
     def get(self, url: str, what: str | None = None) -> HttpAnswer:
@@ -107,6 +115,21 @@ class HttpSource(Source):
         if answer.status >= 500:
             raise SourceError(self.backend, f"GET {url}", f"HTTP {answer.status}")
         return answer
+
+
+def _register_credentials(body: Any, depth: int = 0) -> None:
+    """Every credential-named value an API hands out (tokens, session ids) is redacted from now on."""
+    if depth > 16:
+        return
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if isinstance(value, str) and redact.is_secret_key(key):
+                redact.register(value)
+            else:
+                _register_credentials(value, depth + 1)
+    elif isinstance(body, list):
+        for value in body[:1000]:
+            _register_credentials(value, depth + 1)
 
 
 def find_service(release: Release, *candidates: str) -> str:
@@ -134,6 +157,7 @@ class SmokeFlow:
         self.email = f"smoke+{run}@nova-gate.invalid"
         self.username = f"nova_gate_smoke_{run}"
         self._password = secrets.token_urlsafe(18)
+        redact.register(self._password)
         self.content = f"nova-gate smoke message {run}"
         self.auth = find_service(source.release, "auth-service")
         self.answers: dict[str, HttpAnswer] = {}

@@ -58,11 +58,11 @@ class ReleaseRepo(Source):
     def spec_versions(self, ref: str, subdir: str) -> dict[str, str | None]:
         """``info.version`` of every OpenAPI document (yaml/json) in ``subdir`` at git ``ref``."""
         out: dict[str, str | None] = {}
-        for path in self._git("ls-tree", "--name-only", f"{ref}:{subdir}").split():
+        for path in self._git("ls-tree", "--name-only", "--end-of-options", _ref(ref, f"{ref}:{subdir}")).split():
             name = Path(path).name
             if not name.endswith((".yaml", ".yml", ".json")):
                 continue
-            text = self._git("show", f"{ref}:{subdir}/{name}")
+            text = self._git("show", "--end-of-options", _ref(ref, f"{ref}:{subdir}/{name}"))
             try:
                 doc = yaml.safe_load(text)
             except yaml.YAMLError as exc:
@@ -95,5 +95,18 @@ class ReleaseRepo(Source):
 
     def changed_files(self, base: str, head: str, subdir: str) -> list[str]:
         """Names (relative to ``subdir``) of files changed between two refs."""
-        out = self._git("diff", "--name-only", f"{base}..{head}", "--", subdir)
+        out = self._git(
+            "diff", "--name-only", "--end-of-options", _ref(base, _ref(head, f"{base}..{head}")), "--", subdir
+        )
         return [Path(p).name for p in out.split()]
+
+
+def _ref(ref: str, arg: str) -> str:
+    """A version used as a git revision: never an option (the config validates it too)."""
+    from nova_gate.config import check_identifier
+
+    try:
+        check_identifier(ref, "git revision")
+    except ValueError as exc:
+        raise SourceError("git", str(exc)) from None
+    return arg

@@ -52,10 +52,11 @@ def test_report_only_records_but_exits_0(run_gate):
     assert run.decision["decision"] == "STOP"
 
 
-def test_passing_selection_proceeds_and_writes_the_record(run_gate):
+def test_narrowed_passing_selection_is_partial_never_proceed_and_writes_the_record(run_gate):
     run = run_gate(f"--item={PASSING}", "--operator=release-bot")
-    assert run.returncode == 0, run.output
-    assert run.decision["decision"] == "PROCEED"
+    assert run.returncode == 12, run.output  # EXIT_PARTIAL
+    assert run.decision["decision"] == "PARTIAL" and run.decision["partial"] is True
+    assert "partial run" in run.output
     names = {p.name for p in run.reports.iterdir()}
     assert re.compile(r"preflight-v1\.0\.0-\d{8}T\d{6}Z-[0-9a-f]{8}\.html").fullmatch(
         next(n for n in names if n.endswith(".html"))
@@ -65,7 +66,8 @@ def test_passing_selection_proceeds_and_writes_the_record(run_gate):
     assert ok
     html = next(run.reports.glob("*.html")).read_text()
     for expected in (
-        "Decision: PROCEED",
+        "Decision: PARTIAL",
+        "partial run: 1 of",
         "release-bot",
         "Config sha256",
         "Rollback procedure documented",
@@ -103,15 +105,17 @@ def test_valid_waiver_turns_fail_into_waived_not_pass(run_gate, tmp_path):
     )
     run = run_gate(f"--item={FAILING}", UNKNOWN_VERSION, f"--waivers={waivers}")
     assert run.decision["items"][FAILING] == "WAIVED"
-    assert run.decision["decision"] == "PROCEED"
-    assert run.returncode == 0
+    assert run.decision["decision"] == "PARTIAL"  # waived, not failed; but --item is never a PROCEED
+    assert run.decision["phases"]["preflight"]["waived"] == [FAILING]
+    assert "WAIVED: 1 item(s)" in run.output
 
 
 def test_expired_or_malformed_waiver_is_an_error(run_gate, tmp_path):
     expired = _waivers(tmp_path, item=FAILING, justification="x", approver="y", expires="2020-01-01")
     run = run_gate(f"--item={FAILING}", f"--waivers={expired}")
     assert run.returncode == 2 and "expired" in run.output and "Traceback" not in run.output
-    bad = _waivers(tmp_path, item=FAILING, approver="y", expires="2999-01-01")
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    bad = _waivers(tmp_path, item=FAILING, approver="jane.doe", expires=tomorrow)
     run = run_gate(f"--item={FAILING}", f"--waivers={bad}")
     assert run.returncode == 2 and "justification" in run.output
 

@@ -1,0 +1,93 @@
+"""Fail fast: a backend that does not answer is asked once per session (per endpoint), then every
+test that needs it fails at once with the same one-line reason. Proven structurally — the black
+hole counts the connections it was sent — not by timing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nova_gate.catalog import load_catalog
+from nova_gate.config import Release, Service
+from nova_gate.sandbox.faultproxy import FaultProxy, sandbox_document
+from nova_gate.sources.base import SourceError, is_unreachable
+from nova_gate.sources.http import HttpSource
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_one_black_holed_endpoint_is_waited_on_once():
+    with FaultProxy("blackhole") as hole:
+        names = [f"svc-{i}" for i in range(11)]
+        release = Release(
+            version="v1",
+            baseline_version="v0",
+            base_url=f"http://127.0.0.1:{hole.port}",
+            services=[Service(name=n, port=1000 + i) for i, n in enumerate(names)],
+        )
+        source = HttpSource(release, timeout_s=0.5)
+        try:
+            errors = []
+            for name in names:
+                with pytest.raises(SourceError) as err:
+                    source.health(name)
+                errors.append(str(err.value))
+        finally:
+            source.close()
+    assert hole.connections == 1, hole.connections
+    assert all("timed out" in e.lower() or "timeout" in e.lower() for e in errors), errors
+    assert all("not retried" in e for e in errors[1:]) and "not retried" not in errors[0]
+
+
+def test_refused_marks_down_but_a_bad_answer_does_not():
+    assert is_unreachable(ConnectionRefusedError(111, "Connection refused"))
+    assert is_unreachable(TimeoutError("timed out"))
+    assert not is_unreachable(ValueError("canceling statement due to statement timeout"))
+    assert not is_unreachable(ValueError("HTTP 404: no such index"))
+
+
+@pytest.mark.parametrize("backend", ["prometheus", "alertmanager", "search"])
+def test_a_single_dead_backend_is_asked_once_in_a_gate_run(backend, tmp_path):
+    tag = {"search": "elasticsearch"}.get(backend, backend)
+    items = [i.id for i in load_catalog() if tag in i.backends and i.automated][:6]
+    assert items
+    doc = copy.deepcopy(sandbox_document(ROOT))
+    with FaultProxy("blackhole") as hole:
+        doc["backends"][backend]["url"] = f"http://127.0.0.1:{hole.port}"
+        doc["backends"][backend]["timeout_s"] = 2
+        env = tmp_path / "env.yaml"
+        env.write_text(yaml.safe_dump(doc))
+        reports = tmp_path / "reports"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"--env={env}",
+                f"--reports-dir={reports}",
+                *[f"--item={i}" for i in items],
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        connections = hole.connections
+    decision = json.loads((reports / "decision.json").read_text())
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not [
+        i for i, v in decision["items"].items() if v in ("PASS", "WARN") and backend in load_catalog()[i].backends
+    ]
+    assert connections <= 1, f"{backend} was asked {connections} times"
+    reasons = [r for rs in decision["reasons"].values() for r in rs]
+    assert any(backend in r for r in reasons), reasons
