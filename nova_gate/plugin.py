@@ -60,9 +60,9 @@ EXIT_PARTIAL = 12
 EXIT_CODES = {
     EXIT_PROCEED: "PROCEED (or --report-only)",
     1: "tests without a checklist item failed (pytest's meaning); the decision was PROCEED",
-    EXIT_BAD_INPUT: "bad input (environment, waivers, option) or collection interrupted",
+    EXIT_BAD_INPUT: "bad input (environment, waivers, an option such as an unknown --item) or collection interrupted",
     3: "pytest internal error",
-    4: "pytest usage error (unknown option, unknown --item)",
+    4: "pytest usage error (unknown option)",
     5: "no tests collected (pytest's meaning; the record says STOP: nothing judged)",
     EXIT_STOP: "STOP: a blocking verdict before any change (preflight, predeploy)",
     EXIT_ROLLBACK: "ROLLBACK: a blocking verdict from the migrations on",

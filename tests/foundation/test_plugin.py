@@ -7,6 +7,7 @@ pyproject.toml, conftest.py (own checklist items) and tests; no backend is touch
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from junitparser import Failure, JUnitXml, Properties, Skipped
 
-from nova_gate.plugin import EXIT_BAD_INPUT, EXIT_PROCEED, EXIT_ROLLBACK, EXIT_STOP
+from nova_gate.plugin import EXIT_BAD_INPUT, EXIT_PARTIAL, EXIT_PROCEED, EXIT_ROLLBACK, EXIT_STOP
 from nova_gate.report import verify_evidence
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ waivers:
   - item: HOST-WAIVED
     justification: tracked in REL-42, fixed next release
     approver: jane.doe
-    expires: 2099-01-01
+    expires: {expires}
 """
 
 EXPECTED = {
@@ -116,7 +117,9 @@ def host(tmp_path: Path) -> Path:
     (repo / "pyproject.toml").write_text(PYPROJECT.format(env=ROOT / "environments" / "sandbox.yaml"))
     (repo / "conftest.py").write_text(CONFTEST)
     (repo / "tests" / "test_host_checks.py").write_text(TESTS)
-    (repo / "waivers.yaml").write_text(WAIVERS)
+    # within the sandbox policy's waiver lifetime (14 days)
+    expires = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+    (repo / "waivers.yaml").write_text(WAIVERS.format(expires=expires))
     return repo
 
 
@@ -196,7 +199,7 @@ def test_junit_has_item_verdict_and_reason_per_testcase(host: Path) -> None:
     assert isinstance(cases["test_nodata"][0].result[0], Failure)
     assert cases["test_nodata"][0].result[0].message.startswith("INCONCLUSIVE: no samples")
     waived = cases["test_waived"][0].result[0]
-    assert isinstance(waived, Skipped) and waived.message.startswith("WAIVED (FAIL) by jane.doe until 2099-01-01")
+    assert isinstance(waived, Skipped) and waived.message.startswith("WAIVED (FAIL) by jane.doe until ")
     assert cases["test_waived"][1]["waived_verdict"] == ["FAIL"]
     assert "REL-42" in cases["test_waived"][1]["waiver"][0]
     assert cases["test_warn"][1]["reason"] == ["slightly off"]
@@ -222,7 +225,9 @@ def test_other_plugins_can_be_disabled(host: Path, flags: list[str]) -> None:
 
 def test_host_items_and_tests_are_in_the_record(host: Path) -> None:
     run = run_host(host, "-k", "pass or canary", "--operator=release-bot")
-    assert run.returncode == EXIT_PROCEED, run.output
+    # narrowed with -k, and the catalog's own items of these phases are not in the run: PARTIAL
+    assert run.returncode == EXIT_PARTIAL, run.output
+    assert run.decision()["decision"] == "PARTIAL"
     decision = run.decision()
     assert decision["items"] == {"HOST-PASS": "PASS", "HOST-CANARY": "PASS"}
     evidence = json.loads((host / "audit" / decision["evidence_file"]).read_text())
@@ -232,7 +237,8 @@ def test_host_items_and_tests_are_in_the_record(host: Path) -> None:
 
 
 def test_exit_codes(host: Path) -> None:
-    assert run_host(host, "-m", "canary_gate").returncode == EXIT_PROCEED
+    # only the host's own canary item passed: the phase's checklist items were not judged, so PARTIAL
+    assert run_host(host, "-m", "canary_gate").returncode == EXIT_PARTIAL
     rollback = run_host(host, "-m", "canary_gate", extra_env={"HOST_CANARY_FAIL": "1"})
     assert rollback.returncode == EXIT_ROLLBACK and rollback.decision()["decision"] == "ROLLBACK"
     assert run_host(host, "-m", "preflight").returncode == EXIT_STOP
@@ -243,7 +249,7 @@ def test_exit_codes(host: Path) -> None:
     empty = run_host(host, "-m", "preflight", "-k", "no_such_test")
     assert empty.returncode == 5  # pytest's "no tests collected", never a pass
     assert empty.decision()["decision"] == "STOP"
-    assert run_host(host, "-m", "preflight", "--item=NOPE-1").returncode == 4  # pytest's usage error
+    assert run_host(host, "-m", "preflight", "--item=NOPE-1").returncode == EXIT_BAD_INPUT  # unknown item
 
 
 def test_a_bad_host_item_is_bad_input(host: Path) -> None:
@@ -279,11 +285,11 @@ def test_two_gates_at_once_keep_their_own_records(host: Path) -> None:
             )
         )
     outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
-    assert [p.returncode for p in procs] == [EXIT_STOP, EXIT_PROCEED], outputs
+    assert [p.returncode for p in procs] == [EXIT_STOP, EXIT_PARTIAL], outputs
     a = json.loads((host / "decision-a.json").read_text())
     b = json.loads((host / "decision-b.json").read_text())
     assert a["items"] == EXPECTED and a["decision"] == "STOP"
-    assert b["items"] == {"HOST-CANARY": "PASS"} and b["decision"] == "PROCEED"
+    assert b["items"] == {"HOST-CANARY": "PASS"} and b["decision"] == "PARTIAL"
     assert a["run_id"] != b["run_id"] and a["evidence_file"] != b["evidence_file"]
     audit = host / "audit"
     for d in (a, b):
@@ -321,7 +327,7 @@ def test_xdist_gives_the_serial_decision_and_verdicts(host: Path) -> None:
 
 def test_ini_keys_are_below_the_command_line(host: Path, tmp_path: Path) -> None:
     run = run_host(host, "-m", "canary_gate", f"--reports-dir={tmp_path / 'cli-reports'}")
-    assert run.returncode == EXIT_PROCEED
+    assert run.returncode == EXIT_PARTIAL
     assert (tmp_path / "cli-reports" / "decision.json").exists()
     assert not (host / "audit").exists()
     ini = (host / "pyproject.toml").read_text()
@@ -335,7 +341,7 @@ def test_ini_keys_are_below_the_command_line(host: Path, tmp_path: Path) -> None
         (ROOT / "environments" / "sandbox.yaml").read_text().replace("../", f"{ROOT}/")
     )
     named = run_host(host, "-m", "canary_gate", "--env=staging-eu", f"--env-dir={envs}")
-    assert named.returncode == EXIT_PROCEED, named.output
+    assert named.returncode == EXIT_PARTIAL, named.output
     assert (
         f"{envs / 'staging-eu.yaml'}"
         in json.loads((host / "audit" / "evidence.json").read_text())["meta"]["Environment"]
