@@ -236,8 +236,10 @@ def test_the_gates_run_with_the_service_account_token(
     namespace, _ = read_only_identity
     bound = _token_kubeconfig(tmp_path / "sa.kubeconfig", _token(namespace, "nova-gate"))
     run = gate_run(KUBE_ITEMS, env_file=env_file({"backends.kubernetes.kubeconfig": str(bound)}))
-    assert run.decision["decision"] == "PROCEED", run.explain()
+    # narrowed to these items with --item: a partial run, never PROCEED; every item must PASS
+    assert run.decision["decision"] == "PARTIAL", run.explain()
     assert set(run.labels()) == set(KUBE_ITEMS)
+    assert all(v == "PASS" for v in run.labels().values()), run.explain()
     unbound = _token_kubeconfig(tmp_path / "unbound.kubeconfig", _token(namespace, "unbound"))
     run = gate_run(KUBE_ITEMS, env_file=env_file({"backends.kubernetes.kubeconfig": str(unbound)}))
     assert run.decision["decision"] == "STOP"
