@@ -92,6 +92,12 @@ class GateResult:
 PhaseRunner = Callable[[GateRequest], Awaitable[GateResult]]
 
 
+def operator_for(namespace: str, name: str) -> str:
+    """The record's operator for a Flagger call: ``flagger@NAMESPACE.NAME`` (a valid --operator name:
+    letters, digits, ``. _ @ + -``, at most 64 characters; Kubernetes names are within that alphabet)."""
+    return f"flagger@{namespace}.{name}"[:64]
+
+
 def parse_payload(hook: str, body: bytes, hooks: dict[str, str]) -> GateRequest:
     """Flagger's webhook payload -> what to run; a bad payload raises BadRequest(field: reason)."""
     if hook not in hooks:
@@ -179,7 +185,7 @@ class SubprocessRunner:
 
     def pytest_command(self, req: GateRequest, reports: Path) -> list[str]:
         argv = [sys.executable, "-m", "pytest", "-m", req.phase, "-q", "-p", "no:cacheprovider"]
-        argv += [f"--reports-dir={reports}", f"--operator=flagger:{req.namespace}/{req.name}"]
+        argv += [f"--reports-dir={reports}", f"--operator={operator_for(req.namespace, req.name)}"]
         if self.env:
             argv.append(f"--env={self.env}")
         if req.release_version:

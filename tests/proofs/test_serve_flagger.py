@@ -32,6 +32,6 @@ def test_flagger_pre_rollout_runs_the_images_gate_for_real(tmp_path: Path) -> No
     decision = json.loads((record / "decision.json").read_text())
     assert decision["phase"] == "images" and decision["version"] == "v1.0.0"
     assert any(p.suffix == ".html" for p in record.iterdir())
-    assert "flagger:nova-backend/feed-service" in (record / decision["evidence_file"]).read_text()
+    assert "flagger@nova-backend.feed-service" in (record / decision["evidence_file"]).read_text()
     assert missing.status_code == 412, missing.text
     assert missing.json()["decision"] == "ROLLBACK" and missing.json()["blocking"]

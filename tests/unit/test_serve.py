@@ -267,7 +267,7 @@ def test_subprocess_runner_reads_the_decision_of_its_own_run(tmp_path: Path) -> 
     result = asyncio.run(runner(req))
     assert (result.decision, result.exit_code, result.blocking) == ("ROLLBACK", 1, ["CAN-3"])
     assert Path(result.reports_dir).parent == tmp_path / "nova.feed"
-    assert "-m" in seen[0] and "canary_gate" in seen[0] and "--operator=flagger:nova/feed" in seen[0]
+    assert "-m" in seen[0] and "canary_gate" in seen[0] and "--operator=flagger@nova.feed" in seen[0]
 
 
 def test_hook_overrides_are_validated() -> None:
