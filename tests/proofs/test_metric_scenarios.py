@@ -14,8 +14,14 @@ import pytest
 from nova_gate.sandbox import history
 from nova_gate.sandbox.base import sandbox_data_dir
 
-# scenario -> {item: expected verdict}; a per-service item's verdict is its worst service's
-EXPECTED: dict[str, dict[str, str]] = {
+
+def _accepted(expected: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One expected verdict, or the verdicts that are all right where noise decides between them."""
+    return (expected,) if isinstance(expected, str) else expected
+
+
+# scenario -> {item: expected verdict(s)}; a per-service item's verdict is its worst service's
+EXPECTED: dict[str, dict[str, str | tuple[str, ...]]] = {
     "good-release": {
         "CAN-3": "PASS",
         "CAN-4": "PASS",
@@ -46,11 +52,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "hot-canary": {"CAN-6": "WARN", "CAN-7": "WARN", "P24-3": "WARN", "CAN-3": "PASS", "P24-2": "WARN"},
     "rising-errors": {"P24-1": "FAIL", "MON-3": "FAIL", "CAN-3": "PASS"},
     "regression-vs-old": {"SCL-2": "FAIL", "CAN-3": "PASS"},
-    "tiny-traffic": {"SCL-2": "PASS"},
+    # 0.3 req/s on the canary: one error in ~500 requests can neither pass nor fail "2x old"; the
+    # honest answers are PASS or INCONCLUSIVE ("more traffic needed"), never a rollback on noise
+    "tiny-traffic": {"SCL-2": ("PASS", "INCONCLUSIVE")},
     "memory-leak": {"MON-5": "FAIL", "CAN-7": "PASS"},
     "no-data-service": {"CAN-3": "INCONCLUSIVE", "CAN-4": "INCONCLUSIVE"},
 }
-PROVEN_ITEMS = {item for verdicts in EXPECTED.values() for item, v in verdicts.items() if v != "PASS"}
+PROVEN_ITEMS = {item for verdicts in EXPECTED.values() for item, v in verdicts.items() if "PASS" not in _accepted(v)}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,7 +73,7 @@ def test_scenario_verdicts(scenario, gate_run):
     expected = EXPECTED[scenario]
     run = gate_run(list(expected))
     labels = run.labels()
-    wrong = {i: (labels.get(i), v) for i, v in expected.items() if labels.get(i) != v}
+    wrong = {i: (labels.get(i), v) for i, v in expected.items() if labels.get(i) not in _accepted(v)}
     assert not wrong, f"{scenario}: (got, expected) {wrong}\n{run.explain()}"
     if scenario == "canary-spike":
         evidence = (run.reports / "evidence.json").read_text().lower()
