@@ -191,6 +191,29 @@ def _load_scenario(name: str, force: bool) -> None:
     if force or _active_scenario_name() != name:
         print(f"rehearsal: sandbox step: load scenario {name} (Prometheus history, then live)", flush=True)
         history.load(name, log=lambda msg: print(f"rehearsal:   {msg}", flush=True))
+        _wait_for_scrapes()
+
+
+def _wait_for_scrapes(timeout_s: float = 90) -> None:
+    """After a reload Prometheus restarts: wait until every target has been scraped once (health
+    "up"), so the first gate does not judge targets that are merely "unknown" yet."""
+    import httpx
+
+    url = load_environment().env.backends.prometheus
+    base = str(getattr(url, "url", "") or "").rstrip("/")
+    if not base:
+        return
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                targets = client.get(f"{base}/api/v1/targets").json()["data"]["activeTargets"]
+                if targets and all(t.get("health") == "up" for t in targets):
+                    return
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                pass
+            time.sleep(2)
+    print("rehearsal:   Prometheus targets not all up yet; going on", flush=True)
 
 
 def walk(w: Walk, keep_going: bool, number: int, of: int) -> bool:
@@ -198,7 +221,9 @@ def walk(w: Walk, keep_going: bool, number: int, of: int) -> bool:
     env = load_environment().env
     started = dt.datetime.now(dt.UTC)
     print(f"\nrehearsal: walk {number} of {of}: {w.name} ({w.title}); expected: {w.expected}", flush=True)
-    _load_scenario(w.scenario, force=w.scenario != GOOD_SCENARIO)
+    # always reload: live knobs and earlier runs leave their traffic in the TSDB even when the
+    # active scenario already has this name, so a walk starts from the scenario's own history
+    _load_scenario(w.scenario, force=True)
     ok = True
     total = len(w.phases)
     for n, (phase, expected) in enumerate(w.phases, 1):
@@ -271,7 +296,7 @@ def _restore() -> None:
 
             print("rehearsal: sandbox step: back to the release's start (old version only)", flush=True)
             kubernetes.reset_release()
-        _load_scenario(GOOD_SCENARIO, force=False)
+        _load_scenario(GOOD_SCENARIO, force=True)
     except Exception as exc:
         print(f"rehearsal: restoring the sandbox failed: {exc}", file=sys.stderr)
 
