@@ -14,8 +14,8 @@ from nova_gate.sandbox import postgres as pg
 
 @pytest.fixture
 def scratch_db():
-    if not pg.sqlx_bin().exists():
-        pytest.skip("sqlx-cli not built")
+    # sandbox up builds sqlx-cli; a missing build is a broken set-up, never a skipped proof
+    assert pg.sqlx_bin().exists(), "sqlx-cli not built (nova-gate sandbox up builds it)"
     name = f"nova_i14_repair_{os.getpid()}"
     pg._sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", dbname="postgres")
     pg._sql(f"CREATE DATABASE {name} OWNER {pg.OWNER_ROLE}", dbname="postgres")
@@ -60,6 +60,6 @@ def test_failed_rows_and_drifted_checksums_are_found(scratch_db):
 
 
 def test_the_shared_nova_database_matches_its_recorded_migrations():
-    if not pg.sqlx_bin().exists():
-        pytest.skip("sqlx-cli not built")
+    # sandbox up builds sqlx-cli; a missing build is a broken set-up, never a skipped proof
+    assert pg.sqlx_bin().exists(), "sqlx-cli not built (nova-gate sandbox up builds it)"
     assert pg.verify_schema(pg.DBNAME) == []

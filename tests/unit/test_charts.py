@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
-
-import pytest
 
 from nova_gate.charts import line_chart
 
@@ -88,7 +85,6 @@ def test_eleven_services_get_a_legend_row_each_few_and_the_old_call_sites_still_
 OLD = series([35.0] * 60)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by scripts/setup.sh")
 def test_charts_render_in_chromium(tmp_path: Path) -> None:
     values = [0.2] * 8 + [3.0] * 8 + [0.2] * 16 + [1.6] * 24 + [0.2] * 4
     gap: list[float | None] = [0.4] * 20 + [None] * 8 + [0.5] * 32

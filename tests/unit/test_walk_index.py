@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html.parser
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -114,7 +113,6 @@ def test_index_says_so_when_a_walk_did_not_end_as_expected_and_escapes_everythin
     assert "<script>" not in page and "&lt;script&gt;" in page
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by scripts/setup.sh")
 def test_index_page_in_headless_chromium(tmp_path: Path) -> None:
     walk = bad_canary_walk(tmp_path)
     page = tmp_path / "walk-bad-canary.html"
