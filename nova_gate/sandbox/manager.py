@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from nova_gate.sandbox import stages
@@ -63,7 +63,7 @@ def component(name: str) -> Component:
     return component_class(name)()
 
 
-def start_order(requires: dict[str, Iterable[str]], names: Iterable[str] | None = None) -> list[str]:
+def start_order(requires: Mapping[str, Iterable[str]], names: Iterable[str] | None = None) -> list[str]:
     """``names`` and everything they require, each after what it requires (ties: table order).
 
     >>> start_order({"a": (), "b": ("c",), "c": ("a",)}, ["b"])

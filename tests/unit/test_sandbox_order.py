@@ -43,7 +43,7 @@ def test_random_graphs_give_a_topological_order_or_name_the_cycle(seed: int) -> 
 
     cyclic = any(n in reach(n) for n in set(pick).union(*(reach(p) for p in pick)))
     if cyclic:
-        with pytest.raises(SandboxError, match="cycle: (c\\d+ -> )+c\\d+"):
+        with pytest.raises(SandboxError, match=r"cycle: (c\d+ -> )+c\d+"):
             manager.start_order(requires, pick)
         return
     order = manager.start_order(requires, pick)
@@ -54,7 +54,7 @@ def test_random_graphs_give_a_topological_order_or_name_the_cycle(seed: int) -> 
 
 
 def test_an_unknown_requirement_and_a_cycle_are_errors() -> None:
-    with pytest.raises(SandboxError, match="simulator requires unknown component.*: postgress"):
+    with pytest.raises(SandboxError, match=r"simulator requires unknown component.*: postgress"):
         manager.start_order({"simulator": ("postgress",)})
     with pytest.raises(SandboxError, match="cycle: a -> b -> a"):
         manager.start_order({"a": ("b",), "b": ("a",)})
