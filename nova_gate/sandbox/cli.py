@@ -8,6 +8,7 @@ import sys
 
 from nova_gate.sandbox import manager
 from nova_gate.sandbox.base import SandboxError
+from nova_gate.sandbox.scenario import ScenarioError
 
 
 def build_parser(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,9 @@ def main(args: argparse.Namespace) -> int:
 
             history.load(args.scenario)
             return 0
+    except ScenarioError as exc:  # bad input
+        print(f"nova-gate sandbox: {exc}", file=sys.stderr)
+        return 2
     except SandboxError as exc:
         print(f"nova-gate sandbox: {exc}", file=sys.stderr)
         return 1

@@ -26,9 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from nova_gate.sandbox import nova_sim, ports
+from nova_gate.sandbox import nova_sim, ports, scenario
 from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
 
 BLOCK_SECONDS = 7200  # promtool cuts blocks at 2 h boundaries; one input file per block
@@ -50,12 +48,8 @@ def read_scenario(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
                 break
         else:
             known = ", ".join(sorted(p.stem for p in scenarios_dir().glob("*.yaml")))
-            raise SandboxError(f"history: no scenario {str(name_or_path)!r}; known: {known}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        nova_sim.compile_scenario(raw, time.time())
-    except (yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
-        raise SandboxError(f"history: {path}: {exc}") from exc
+            raise scenario.ScenarioError(str(name_or_path), "<file>", f"no such scenario; known: {known}")
+    raw = scenario.read(path)  # ScenarioError: file:key: reason
     raw.setdefault("name", path.stem)
     return dict(raw)
 
