@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nova_gate.backends.base import SourceError, is_unreachable
+from nova_gate.backends.http.source import HttpSource
 from nova_gate.catalog import load_catalog
 from nova_gate.config import Release, Service
 from nova_gate.sandbox.faultproxy import FaultProxy, sandbox_document
-from nova_gate.sources.base import SourceError, is_unreachable
-from nova_gate.sources.http import HttpSource
 
 ROOT = Path(__file__).resolve().parents[2]
 

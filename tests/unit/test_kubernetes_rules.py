@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import kubernetes as k8s
-from nova_gate.sources.kubernetes import (
+from nova_gate.backends.kubernetes import rules as k8s
+from nova_gate.backends.kubernetes.source import (
     ContainerSpec,
     ContainerState,
     DeploymentFacts,

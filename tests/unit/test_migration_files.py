@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.migration_files import (
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.postgres.migration_files import (
     MigrationFile,
     MigrationFilesSource,
     MigrationKind,
