@@ -8,7 +8,8 @@ import pytest
 
 from nova_gate.backends.postgres import migrations, sql_lint
 from nova_gate.backends.postgres import rules as pg_rules
-from nova_gate.backends.postgres.migration_files import forward_migrations, read_migrations
+from nova_gate.backends.postgres.facts import forward_migrations
+from nova_gate.backends.postgres.migration_files import read_migrations
 
 
 @pytest.fixture(scope="module")

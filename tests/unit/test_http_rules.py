@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from nova_gate.backends.base import SourceError
+from nova_gate.backends.http.facts import HttpAnswer
 from nova_gate.backends.http.rules import (
     all_healthy,
     endpoint_healthy,
@@ -19,7 +20,7 @@ from nova_gate.backends.http.rules import (
     probes_healthy,
     registered,
 )
-from nova_gate.backends.http.source import HttpAnswer, HttpSource, SmokeFlow
+from nova_gate.backends.http.source import HttpSource, SmokeFlow
 from nova_gate.config import Release, Service
 from nova_gate.verdict import Label
 

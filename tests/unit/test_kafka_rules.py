@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nova_gate.backends.kafka.config import Topic
+from nova_gate.backends.kafka.facts import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
 from nova_gate.backends.kafka.rules import (
     LagSample,
     consumer_lag_below,
@@ -14,7 +15,6 @@ from nova_gate.backends.kafka.rules import (
     topics_listed,
     topics_match,
 )
-from nova_gate.backends.kafka.source import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
 from nova_gate.verdict import Label
 
 WEEK = 604_800_000

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.backends.postgres.migration_files import MigrationFile, MigrationKind, checksum
+from nova_gate.backends.postgres.facts import MigrationFile, MigrationKind
+from nova_gate.backends.postgres.migration_files import checksum
 from nova_gate.backends.postgres.migrations import (
     AppliedMigration,
     MigrationStatus,

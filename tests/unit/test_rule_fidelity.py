@@ -9,17 +9,17 @@ from dataclasses import dataclass
 import pytest
 
 from nova_gate.backends.clickhouse import rules as ch_rules
-from nova_gate.backends.clickhouse.source import PartitionParts
+from nova_gate.backends.clickhouse.facts import PartitionParts
 from nova_gate.backends.kafka import rules as kafka_rules
-from nova_gate.backends.kafka.source import PartitionLag
+from nova_gate.backends.kafka.facts import PartitionLag
 from nova_gate.backends.kubernetes import rules as k8s
-from nova_gate.backends.kubernetes.source import deployment_facts, pod_facts
+from nova_gate.backends.kubernetes.facts import deployment_facts, pod_facts
 from nova_gate.backends.postgres import rules as pg_rules
-from nova_gate.backends.postgres.source import ReplicaFacts
+from nova_gate.backends.postgres.facts import ReplicaFacts
 from nova_gate.backends.postgres.sql_lint import lint_sql
 from nova_gate.backends.registry import rules as reg_rules
 from nova_gate.backends.search import rules as search_rules
-from nova_gate.backends.search.source import IndexFacts
+from nova_gate.backends.search.facts import IndexFacts
 from nova_gate.rules import records as records_rules
 from nova_gate.sources.audit_records import AuditRecord
 from nova_gate.verdict import Label
@@ -328,9 +328,9 @@ def test_release_manifests_are_read_for_the_new_requests(tmp_path) -> None:  # t
 
 def test_key_ledger_round_trip_and_a_rotation_without_overlap(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from nova_gate.backends.base import SourceError
+    from nova_gate.backends.http.facts import HttpAnswer
     from nova_gate.backends.http.key_ledger import KeyLedger
     from nova_gate.backends.http.rules import jwks_keys_and_overlap
-    from nova_gate.backends.http.source import HttpAnswer
 
     def answer(*kids: str) -> HttpAnswer:
         keys = [{"kid": k, "kty": "RSA", "n": "xyz", "e": "AQAB", "alg": "RS256", "use": "sig"} for k in kids]

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from nova_gate.backends.clickhouse.facts import PartitionParts
 from nova_gate.verdict import Verdict, failed, inconclusive, passed
-
-
-class _Parts(Protocol):
-    table: str
-    partition: str
-    active_parts: int
 
 
 def schemas_match(expected: Mapping[str, Mapping[str, str]], actual: Mapping[str, Mapping[str, str]]) -> Verdict:
@@ -49,7 +44,7 @@ REPLICA_MAX_QUEUE = 100
 def parts_healthy(
     detached: Sequence[Mapping[str, Any]],
     replicas: Sequence[Mapping[str, Any]] | None,
-    partitions: Sequence[_Parts],
+    partitions: Sequence[PartitionParts],
     max_parts: int,
     max_delay_s: int = REPLICA_MAX_DELAY_S,
     max_queue: int = REPLICA_MAX_QUEUE,

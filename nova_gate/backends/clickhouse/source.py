@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import Any
 
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.clickhouse.config import ClickHouse
-
-
-@dataclass(frozen=True)
-class PartitionParts:
-    table: str
-    partition: str
-    active_parts: int
+from nova_gate.backends.clickhouse.facts import PartitionParts
 
 
 class ClickHouseSource(Source):

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from nova_gate.backends.http.facts import HttpAnswer
 from nova_gate.verdict import Label, Verdict, combine, failed, inconclusive, passed
 
 HEALTHY_STATUSES = {"ok", "up", "healthy", "pass", "ready", "live", "alive"}
 
 
-class _Answer(Protocol):
-    method: str
-    url: str
-    status: int
-    body: Any
-    seconds: float
-
-    def as_dict(self) -> dict[str, Any]: ...
-
-
-def endpoint_healthy(service: str, what: str, answer: _Answer) -> Verdict:
+def endpoint_healthy(service: str, what: str, answer: HttpAnswer) -> Verdict:
     """200, and when the body is JSON with a ``status`` field, a healthy one."""
     expected = f"HTTP 200 from {what}"
     observed = answer.as_dict()
@@ -33,7 +24,7 @@ def endpoint_healthy(service: str, what: str, answer: _Answer) -> Verdict:
     return passed(f"{service} {what} 200 in {answer.seconds:.3f}s", observed, expected)
 
 
-def probes_healthy(service: str, live: _Answer, ready: _Answer) -> Verdict:
+def probes_healthy(service: str, live: HttpAnswer, ready: HttpAnswer) -> Verdict:
     """PST-2: liveness and readiness both answer 200."""
     return combine(
         [endpoint_healthy(service, "liveness", live), endpoint_healthy(service, "readiness", ready)],
@@ -46,7 +37,7 @@ def all_healthy(verdicts: Sequence[Verdict]) -> Verdict:
     return combine(verdicts, what="service health checks")
 
 
-def jwks_valid(answer: _Answer) -> Verdict:
+def jwks_valid(answer: HttpAnswer) -> Verdict:
     """PRE-CFG-3: at least one RSA signing key, each with kid/kty/n/e; RS256 when alg is given."""
     expected = ">= 1 RS256 signing key, each with kid, kty, n, e"
     observed: Any = answer.as_dict()
@@ -79,7 +70,7 @@ def jwks_valid(answer: _Answer) -> Verdict:
     return passed(f"JWKS publishes {len(signing)} RS256 signing key(s): {', '.join(signing)}", observed, expected)
 
 
-def _step(name: str, answer: _Answer, ok: tuple[int, ...], expected: str, check: Any = None) -> Verdict:
+def _step(name: str, answer: HttpAnswer, ok: tuple[int, ...], expected: str, check: Any = None) -> Verdict:
     observed = answer.as_dict()
     if answer.status not in ok:
         return failed(f"{name}: {answer.method} {answer.url} answered HTTP {answer.status}", observed, expected)
@@ -90,7 +81,7 @@ def _step(name: str, answer: _Answer, ok: tuple[int, ...], expected: str, check:
     return passed(f"{name}: HTTP {answer.status} in {answer.seconds:.3f}s", observed, expected)
 
 
-def registered(answer: _Answer) -> Verdict:
+def registered(answer: HttpAnswer) -> Verdict:
     """PST-3: the synthetic user is created (201/200 with an id)."""
     return _step(
         "register",
@@ -101,7 +92,7 @@ def registered(answer: _Answer) -> Verdict:
     )
 
 
-def logged_in(answer: _Answer) -> Verdict:
+def logged_in(answer: HttpAnswer) -> Verdict:
     """PST-4: login returns a bearer token."""
 
     def check(body: Any) -> str | None:
@@ -111,7 +102,7 @@ def logged_in(answer: _Answer) -> Verdict:
     return _step("login", answer, (200,), "HTTP 200 with an access_token (JWT)", check)
 
 
-def feed_served(answer: _Answer) -> Verdict:
+def feed_served(answer: HttpAnswer) -> Verdict:
     """PST-5: the feed answers 200 with a list (an empty feed is fine for a new user)."""
 
     def check(body: Any) -> str | None:
@@ -121,7 +112,7 @@ def feed_served(answer: _Answer) -> Verdict:
     return _step("feed", answer, (200,), "HTTP 200 with a JSON list", check)
 
 
-def message_sent(conversation: _Answer, message: _Answer | None, content: str) -> Verdict:
+def message_sent(conversation: HttpAnswer, message: HttpAnswer | None, content: str) -> Verdict:
     """PST-6: a conversation is created and a message is stored in it."""
     conv = _step(
         "create conversation",
@@ -145,7 +136,7 @@ def message_sent(conversation: _Answer, message: _Answer | None, content: str) -
     )
 
 
-def token_of(answer: _Answer) -> str | None:
+def token_of(answer: HttpAnswer) -> str | None:
     body = answer.body
     token = (body.get("access_token") or body.get("token")) if isinstance(body, Mapping) else None
     return token if isinstance(token, str) else None
@@ -218,7 +209,7 @@ def jwks_rotation_overlap(
 
 
 def jwks_keys_and_overlap(
-    answer: _Answer, last_seen: Mapping[str, dt.datetime] | None, now: dt.datetime, token_ttl_s: float
+    answer: HttpAnswer, last_seen: Mapping[str, dt.datetime] | None, now: dt.datetime, token_ttl_s: float
 ) -> Verdict:
     """PRE-CFG-3 whole: valid signing keys (:func:`jwks_valid`) and the rotation overlap."""
     parts = [

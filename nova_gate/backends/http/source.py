@@ -8,45 +8,23 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from nova_gate import redact
 from nova_gate.backends.base import Source, SourceError
+from nova_gate.backends.http.facts import HttpAnswer
 from nova_gate.config import Release
-
-DEFAULT_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    """One request and its answer (the body decoded when it is JSON, else its first 300 chars)."""
-
-    method: str
-    url: str
-    status: int
-    body: Any
-    seconds: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "url": self.url,
-            "status": self.status,
-            "body": self.body,
-            "seconds": self.seconds,
-        }
 
 
 class HttpSource(Source):
     backend = "http"
 
-    def __init__(self, release: Release, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, release: Release, timeout_s: float | None = None) -> None:
         super().__init__()
         import httpx
 
         self.release = release
-        self.timeout_s = timeout_s
+        self.timeout_s = release.http_timeout_s if timeout_s is None else timeout_s
         self.driver_errors = (httpx.HTTPError, OSError)
         self._http: httpx.Client | None = None
         self._client_lock = threading.Lock()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nova_gate.backends.kafka.config import Topic
-from nova_gate.backends.kafka.source import BrokerFacts, PartitionLag, TopicFacts
+from nova_gate.backends.kafka.facts import BrokerFacts, PartitionLag, TopicFacts
 from nova_gate.verdict import Label, Verdict, failed, inconclusive, passed, warned, worst
 
 #: at most this many names in a one-line reason; the rest are counted

@@ -1,6 +1,6 @@
 """Kubernetes verdicts: env vars, capacity, probes and endpoints, canary, split, rollout, rollback.
 
-Pure functions of facts (nova_gate/backends/kubernetes/source.py): no I/O, unit-tested with plain objects.
+Pure functions of the facts in facts.py (the source and release_repo build them): no I/O, unit-tested.
 """
 
 from __future__ import annotations
@@ -8,44 +8,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Protocol
 
+from nova_gate.backends.kubernetes.facts import (
+    ContainerSpec,
+    ContainerState,
+    DeploymentFacts,
+    EndpointFacts,
+    NodeFacts,
+    PodFacts,
+)
 from nova_gate.verdict import Verdict, failed, inconclusive, passed
-
-_MEM_SUFFIX: dict[str, int | Decimal] = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}  # fmt: skip
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-
-
-def _quantity(value: object) -> Decimal:
-    """A Kubernetes resource quantity ("250m", "1.5", "64Gi", "1e3") as a Decimal; None/"" = 0."""
-    if value is None or value == "":
-        return Decimal(0)
-    text = str(value).strip()
-    m = _QUANTITY.match(text)
-    if not m or (m.group(2) and m.group(2) not in _MEM_SUFFIX):
-        raise ValueError(f"not a Kubernetes quantity: {text!r}")
-    try:
-        number = Decimal(m.group(1))
-    except InvalidOperation as exc:
-        raise ValueError(f"not a Kubernetes quantity: {text!r}") from exc
-    return number * Decimal(_MEM_SUFFIX[m.group(2)]) if m.group(2) else number
-
-
-def parse_cpu_m(value: object) -> int:
-    """CPU quantity in millicores (rounded up, as Kubernetes does)."""
-    q = _quantity(value) * 1000
-    return int(q.to_integral_value(rounding="ROUND_CEILING"))
-
-
-def parse_memory_b(value: object) -> int:
-    """Memory quantity in bytes."""
-    q = _quantity(value)
-    return int(q.to_integral_value(rounding="ROUND_CEILING"))
 
 
 def gib(b: int) -> str:
@@ -54,106 +26,6 @@ def gib(b: int) -> str:
 
 def cores(m: int) -> str:
     return f"{m / 1000:g}"
-
-
-# -- protocols of the facts the rules read -----------------------------------------------------
-class _Container(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def env(self) -> Mapping[str, str | None]: ...
-    @property
-    def readiness_probe(self) -> bool: ...
-    @property
-    def cpu_request_m(self) -> int: ...
-    @property
-    def memory_request_b(self) -> int: ...
-
-
-class _Deployment(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def labels(self) -> Mapping[str, str]: ...
-    @property
-    def replicas(self) -> int: ...
-    @property
-    def generation(self) -> int: ...
-    @property
-    def observed_generation(self) -> int: ...
-    @property
-    def status_replicas(self) -> int: ...
-    @property
-    def updated(self) -> int: ...
-    @property
-    def ready(self) -> int: ...
-    @property
-    def available(self) -> int: ...
-    @property
-    def version(self) -> str | None: ...
-    def main_container(self, service: str) -> _Container | None: ...
-
-
-class _ContainerState(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def ready(self) -> bool: ...
-    @property
-    def restart_count(self) -> int: ...
-    @property
-    def waiting_reason(self) -> str | None: ...
-    @property
-    def last_terminated_reason(self) -> str | None: ...
-    @property
-    def terminated_reason(self) -> str | None: ...
-    @property
-    def exit_code(self) -> int | None: ...
-
-
-class _Pod(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def labels(self) -> Mapping[str, str]: ...
-    @property
-    def phase(self) -> str: ...
-    @property
-    def node(self) -> str | None: ...
-    @property
-    def ready(self) -> bool: ...
-    @property
-    def deleting(self) -> bool: ...
-    @property
-    def images(self) -> tuple[str, ...]: ...
-    @property
-    def containers(self) -> tuple[_ContainerState, ...]: ...
-    @property
-    def init_containers(self) -> tuple[_ContainerState, ...]: ...
-    @property
-    def cpu_request_m(self) -> int: ...
-    @property
-    def memory_request_b(self) -> int: ...
-
-
-class _Node(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def ready(self) -> bool: ...
-    @property
-    def unschedulable(self) -> bool: ...
-    @property
-    def cpu_m(self) -> int: ...
-    @property
-    def memory_b(self) -> int: ...
-
-
-class _Endpoints(Protocol):
-    @property
-    def ready(self) -> int: ...
-    @property
-    def not_ready(self) -> int: ...
 
 
 def image_tag(image: str) -> str:
@@ -170,12 +42,12 @@ def image_tag(image: str) -> str:
     return digest
 
 
-def _live(pods: Iterable[_Pod]) -> list[_Pod]:
+def _live(pods: Iterable[PodFacts]) -> list[PodFacts]:
     return [p for p in pods if not p.deleting and p.phase not in ("Succeeded", "Failed")]
 
 
 # -- PRE-CFG-1 ---------------------------------------------------------------------------------
-def required_env(service: str, deployments: Sequence[_Deployment], required: Sequence[str]) -> Verdict:
+def required_env(service: str, deployments: Sequence[DeploymentFacts], required: Sequence[str]) -> Verdict:
     """Every deployment of the service defines every required variable, none empty."""
     expected = f"{', '.join(required)} set and non-empty"
     if not required:
@@ -214,7 +86,7 @@ class Usage:
     pods: int = 0
     without_requests: int = 0
 
-    def add(self, pods: Iterable[_Pod], nodes: set[str]) -> Usage:
+    def add(self, pods: Iterable[PodFacts], nodes: set[str]) -> Usage:
         for p in pods:
             if p.deleting or p.phase in ("Succeeded", "Failed") or p.node not in nodes:
                 continue
@@ -227,9 +99,9 @@ class Usage:
 
 
 def extra_set(
-    deployments: Sequence[_Deployment],
+    deployments: Sequence[DeploymentFacts],
     service_names: Iterable[str],
-    new_version: Sequence[_Deployment] = (),
+    new_version: Sequence[DeploymentFacts] = (),
 ) -> tuple[int, int]:
     """CPU (m) and memory (bytes) of one more full set of every service's replicas."""
     detail = extra_set_detail(deployments, service_names, new_version)
@@ -237,9 +109,9 @@ def extra_set(
 
 
 def extra_set_detail(
-    deployments: Sequence[_Deployment],
+    deployments: Sequence[DeploymentFacts],
     service_names: Iterable[str],
-    new_version: Sequence[_Deployment] = (),
+    new_version: Sequence[DeploymentFacts] = (),
 ) -> dict[str, dict[str, object]]:
     """Per service: the running version's replica count times the *new* version's requests.
 
@@ -248,7 +120,7 @@ def extra_set_detail(
     says so (``requests_from``).
     """
     wanted = set(service_names)
-    new_by_service: dict[str, _Container] = {}
+    new_by_service: dict[str, ContainerSpec] = {}
     for d in new_version:
         service = d.labels.get("app", "")
         c = d.main_container(service)
@@ -276,7 +148,7 @@ def extra_set_detail(
     }
 
 
-def capacity_headroom(nodes: Sequence[_Node], usage: Usage, extra_cpu_m: int, extra_mem_b: int) -> Verdict:
+def capacity_headroom(nodes: Sequence[NodeFacts], usage: Usage, extra_cpu_m: int, extra_mem_b: int) -> Verdict:
     """Allocatable of Ready, schedulable nodes minus pod requests leaves room for the extra set."""
     usable = [n for n in nodes if n.ready and not n.unschedulable]
     alloc_cpu = sum(n.cpu_m for n in usable)
@@ -314,7 +186,7 @@ def capacity_headroom(nodes: Sequence[_Node], usage: Usage, extra_cpu_m: int, ex
 
 # -- PRE-INF-7 ---------------------------------------------------------------------------------
 def readiness_and_endpoints(
-    service: str, deployments: Sequence[_Deployment], service_exists: bool, endpoints: _Endpoints | None
+    service: str, deployments: Sequence[DeploymentFacts], service_exists: bool, endpoints: EndpointFacts | None
 ) -> Verdict:
     expected = "every deployment has a readiness probe; the Service has ready endpoints"
     problems = []
@@ -340,11 +212,11 @@ def readiness_and_endpoints(
 
 
 # -- canary ------------------------------------------------------------------------------------
-def _pod_names(pods: Sequence[_Pod]) -> list[str]:
+def _pod_names(pods: Sequence[PodFacts]) -> list[str]:
     return [p.name for p in pods]
 
 
-def canary_count(service: str, pods: Iterable[_Pod], version: str) -> Verdict:
+def canary_count(service: str, pods: Iterable[PodFacts], version: str) -> Verdict:
     """CAN-1: exactly one live pod labelled app=<service>,version=<version>."""
     live = _live(pods)
     expected = f"1 pod with version={version}"
@@ -354,7 +226,7 @@ def canary_count(service: str, pods: Iterable[_Pod], version: str) -> Verdict:
                   observed=_pod_names(live), expected=expected)  # fmt: skip
 
 
-def canary_ready(service: str, pods: Iterable[_Pod]) -> Verdict:
+def canary_ready(service: str, pods: Iterable[PodFacts]) -> Verdict:
     """CAN-2: every canary pod Running with all containers ready."""
     live = _live(pods)
     expected = "every canary pod Running, containers ready (1/1)"
@@ -378,7 +250,7 @@ CRASH_REASONS = ("CrashLoopBackOff", "Error", "OOMKilled", "RunContainerError", 
                  "CreateContainerConfigError", "ImagePullBackOff", "ErrImagePull", "InvalidImageName")  # fmt: skip
 
 
-def _crashing(c: _ContainerState, init: bool) -> str | None:
+def _crashing(c: ContainerState, init: bool) -> str | None:
     """Why a container counts as crashing (kubectl's ``Init:CrashLoopBackOff``, ...), else None.
 
     An init container that terminated with exit code 0 (``Completed``) is done, not crashing; one
@@ -397,7 +269,7 @@ def _crashing(c: _ContainerState, init: bool) -> str | None:
     return None
 
 
-def canary_not_crashing(service: str, pods: Iterable[_Pod]) -> Verdict:
+def canary_not_crashing(service: str, pods: Iterable[PodFacts]) -> Verdict:
     """CAN-8: no canary container, init containers included, restarting or in a crash loop."""
     live = _live(pods)
     expected = "restartCount 0, no CrashLoopBackOff (app and init containers)"
@@ -443,11 +315,11 @@ def canary_log_errors(service: str, logs: Mapping[str, str], source: str, show: 
 
 
 # -- scale / rollout / rollback ------------------------------------------------------------------
-def _of_version(deployments: Sequence[_Deployment], version: str) -> list[_Deployment]:
+def _of_version(deployments: Sequence[DeploymentFacts], version: str) -> list[DeploymentFacts]:
     return [d for d in deployments if d.version == version]
 
 
-def split_50_50(service: str, deployments: Sequence[_Deployment], new: str, old: str) -> Verdict:
+def split_50_50(service: str, deployments: Sequence[DeploymentFacts], new: str, old: str) -> Verdict:
     """SCL-1: the new version runs as many ready replicas as the old version's (50/50)."""
     n, o = _of_version(deployments, new), _of_version(deployments, old)
     new_spec, new_ready = sum(d.replicas for d in n), sum(d.ready for d in n)
@@ -464,7 +336,7 @@ def split_50_50(service: str, deployments: Sequence[_Deployment], new: str, old:
                   observed=observed, expected=expected)  # fmt: skip
 
 
-def rolled_out(service: str, deployments: Sequence[_Deployment]) -> Verdict:
+def rolled_out(service: str, deployments: Sequence[DeploymentFacts]) -> Verdict:
     """ROL-1: kubectl rollout status, for every deployment of the service."""
     expected = "observedGeneration == generation; updated == ready == available == desired"
     observed = [
@@ -487,7 +359,7 @@ def rolled_out(service: str, deployments: Sequence[_Deployment]) -> Verdict:
     return passed(f"{service}: {len(deployments)} deployment(s) rolled out", observed=observed, expected=expected)
 
 
-def single_version(service: str, pods: Iterable[_Pod], version: str) -> Verdict:
+def single_version(service: str, pods: Iterable[PodFacts], version: str) -> Verdict:
     """ROL-2/RBK-4: every live pod of the service runs images tagged ``version``."""
     live = _live(pods)
     expected = f"every pod's image tagged {version}"
@@ -505,7 +377,7 @@ def single_version(service: str, pods: Iterable[_Pod], version: str) -> Verdict:
     return passed(f"{service}: all {len(live)} pod(s) run {version}", observed=observed, expected=expected)
 
 
-def no_version_left(service: str, deployments: Sequence[_Deployment], old: str) -> Verdict:
+def no_version_left(service: str, deployments: Sequence[DeploymentFacts], old: str) -> Verdict:
     """ROL-3: no deployment of the old version remains after the drain."""
     left = [d.name for d in _of_version(deployments, old)] + [
         d.name for d in deployments if d.name.endswith(f"-{old}") and d.version != old
@@ -517,7 +389,7 @@ def no_version_left(service: str, deployments: Sequence[_Deployment], old: str) 
     return passed(f"{service}: no {old} deployment left", observed=[], expected=expected)
 
 
-def scaled_to_zero(service: str, deployments: Sequence[_Deployment], new: str) -> Verdict:
+def scaled_to_zero(service: str, deployments: Sequence[DeploymentFacts], new: str) -> Verdict:
     """RBK-1: the new version desires and runs 0 replicas (a deleted deployment counts as 0)."""
     n = _of_version(deployments, new)
     observed = {d.name: {"desired": d.replicas, "running": d.status_replicas} for d in n}
@@ -529,7 +401,7 @@ def scaled_to_zero(service: str, deployments: Sequence[_Deployment], new: str) -
     return passed(f"{service}: {new} {what}", observed=observed, expected=expected)
 
 
-def back_at_full(service: str, deployments: Sequence[_Deployment], old: str, replicas: int) -> Verdict:
+def back_at_full(service: str, deployments: Sequence[DeploymentFacts], old: str, replicas: int) -> Verdict:
     """RBK-2: the old version back at its full replica count, all ready."""
     o = _of_version(deployments, old)
     spec, ready = sum(d.replicas for d in o), sum(d.ready for d in o)

@@ -10,30 +10,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pglast import ast, enums
 
-from nova_gate.backends.postgres.migration_files import MigrationFile, forward_migrations, parse_name
+from nova_gate.backends.postgres.facts import AppliedMigration, MigrationFile, forward_migrations, parse_name
 from nova_gate.backends.postgres.sql_lint import SqlSyntaxError, statements
 from nova_gate.verdict import Verdict, failed, passed
 
 #: names a migrations directory may hold besides migrations (P24-12)
 DEFAULT_ALLOWED_FILES = frozenset({".gitkeep", ".keep"})
 TEMPORARY_SUFFIXES = (".tmp", ".bak", "~", ".orig", ".swp", ".swo", ".rej")
-
-
-@dataclass(frozen=True)
-class AppliedMigration:
-    """One row of ``_sqlx_migrations``; ``execution_time`` is in nanoseconds, as sqlx stores it."""
-
-    version: int
-    description: str
-    installed_on: datetime | None
-    success: bool
-    checksum: bytes
-    execution_time: int = 0
 
 
 class Status(enum.StrEnum):

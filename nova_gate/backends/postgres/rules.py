@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
+from nova_gate.backends.postgres.facts import ReplicaFacts
 from nova_gate.verdict import Verdict, failed, inconclusive, passed
 
 # A replica whose replay position is within this many bytes of the primary is caught up, whatever
@@ -13,17 +14,7 @@ from nova_gate.verdict import Verdict, failed, inconclusive, passed
 CAUGHT_UP_BYTES = 0
 
 
-class _Replica(Protocol):
-    name: str
-    reachable: bool
-    streaming: bool
-    replay_paused: bool | None
-    lag_bytes: int | None
-    lag_s: float | None
-    error: str | None
-
-
-def replicas_in_sync(replicas: Sequence[_Replica], expected: int, max_lag_s: float) -> Verdict:
+def replicas_in_sync(replicas: Sequence[ReplicaFacts], expected: int, max_lag_s: float) -> Verdict:
     """PD-4: every configured replica streams, is not paused, and its replay lag is *below* ``max_lag_s``.
 
     The checklist says "lag < 1 second": a lag of exactly the limit fails. A replica whose replay

@@ -10,45 +10,12 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.postgres.config import Postgres
-from nova_gate.backends.postgres.migrations import AppliedMigration
-
-
-@dataclass(frozen=True)
-class ReplicaFacts:
-    name: str
-    reachable: bool
-    in_recovery: bool | None = None
-    receive_lsn: str | None = None
-    replay_lsn: str | None = None
-    replay_paused: bool | None = None
-    replay_timestamp: dt.datetime | None = None
-    lag_bytes: int | None = None  # primary's current LSN minus this replica's replay LSN
-    lag_s: float | None = None  # pg_stat_replication.replay_lag on the primary (None when caught up)
-    streaming: bool = False
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ActiveQuery:
-    pid: int
-    user: str | None
-    application: str | None
-    state: str | None
-    seconds: float
-    query: str
-
-
-@dataclass(frozen=True)
-class BackupFacts:
-    source: str
-    last_success: dt.datetime | None
-    detail: dict[str, Any]
+from nova_gate.backends.postgres.facts import ActiveQuery, AppliedMigration, BackupFacts, ReplicaFacts
 
 
 class PostgresSource(Source):

@@ -32,7 +32,7 @@ from typing import Any
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError, scan
 
-from nova_gate.backends.postgres.migration_files import MigrationFile
+from nova_gate.backends.postgres.facts import MigrationFile
 from nova_gate.verdict import Verdict, failed, passed, warned
 
 DIRECTIVE = "nova-gate:"

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
 
+from nova_gate.backends.redis.facts import MemoryFacts, NodeFacts
 from nova_gate.verdict import Verdict, failed, passed
 
 CLUSTER_SLOTS = 16384
 MB = 1024 * 1024
 
 
-class _Memory(Protocol):
-    address: str
-    maxmemory_bytes: int
-    policy: str
-
-
-class _Node(Protocol):
-    address: str
-    reachable: bool
-    ping: bool
-    role: str | None
-    connected_replicas: int
-    replicas_online: int
-    master_link_status: str | None
-    cluster_enabled: bool
-    cluster: dict[str, str]
-    error: str | None
-
-    def as_dict(self) -> dict[str, Any]: ...
-
-
-def memory_limits(facts: Sequence[_Memory], min_mb: float, max_mb: float, policy: str) -> Verdict:
+def memory_limits(facts: Sequence[MemoryFacts], min_mb: float, max_mb: float, policy: str) -> Verdict:
     """PRE-CFG-6: every instance has maxmemory set, within [min_mb, max_mb], and the expected policy."""
     expected = {"maxmemory_mb": [min_mb, max_mb], "maxmemory-policy": policy}
     observed = {f.address: {"maxmemory_mb": round(f.maxmemory_bytes / MB, 1), "policy": f.policy} for f in facts}
@@ -52,7 +31,7 @@ def memory_limits(facts: Sequence[_Memory], min_mb: float, max_mb: float, policy
     return passed(f"{len(facts)} instance(s): maxmemory within bounds, policy {policy}", observed, expected)
 
 
-def _node_problems(node: _Node, clustered: bool) -> list[str]:
+def _node_problems(node: NodeFacts, clustered: bool) -> list[str]:
     if not node.reachable:
         return [f"{node.address} unreachable ({node.error})"]
     problems = []
@@ -82,7 +61,7 @@ def _node_problems(node: _Node, clustered: bool) -> list[str]:
     return problems
 
 
-def cluster_health(standalone: _Node, cluster_nodes: Sequence[_Node]) -> Verdict:
+def cluster_health(standalone: NodeFacts, cluster_nodes: Sequence[NodeFacts]) -> Verdict:
     """PRE-INF-3: PING and role everywhere; cluster_state ok with all slots on every cluster node."""
     observed = {"standalone": standalone.as_dict(), "cluster": [n.as_dict() for n in cluster_nodes]}
     expected = {

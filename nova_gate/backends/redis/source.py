@@ -7,49 +7,12 @@ within ``timeout_s``; facts only, the rules in ``nova_gate.backends.redis.rules`
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.redis.config import Redis
-
-
-@dataclass(frozen=True)
-class NodeFacts:
-    """One Redis instance as seen by PING, INFO replication and (when clustered) CLUSTER INFO."""
-
-    address: str
-    reachable: bool
-    ping: bool = False
-    role: str | None = None
-    connected_replicas: int = 0
-    replicas_online: int = 0
-    master_link_status: str | None = None
-    cluster_enabled: bool = False
-    cluster: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "reachable": self.reachable,
-            "ping": self.ping,
-            "role": self.role,
-            "connected_replicas": self.connected_replicas,
-            "replicas_online": self.replicas_online,
-            "master_link_status": self.master_link_status,
-            "cluster_enabled": self.cluster_enabled,
-            "cluster": dict(self.cluster),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class MemoryFacts:
-    address: str
-    maxmemory_bytes: int
-    policy: str
+from nova_gate.backends.redis.facts import MemoryFacts, NodeFacts
 
 
 class RedisSource(Source):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from nova_gate.backends.search.source import IndexFacts, UnassignedShard
+from nova_gate.backends.search.facts import IndexFacts, UnassignedShard
 from nova_gate.verdict import Verdict, failed, inconclusive, passed, warned
 
 _NAMED = 6

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -20,6 +19,7 @@ import elastic_transport
 
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.search.config import Search
+from nova_gate.backends.search.facts import ClusterHealth, IndexFacts, UnassignedShard
 
 # The transport logs every failed attempt with a full traceback; the one-line SourceError says it all.
 logging.getLogger("elastic_transport.transport").setLevel(logging.ERROR)
@@ -27,35 +27,6 @@ logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
 
 #: explain at most this many unassigned primaries (one request each)
 MAX_EXPLAINED = 5
-
-
-@dataclass(frozen=True)
-class ClusterHealth:
-    cluster_name: str
-    status: str  # green | yellow | red
-    number_of_nodes: int
-    active_primary_shards: int
-    unassigned_shards: int
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class IndexFacts:
-    name: str
-    health: str  # green | yellow | red | "" (unknown, e.g. a closed index on old versions)
-    status: str  # open | close
-    primaries: int
-    replicas: int
-    docs: int | None = None
-
-
-@dataclass(frozen=True)
-class UnassignedShard:
-    index: str
-    shard: int
-    primary: bool
-    reason: str  # unassigned.reason, e.g. INDEX_CREATED, NODE_LEFT, ALLOCATION_FAILED
-    explanation: str = ""  # from _cluster/allocation/explain, for primaries
 
 
 def _int(value: Any, default: int = 0) -> int:
