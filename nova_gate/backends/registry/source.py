@@ -10,7 +10,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from nova_gate.backends.base import Source, SourceError
+import httpx
+
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http_api import HttpApiSource
 from nova_gate.backends.registry.config import Registry
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -32,50 +35,23 @@ class ManifestFacts:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-class RegistrySource(Source):
+class RegistrySource(HttpApiSource):
     backend = "registry"
 
-    def __init__(self, cfg: Registry) -> None:
-        super().__init__()
-        import httpx
-
+    def __init__(self, cfg: Registry, client: httpx.Client | None = None) -> None:
+        auth = None
+        if cfg.username and cfg.password is not None:
+            auth = httpx.BasicAuth(cfg.username, cfg.password.get_secret_value())
+        # blobs may be served by a redirect to storage
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=auth, follow_redirects=True, client=client)
         self.cfg = cfg
-        self.driver_errors = (httpx.HTTPError, OSError)
-        self._http: httpx.Client | None = None
-
-    @property
-    def http(self) -> Any:
-        import httpx
-
-        if self._http is None:
-            auth = None
-            if self.cfg.username and self.cfg.password is not None:
-                auth = httpx.BasicAuth(self.cfg.username, self.cfg.password.get_secret_value())
-            self._http = httpx.Client(
-                base_url=self.cfg.url.rstrip("/"),
-                timeout=self.cfg.timeout_s,
-                auth=auth,
-                follow_redirects=True,
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def repository(self, service: str) -> str:
         return f"{self.cfg.repository_prefix}{service}"
 
     def _get(self, what: str, path: str, *, head: bool = False, accept: str | None = None) -> Any:
-        headers = {"Accept": accept} if accept else {}
-        with self.call(what):
-            resp = (self.http.head if head else self.http.get)(path, headers=headers)
-        if resp.status_code in (401, 403):
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code} (credentials refused)")
-        if resp.status_code >= 500:
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code}")
-        return resp
+        headers = {"Accept": accept} if accept else None
+        return self.get(path, what=what, headers=headers, method="HEAD" if head else "GET")
 
     # -- facts --------------------------------------------------------------------------------
     def tags(self, repo: str) -> list[str] | None:
