@@ -245,15 +245,9 @@ def kafka_down() -> dict[str, Any]:
 
 # -- prometheus --------------------------------------------------------------------------------
 def _prom_api(path: str, params: dict[str, str] | None = None, method: str = "GET", timeout: float = 120) -> Any:
-    import urllib.request
+    from nova_gate.sandbox.prometheus import api
 
-    url = f"http://{ports.HOST}:{ports.PROMETHEUS}{path}"
-    if params:
-        url += "?" + urllib.parse.urlencode(params)
-    req = urllib.request.Request(url, method=method)
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        body = resp.read()
-    return json.loads(body) if body else None
+    return api(path, params, method=method, timeout=timeout)
 
 
 def _openmetrics(model: Any, times: list[float]) -> list[str]:
