@@ -131,3 +131,64 @@ def test_fetch_each_serial_when_bound_is_one():
     seen = []
     fetch_each([3, 1, 2], lambda k: seen.append(threading.current_thread().name) or k, max_workers=1)
     assert len(set(seen)) == 1
+
+
+# -- the checks' shared fetches: one call per kind and selector whatever the number of services ----------
+class _Labelled:
+    def __init__(self, app: str, version: str, name: str) -> None:
+        self.labels = {"app": app, "version": version}
+        self.name = name
+        self.deleting = False
+
+
+class _FakeKube:
+    def __init__(self, services: list[str]) -> None:
+        self.services = services
+        self.calls: list[tuple[str, str | None]] = []
+
+    def pods(self, namespace, selector=None, field=None):
+        self.calls.append(("pods", selector))
+        want_version = None
+        if selector and "version=" in selector:
+            want_version = selector.split("version=")[1]
+        for i, s in enumerate(self.services):
+            for v in ("v0.9.0", "v1.0.0"):
+                if want_version in (None, v):
+                    yield _Labelled(s, v, f"{s}-{v}-{i}")
+
+    def deployments(self, namespace, selector=None):
+        self.calls.append(("deployments", selector))
+        return [_Labelled(s, "v0.9.0", f"{s}-v0.9.0") for s in self.services]
+
+    def pod_log(self, namespace, pod, container):
+        self.calls.append(("log", pod))
+        return f"log of {pod}"
+
+
+class _Env:
+    def __init__(self, services: list[str]) -> None:
+        self.service_names = services
+
+        class _Rel:
+            namespace = "nova-scaled"
+            version = "v1.0.0"
+            baseline_version = "v0.9.0"
+
+        self.release = _Rel()
+
+
+@pytest.mark.parametrize("n", [11, 110])
+def test_cluster_facts_cost_one_list_per_selector_whatever_the_estate(n):
+    from gates import test_rollout as rollout
+
+    services = [f"svc-{i}" for i in range(n)]
+    kube, env = _FakeKube(services), _Env(services)
+    for s in services:
+        assert [p.labels["version"] for p in rollout._canary(kube, env, s)] == ["v1.0.0"]
+        assert len(rollout._pods(kube, env, s)) == 2
+        assert [d.name for d in rollout._deployments(kube, env, s)] == [f"{s}-v0.9.0"]
+    assert sorted(kube.calls) == [("deployments", "app"), ("pods", "app"), ("pods", "app,version=v1.0.0")]
+    logs = rollout._canary_logs(kube, env)
+    assert len(logs) == n and sum(1 for c in kube.calls if c[0] == "log") == n  # one log per canary pod
+    rollout._canary_logs(kube, env)
+    assert sum(1 for c in kube.calls if c[0] == "log") == n
