@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import registry as reg_rules
+from nova_gate.backends.registry import rules as reg_rules
+from nova_gate.backends.registry.source import INDEX_TYPES
 from nova_gate.shared import fetch_each, memo, value_of
-from nova_gate.sources.registry import INDEX_TYPES
 
 
 def _tags(registry, env, service):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from nova_gate.sources.base import SourceError
+from nova_gate.backends.base import SourceError
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from nova_gate.rules import http as http_rules
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http import rules as http_rules
+from nova_gate.backends.http.key_ledger import KeyLedger
 from nova_gate.shared import fetch_each, memo, value_of
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.key_ledger import KeyLedger
 from nova_gate.verdict import Label, failed
 
 

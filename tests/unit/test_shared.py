@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from nova_gate.backends.base import Source, SourceError
 from nova_gate.shared import SessionMemo, fetch_each, group_by, memo, value_of
-from nova_gate.sources.base import Source, SourceError
 
 
 class _Fake(Source):
