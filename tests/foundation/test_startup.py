@@ -31,11 +31,6 @@ HEAVY = (
     "chdb",
 )
 
-#: still imported at collection: checks/test_search.py -> nova_gate.rules.search -> nova_gate.sources.search
-#: imports elastic_transport at module level (0.4 s here). The fix (a lazy import in the source) waits
-#: for the move of the backend code into nova_gate/backends/ (issue 16's report); remove it then.
-KNOWN_AT_COLLECTION = {"elastic_transport"}
-
 _PROBE = """
 import json, os, socket, sys
 
@@ -78,7 +73,7 @@ def test_collection_imports_no_heavy_client_and_connects_nowhere(tmp_path: Path)
     seen = json.loads(out.read_text())
     assert seen["items"] > 300
     assert seen["connects"] == []
-    assert sorted(set(seen["heavy"]) - KNOWN_AT_COLLECTION) == []
+    assert seen["heavy"] == []
 
 
 def _phases() -> list[str]:
