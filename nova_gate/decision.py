@@ -55,33 +55,27 @@ NOT_AUTOMATED = "not automated yet"
 
 
 class Outcome(enum.StrEnum):
+    """A phase's or a run's decision, in rising severity (see :func:`severity`)."""
+
     PROCEED = "PROCEED"
     PARTIAL = "PARTIAL"
     ROLLBACK = "ROLLBACK"
     STOP = "STOP"
 
     @property
-    def rank(self) -> int:
-        return _OUTCOME_RANK[self]
-
-    @property
     def exit_code(self) -> int:
-        return _OUTCOME_EXIT[self]
+        """0 PROCEED, 12 PARTIAL, 11 ROLLBACK, 10 STOP."""
+        return {"PROCEED": EXIT_PROCEED, "PARTIAL": EXIT_PARTIAL, "ROLLBACK": EXIT_ROLLBACK}.get(self.value, EXIT_STOP)
 
 
-_OUTCOME_RANK = {Outcome.PROCEED: 0, Outcome.PARTIAL: 1, Outcome.ROLLBACK: 2, Outcome.STOP: 3}
-_OUTCOME_EXIT = {
-    Outcome.PROCEED: EXIT_PROCEED,
-    Outcome.PARTIAL: EXIT_PARTIAL,
-    Outcome.ROLLBACK: EXIT_ROLLBACK,
-    Outcome.STOP: EXIT_STOP,
-}
+def severity(outcome: Outcome) -> int:
+    """PROCEED 0 < PARTIAL 1 < ROLLBACK 2 < STOP 3."""
+    return list(Outcome).index(outcome)
 
 
 def worst_outcome(outcomes: Iterable[Outcome]) -> Outcome:
     """The most severe phase decision; no phase at all is STOP (nothing judged is never a pass)."""
-    found = list(outcomes)
-    return max(found, key=lambda o: o.rank) if found else Outcome.STOP
+    return max(outcomes, key=severity, default=Outcome.STOP)
 
 
 def blocking_outcome(phases: Collection[str]) -> Outcome:

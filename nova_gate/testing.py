@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+#: quiet, and no .pytest_cache written by the many runs of a proof
+QUIET = ("-q", "-p", "no:cacheprovider")
 
 
 def gate_argv(
@@ -16,9 +19,10 @@ def gate_argv(
     env_file: str | os.PathLike[str] | None = None,
     reports: str | os.PathLike[str] | None = None,
     items: Iterable[str] = (),
+    options: Sequence[str] = QUIET,
 ) -> list[str]:
-    """``python -m pytest -q -p no:cacheprovider [--env=] [--reports-dir=] [--item=]... ARGS``."""
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    """``python -m pytest OPTIONS [--env=] [--reports-dir=] [--item=]... ARGS``."""
+    argv = [sys.executable, "-m", "pytest", *options]
     if env_file is not None:
         argv.append(f"--env={env_file}")
     if reports is not None:
@@ -34,10 +38,11 @@ def run_gate(
     items: Iterable[str] = (),
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
+    options: Sequence[str] = QUIET,
 ) -> subprocess.CompletedProcess[str]:
     """Run the gate tests of the checkout at ``root`` in a subprocess; output captured, never raises on exit."""
     return subprocess.run(
-        gate_argv(*args, env_file=env_file, reports=reports, items=items),
+        gate_argv(*args, env_file=env_file, reports=reports, items=items, options=options),
         cwd=root,
         capture_output=True,
         text=True,
