@@ -10,6 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from nova_gate.backends import MARKERS
+
 PHASES: tuple[str, ...] = (
     "preflight",
     "predeploy",
@@ -47,18 +49,8 @@ SECTIONS: dict[str, str] = {
     "Monitoring": "monitoring",
     "Documentation": "documentation",
 }
-BACKENDS: tuple[str, ...] = (
-    "postgres",
-    "redis",
-    "clickhouse",
-    "kafka",
-    "elasticsearch",
-    "prometheus",
-    "alertmanager",
-    "kubernetes",
-    "registry",
-    "http",
-)
+#: the backend markers, from the backend registry (nova_gate/backends/__init__.py)
+BACKENDS: tuple[str, ...] = MARKERS
 SEVERITIES = ("block", "warn")
 VERIFICATIONS = ("probe", "command", "files", "attestation")
 

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from nova_gate import decision, report
+from nova_gate.backends.base import Source, SourceError
 from nova_gate.catalog import (
     BACKENDS,
     PHASES,
@@ -40,7 +41,6 @@ from nova_gate.catalog import (
 from nova_gate.config import ENV_DIR_NAME, ConfigError, load_environment, secret_values
 from nova_gate.policy import PolicyError, load_waivers
 from nova_gate.session import RunState, TestRecord
-from nova_gate.sources.base import Source, SourceError
 from nova_gate.verdict import Label, Verdict, failed
 
 #: the user property (on the call report only) that carries a test's verdict and evidence as JSON

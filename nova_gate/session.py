@@ -22,7 +22,7 @@ from nova_gate.verdict import Label, failed
 
 
 class Source(Protocol):
-    """A backend source as the session sees it (``nova_gate.sources.base.Source``): counted, closed."""
+    """A backend source as the session sees it (``nova_gate.backends.base.Source``): counted, closed."""
 
     backend: str
     calls: int
