@@ -71,6 +71,7 @@ def preflight_waivers(tmp_path):
     return path
 
 
+@pytest.mark.timeout(300)  # a whole preflight and six PD-1 runs
 def test_pd1_needs_a_fresh_intact_passing_preflight(gate_run, env_file, tmp_path, preflight_waivers):
     records = tmp_path / "records"
     attestations = tmp_path / "attestations.yaml"
