@@ -275,7 +275,7 @@ def prometheus_up() -> dict[str, Any]:
     """The 110 services' 24 h through the history backfill's own sampling, as blocks in the running
     TSDB (Prometheus >= 2.39 loads overlapping blocks on its next block reload, within a minute)."""
     from nova_gate.sandbox import history
-    from nova_gate.sandbox.prometheus import PROMTOOL
+    from nova_gate.sandbox.history import PROMTOOL
 
     model = history.active_model()
     end = time.time()
