@@ -20,13 +20,13 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
+    Stage,
     cache_dir,
     progress,
     state_dir,
     wait_for,
     wait_port,
 )
-from nova_gate.sandbox.stages import Stage
 
 K8S_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.5.35"

@@ -14,8 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nova_gate.sandbox import stages
-from nova_gate.sandbox.base import Component, Fault, SandboxError, state_dir, write_json
+from nova_gate.sandbox.base import Component, Fault, SandboxError, forget_stage, state_dir, write_json
 
 # The table's order only breaks ties: the start order comes from ``Component.requires``.
 COMPONENTS: dict[str, str] = {
@@ -131,7 +130,7 @@ def up(only: list[str] | None = None, log: Any = print) -> dict[str, float]:
         timings[name] = round(time.monotonic() - t0, 1)
         log(f"sandbox: {name} up ({timings[name]}s)")
         if name in ("postgres", "kubernetes"):
-            stages.forget()  # a (re)start may have moved the release: advance from its start next
+            forget_stage()  # a (re)start may have moved the release: advance from its start next
     write_json(state_dir() / "timings.json", timings)
     return timings
 

@@ -31,6 +31,7 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
+    Stage,
     apt_install,
     build_log,
     cache_dir,
@@ -44,7 +45,6 @@ from nova_gate.sandbox.base import (
     wait_port,
     write_json,
 )
-from nova_gate.sandbox.stages import Stage
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"

@@ -30,10 +30,10 @@ from nova_gate.sandbox.base import (
     sandbox_data_dir,
     wait_for,
 )
+from nova_gate.sandbox.history import PROMTOOL
 
 PROC = "prometheus"
 BINARY = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
 SCRAPE_INTERVAL = "15s"
 URL = f"http://{ports.HOST}:{ports.PROMETHEUS}"
 
@@ -173,6 +173,13 @@ class Prometheus(Component):
 
     def wipe_tsdb(self) -> None:
         shutil.rmtree(self.tsdb, ignore_errors=True)
+
+    def answers(self, expr: str) -> bool:
+        """Whether Prometheus answers this query with at least one series."""
+        try:
+            return bool(query(expr))
+        except SandboxError:
+            return False
 
     def health(self) -> Health:
         pids = self.pids()

@@ -165,10 +165,10 @@ def _auth_back_up() -> None:
     """Undo auth-service-down: the service answers again, and Prometheus has scraped it up (else
     its target stays down for up to a scrape interval, and an "all targets up" check right after
     the undo fails)."""
-    from nova_gate.sandbox.prometheus import Prometheus
+    from nova_gate.sandbox import manager  # by name: prometheus.py imports this module
 
     set_knob(DOWN_SERVICE, down=False)
-    prometheus = Prometheus()
+    prometheus: Any = manager.component("prometheus")
     if prometheus.pids():
         prometheus._wait_target(DOWN_SERVICE, "up")
 
