@@ -7,7 +7,7 @@ import gc
 import socket
 import warnings
 
-from nova_gate.sources.kafka import import_kafka
+from nova_gate.backends.kafka.source import import_kafka
 
 
 def test_a_refused_connect_leaves_no_open_socket() -> None:
