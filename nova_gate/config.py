@@ -153,7 +153,6 @@ class Thresholds(_Model):
     review_window_h: Annotated[float, Field(gt=0)] = 24
     stability_error_rate_pct: Percent = 0.5
     memory_leak_pct_per_h: Annotated[float, Field(ge=0)] = 5
-    error_trend_pct_per_h: Annotated[float, Field(ge=0)] = 5  # legacy; P24-1 uses the two below
     # P24-1: the error rate may rise over the review window by at most the larger of these
     error_trend_growth_pct: Annotated[float, Field(ge=0, le=1000)] = 25
     error_trend_abs_pct: Annotated[float, Field(ge=0, le=100)] = 0.05
@@ -330,8 +329,7 @@ def threshold_problems(env: Environment) -> tuple[list[tuple[str, str]], list[tu
     for key in ("error_rate_pct", "stability_error_rate_pct", "cpu_pct", "memory_pct", "connections_pct"):
         never_fails(f"thresholds.{key}", getattr(t, key), 100, "% can never be exceeded")
     never_fails("thresholds.error_rate_floor_pct", t.error_rate_floor_pct, 100, "% floor hides every error rate")
-    for key in ("memory_leak_pct_per_h", "error_trend_pct_per_h"):
-        never_fails(f"thresholds.{key}", getattr(t, key), 100, "%/h is no trend limit")
+    never_fails("thresholds.memory_leak_pct_per_h", t.memory_leak_pct_per_h, 100, "%/h is no trend limit")
     for key in ("p95_ms", "p99_ms"):
         never_fails(f"thresholds.{key}", getattr(t, key), 60_000, "ms (a minute or more) is no latency limit")
     for key in ("error_ratio_vs_old", "latency_ratio_vs_old"):

@@ -174,6 +174,31 @@ def downsample(series: Series, points: int = CHART_POINTS, above: bool = True) -
     return out
 
 
+def _fail_or_unsure(
+    headline: str,
+    fails: list[str],
+    unsure: list[str],
+    name: str,
+    observed: Any,
+    expected: str,
+    details: dict[str, Any],
+) -> Verdict | None:
+    """Any service beyond the limit FAILs (the unjudged ones said too); else any unjudged is INCONCLUSIVE."""
+    if fails:
+        reason = f"{headline}: " + "; ".join(fails)
+        if unsure:
+            reason += "; also " + "; ".join(unsure)
+        return failed(reason, observed=observed, expected=expected, **details)
+    if unsure:
+        return inconclusive(
+            f"{name} cannot be judged (no data is never a pass): " + "; ".join(unsure),
+            observed=observed,
+            expected=expected,
+            **details,
+        )
+    return None
+
+
 def windowed_threshold(
     name: str,
     series_by_service: Mapping[str, Series],
@@ -254,18 +279,11 @@ def windowed_threshold(
         s: {"max" if above else "min": f[("max" if above else "min")], "last": f["last"], "coverage": f["coverage"]}
         for s, f in per_service.items()
     }
-    if breaches:
-        reason = f"{name} sustained beyond the limit: " + "; ".join(breaches)
-        if missing:
-            reason += "; also " + "; ".join(missing)
-        return failed(reason, observed=observed, expected=expected, **details)
-    if missing:
-        return inconclusive(
-            f"{name} cannot be judged (no data is never a pass): " + "; ".join(missing),
-            observed=observed,
-            expected=expected,
-            **details,
-        )
+    settled = _fail_or_unsure(
+        f"{name} sustained beyond the limit", breaches, missing, name, observed, expected, details
+    )
+    if settled is not None:
+        return settled
     reason = f"{name} within {_fmt(threshold, unit)} for all {len(per_service)} service(s)"
     if spikes:
         reason += "; transient spike(s): " + "; ".join(
@@ -577,6 +595,11 @@ def _bad(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+#: a relative cell's false-FAIL rate on healthy traffic, as a multiple of its breach level (an upper
+#: bound of what bench/judgment.py --scan measures: at most 0.17 on its grid, >= 4000 trials a point)
+SCAN_FACTOR = 0.25
+
+
 @dataclass(frozen=True)
 class CountRules:
     """How counts are judged: sliding window, sustain, gaps, confidence; all in seconds/steps."""
@@ -590,12 +613,27 @@ class CountRules:
     #: breach level of the new-vs-old error ratio (the old version's own count noise is in it too)
     alpha_ratio: float = 0.1
     min_coverage: float = 0.8
+    #: the gate's false-ROLLBACK budget for its new-vs-old comparisons, split over ``family`` cells
+    #: (Bonferroni: items x services); see :meth:`relative_alpha` and the README's family-wise bound
+    family_alpha: float = 0.05
+    family: int = 1
 
     def breach_alpha(self, gate_window_s: float, base: float | None = None) -> float:
         """The breach level for a gate window: as calibrated (bench/judgment.py) up to 30 minutes, then
         scaled down with the window so a 2 h or 24 h window is not more likely to fail on noise."""
         level = self.alpha_breach if base is None else base
         return level * min(1.0, 1800.0 / max(gate_window_s, 1.0))
+
+    def relative_alpha(self, gate_window_s: float, base: float | None = None) -> float:
+        """The breach level of one new-vs-old cell: at most its Bonferroni share of the gate's budget.
+
+        Two versions that serve alike are the healthy state of a relative rule, and the noise of both
+        versions' small error counts reaches a 2x ratio now and then: one cell's sliding-window search
+        over a 30-minute window, at level a, falsely fails in at most ``SCAN_FACTOR`` x a of healthy
+        trials (measured by ``bench/judgment.py --scan`` over 1-50 req/s, 0.1-2 % errors, 5-50 % shares),
+        so ``family_alpha / (SCAN_FACTOR x family)`` per cell bounds the gate's false-ROLLBACK probability
+        by ``family_alpha`` (union bound over its cells)."""
+        return min(self.breach_alpha(gate_window_s, base), self.family_alpha / (SCAN_FACTOR * max(1, self.family)))
 
     @property
     def window_steps(self) -> int:
@@ -805,18 +843,9 @@ def count_threshold(
     observed = {
         s: {k: f.get(k) for k in ("ratio", "upper_bound", "requests", "coverage")} for s, f in per_service.items()
     }
-    if fails:
-        reason = f"{name} sustained above the limit: " + "; ".join(fails)
-        if unsure:
-            reason += "; also " + "; ".join(unsure)
-        return failed(reason, observed=observed, expected=expected, **details)
-    if unsure:
-        return inconclusive(
-            f"{name} cannot be judged (no data is never a pass): " + "; ".join(unsure),
-            observed=observed,
-            expected=expected,
-            **details,
-        )
+    settled = _fail_or_unsure(f"{name} sustained above the limit", fails, unsure, name, observed, expected, details)
+    if settled is not None:
+        return settled
     reason = f"{name} clearly within {_fmt(limit, unit)} for all {len(per_service)} service(s)"
     if notes:
         reason += "; transient: " + "; ".join(notes[:5])
@@ -860,7 +889,7 @@ def relative_counts(
         new,
         (e1, n1, e0, n0),
         missing,
-        ratio_tests(max_ratio, floor_pct / 100.0, rules.alpha, rules.breach_alpha(_span_s(new), rules.alpha_ratio)),
+        ratio_tests(max_ratio, floor_pct / 100.0, rules.alpha, rules.relative_alpha(_span_s(new), rules.alpha_ratio)),
         rules,
         min_requests,
         max_ratio,
@@ -918,7 +947,7 @@ def relative_latency(
         WindowCounts(list(new.ts), [], [None if m else 1.0 for m in m1[0]]),
         (c1, c0),
         missing,
-        latency_ratio_tests(q, max_ratio, floor_ms / 1000.0, rules.alpha, bounds, rules.breach_alpha(_span_s(new))),
+        latency_ratio_tests(q, max_ratio, floor_ms / 1000.0, rules.alpha, bounds, rules.relative_alpha(_span_s(new))),
         rules,
         min_requests,
         max_ratio,
@@ -1051,7 +1080,7 @@ def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) ->
     """OLS slope per hour with a one-sided ``1 - alpha`` interval widened for autocorrelated residuals
     (effective sample size from the lag-1 autocorrelation); None with fewer than 3 distinct times."""
     import numpy as np
-    from scipy.stats import t as student
+    from scipy.special import stdtrit  # Student's t quantile without importing scipy.stats
 
     if len(points) < 3:
         return None
@@ -1069,7 +1098,7 @@ def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) ->
     n_eff = max(3.0, n * (1 - rho) / (1 + rho))
     sigma2 = float((resid**2).sum() / max(n - 2, 1))
     se = math.sqrt(sigma2 / sxx * n / n_eff)
-    q = float(student.ppf(1 - alpha, max(n_eff - 2, 1)))
+    q = float(stdtrit(max(n_eff - 2, 1), 1 - alpha))
     start = float(y.mean() + slope * (x[0] - x.mean()))
     return {
         "slope_per_h": slope,

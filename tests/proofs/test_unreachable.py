@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from nova_gate.backends import BACKENDS
-from nova_gate.backends.fixtures import unreachable_overrides
 from nova_gate.catalog import load_catalog
+from nova_gate.fixture_factory import unreachable_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBES = [i.id for i in load_catalog() if i.automated and i.verification == "probe"]

@@ -50,7 +50,7 @@ def test_an_unconfigured_backend_field_is_a_one_line_source_error() -> None:
     from types import SimpleNamespace
 
     from nova_gate.backends.base import SourceError
-    from nova_gate.backends.fixtures import ALIASES, PROBED_FIXTURES, backend_config, backend_fixtures
+    from nova_gate.fixture_factory import ALIASES, PROBED_FIXTURES, backend_config, backend_fixtures
 
     env = SimpleNamespace(backends=Backends(), release="the release")
     with pytest.raises(SourceError, match=r"^vault: backends.vault is not configured in this environment$"):

@@ -91,14 +91,15 @@ class HttpSource(Source):
         )
 
     def health_each(self, services: list[str]) -> dict[str, HttpAnswer | NotAnswered]:
-        """Every service's health answer; one that does not answer is a fact too, not an error."""
-        out: dict[str, HttpAnswer | NotAnswered] = {}
-        for service in services:
-            try:
-                out[service] = self.health(service)
-            except SourceError as exc:
-                out[service] = NotAnswered(f"{service} health", str(exc))
-        return out
+        """Every service's health answer, asked concurrently (bounded); one that does not answer is a
+        fact too (NotAnswered with the one-line reason), not an error."""
+        from nova_gate.shared import fetch_each
+
+        answers = fetch_each(services, self.health)
+        return {
+            service: NotAnswered(f"{service} health", str(a)) if isinstance(a, SourceError) else a
+            for service, a in answers.items()
+        }
 
     def jwks(self, url: str) -> HttpAnswer:
         answer = self.get(url, what="GET jwks")
