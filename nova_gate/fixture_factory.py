@@ -46,6 +46,28 @@ def backend_fixtures() -> dict[str, Any]:
     return {name: make_fixture(name, b, fld) for b in BACKENDS.values() for name, fld in b.fixtures.items()}
 
 
+def make_alias(name: str, target: str) -> Any:
+    """A session fixture ``name`` that is ``target`` (a host repository may override ``name`` freely)."""
+
+    def alias(request: pytest.FixtureRequest) -> Any:
+        return request.getfixturevalue(target)
+
+    alias.__name__ = alias.__qualname__ = name
+    alias.__doc__ = f"Alias of ``{target}``."
+    made: Callable[..., Any] = pytest.fixture(scope="session", name=name)(alias)
+    return made
+
+
+#: the generic fixture names the checks use, and the ``nova_``-prefixed fixtures they stand for
+ALIASES: dict[str, str] = {
+    "env": "nova_env",
+    "kafka": "nova_kafka",
+    "search": "nova_search",
+    "cargo": "nova_cargo",
+    "windows": "nova_windows",
+}
+
+
 #: the fixtures that are backend sources, probed together before the first test (fail fast)
 PROBED_FIXTURES: tuple[str, ...] = tuple(name for b in BACKENDS.values() for name in b.fixtures)
 

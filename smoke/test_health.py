@@ -10,7 +10,7 @@ from nova_gate.backends.base import SourceError
 from nova_gate.backends.http import rules as http_rules
 from nova_gate.backends.http.key_ledger import KeyLedger
 from nova_gate.shared import fetch_each, memo, value_of
-from nova_gate.verdict import Label, failed
+from nova_gate.verdict import Label
 
 
 def _answers(services_http, env, probe):
@@ -44,21 +44,14 @@ def test_liveness_and_readiness(services_http, env, service, gate):
 
 @pytest.mark.item("RBK-5")
 def test_health_after_rollback(services_http, env, gate):
-    verdicts = []
-    for service in env.service_names:
-        try:
-            verdicts.append(
-                http_rules.endpoint_healthy(service, "health", _answer(services_http, env, "health", service))
-            )
-        except SourceError as exc:
-            verdicts.append(failed(f"{service}: {exc}"))
+    answers = services_http.health_each(env.service_names)
     gate.evidence(
         source="http",
         request="GET <health_path> of every service",
-        observed={v.reason: str(v.label) for v in verdicts},
+        observed={service: answer.as_dict() for service, answer in answers.items()},
         expected="HTTP 200 from all",
     )
-    gate.judge(http_rules.all_healthy(verdicts))
+    gate.judge(http_rules.all_healthy(answers))
 
 
 @pytest.mark.item("PRE-CFG-3")

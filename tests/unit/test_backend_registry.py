@@ -44,3 +44,19 @@ def test_fixture_names_are_unique_and_read_a_known_field() -> None:
 def test_load_rejects_a_missing_attribute() -> None:
     with pytest.raises(AttributeError):
         load("nova_gate.backends.base:NoSuchThing")
+
+
+def test_an_unconfigured_backend_field_is_a_one_line_source_error() -> None:
+    from types import SimpleNamespace
+
+    from nova_gate.backends.base import SourceError
+    from nova_gate.fixture_factory import ALIASES, PROBED_FIXTURES, backend_config, backend_fixtures
+
+    env = SimpleNamespace(backends=Backends(), release="the release")
+    with pytest.raises(SourceError, match=r"^vault: backends.vault is not configured in this environment$"):
+        backend_config(env, BACKENDS["vault"], "vault")
+    assert backend_config(env, BACKENDS["http"], "release") == "the release"
+    made = backend_fixtures()
+    assert set(made) == set(PROBED_FIXTURES) == set(fixture_backends())
+    assert {"postgres", "staging_postgres", "nova_kafka", "nova_search", "kube", "services_http"} <= set(made)
+    assert set(ALIASES.values()) <= {*made, "nova_env", "nova_cargo", "nova_windows"}

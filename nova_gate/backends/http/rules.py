@@ -6,16 +6,18 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nova_gate.backends.http.facts import HttpAnswer
+from nova_gate.backends.http.facts import HttpAnswer, NotAnswered
 from nova_gate.verdict import Label, Verdict, combine, failed, inconclusive, passed
 
 HEALTHY_STATUSES = {"ok", "up", "healthy", "pass", "ready", "live", "alive"}
 
 
-def endpoint_healthy(service: str, what: str, answer: HttpAnswer) -> Verdict:
+def endpoint_healthy(service: str, what: str, answer: HttpAnswer | NotAnswered) -> Verdict:
     """200, and when the body is JSON with a ``status`` field, a healthy one."""
     expected = f"HTTP 200 from {what}"
     observed = answer.as_dict()
+    if isinstance(answer, NotAnswered):
+        return failed(f"{service} {what}: {answer.reason}", observed, expected)
     if answer.status != 200:
         return failed(f"{service} {what} answered HTTP {answer.status}", observed, expected)
     status = answer.body.get("status") if isinstance(answer.body, Mapping) else None
@@ -32,8 +34,11 @@ def probes_healthy(service: str, live: HttpAnswer, ready: HttpAnswer) -> Verdict
     )
 
 
-def all_healthy(verdicts: Sequence[Verdict]) -> Verdict:
-    """RBK-5: every service's health endpoint answers."""
+def all_healthy(answers: Mapping[str, HttpAnswer | NotAnswered]) -> Verdict:
+    """RBK-5: every service's health endpoint answers healthy."""
+    if not answers:
+        return inconclusive("no services configured (release.services)")
+    verdicts = [endpoint_healthy(service, "health", answer) for service, answer in answers.items()]
     return combine(verdicts, what="service health checks")
 
 
@@ -70,8 +75,12 @@ def jwks_valid(answer: HttpAnswer) -> Verdict:
     return passed(f"JWKS publishes {len(signing)} RS256 signing key(s): {', '.join(signing)}", observed, expected)
 
 
-def _step(name: str, answer: HttpAnswer, ok: tuple[int, ...], expected: str, check: Any = None) -> Verdict:
+def _step(
+    name: str, answer: HttpAnswer | NotAnswered, ok: tuple[int, ...], expected: str, check: Any = None
+) -> Verdict:
     observed = answer.as_dict()
+    if isinstance(answer, NotAnswered):
+        return failed(f"{name}: {answer.reason}", observed, expected)
     if answer.status not in ok:
         return failed(f"{name}: {answer.method} {answer.url} answered HTTP {answer.status}", observed, expected)
     if check is not None:
@@ -81,7 +90,7 @@ def _step(name: str, answer: HttpAnswer, ok: tuple[int, ...], expected: str, che
     return passed(f"{name}: HTTP {answer.status} in {answer.seconds:.3f}s", observed, expected)
 
 
-def registered(answer: HttpAnswer) -> Verdict:
+def registered(answer: HttpAnswer | NotAnswered) -> Verdict:
     """PST-3: the synthetic user is created (201/200 with an id)."""
     return _step(
         "register",
@@ -92,7 +101,7 @@ def registered(answer: HttpAnswer) -> Verdict:
     )
 
 
-def logged_in(answer: HttpAnswer) -> Verdict:
+def logged_in(answer: HttpAnswer | NotAnswered) -> Verdict:
     """PST-4: login returns a bearer token."""
 
     def check(body: Any) -> str | None:
@@ -102,7 +111,7 @@ def logged_in(answer: HttpAnswer) -> Verdict:
     return _step("login", answer, (200,), "HTTP 200 with an access_token (JWT)", check)
 
 
-def feed_served(answer: HttpAnswer) -> Verdict:
+def feed_served(answer: HttpAnswer | NotAnswered) -> Verdict:
     """PST-5: the feed answers 200 with a list (an empty feed is fine for a new user)."""
 
     def check(body: Any) -> str | None:
@@ -112,7 +121,9 @@ def feed_served(answer: HttpAnswer) -> Verdict:
     return _step("feed", answer, (200,), "HTTP 200 with a JSON list", check)
 
 
-def message_sent(conversation: HttpAnswer, message: HttpAnswer | None, content: str) -> Verdict:
+def message_sent(
+    conversation: HttpAnswer | NotAnswered, message: HttpAnswer | NotAnswered | None, content: str
+) -> Verdict:
     """PST-6: a conversation is created and a message is stored in it."""
     conv = _step(
         "create conversation",
@@ -134,12 +145,6 @@ def message_sent(conversation: HttpAnswer, message: HttpAnswer | None, content: 
             else "the message was not echoed back with an id"
         ),
     )
-
-
-def token_of(answer: HttpAnswer) -> str | None:
-    body = answer.body
-    token = (body.get("access_token") or body.get("token")) if isinstance(body, Mapping) else None
-    return token if isinstance(token, str) else None
 
 
 def signing_kids(body: Any) -> list[str]:

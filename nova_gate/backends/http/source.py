@@ -8,31 +8,33 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
+
+import httpx
 
 from nova_gate import redact
 from nova_gate.backends.base import Source, SourceError
-from nova_gate.backends.http.facts import HttpAnswer
+from nova_gate.backends.http.facts import HttpAnswer, NotAnswered, access_token
 from nova_gate.config import Release
 
 
 class HttpSource(Source):
+    """The services' own APIs (one port each). Unlike HttpApiSource, every status is a fact here
+    (``HttpAnswer.status``), judged by the health and smoke rules; ``client`` may be injected."""
+
     backend = "http"
+    driver_errors: tuple[type[BaseException], ...] = (httpx.HTTPError, OSError)
 
-    def __init__(self, release: Release, timeout_s: float | None = None) -> None:
+    def __init__(self, release: Release, timeout_s: float | None = None, client: httpx.Client | None = None) -> None:
         super().__init__()
-        import httpx
-
         self.release = release
         self.timeout_s = release.http_timeout_s if timeout_s is None else timeout_s
-        self.driver_errors = (httpx.HTTPError, OSError)
-        self._http: httpx.Client | None = None
+        self._http = client
         self._client_lock = threading.Lock()
 
     @property
-    def http(self) -> Any:
-        import httpx
-
+    def http(self) -> httpx.Client:
         with self._client_lock:  # the fail-fast probe asks every service at once (nova_gate.probe)
             if self._http is None:
                 self._http = httpx.Client(
@@ -58,18 +60,18 @@ class HttpSource(Source):
         token: str | None = None,
         what: str | None = None,
     ) -> HttpAnswer:
-        import httpx
-
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        started = time.monotonic()
         with self.call(what or f"{method} {url}", endpoint=httpx.URL(url).netloc.decode()):
             resp = self.http.request(method, url, json=json_body, headers=headers)
+        seconds = time.monotonic() - started
         try:
             body: Any = resp.json()
         except (ValueError, json.JSONDecodeError):
             body = resp.text[:300]
         _register_credentials(body)
         redact.register(*resp.headers.get_list("set-cookie"))
-        return HttpAnswer(method, url, resp.status_code, body, round(resp.elapsed.total_seconds(), 4))
+        return HttpAnswer(method, url, resp.status_code, body, round(seconds, 4))
 
     def get(self, url: str, what: str | None = None) -> HttpAnswer:
         return self.request("GET", url, what=what)
@@ -87,6 +89,17 @@ class HttpSource(Source):
         return self.get(
             self.service_url(service, self.release.service(service).ready_path), what=f"GET {service} ready"
         )
+
+    def health_each(self, services: list[str]) -> dict[str, HttpAnswer | NotAnswered]:
+        """Every service's health answer, asked concurrently (bounded); one that does not answer is a
+        fact too (NotAnswered with the one-line reason), not an error."""
+        from nova_gate.shared import fetch_each
+
+        answers = fetch_each(services, self.health)
+        return {
+            service: NotAnswered(f"{service} health", str(a)) if isinstance(a, SourceError) else a
+            for service, a in answers.items()
+        }
 
     def jwks(self, url: str) -> HttpAnswer:
         answer = self.get(url, what="GET jwks")
@@ -122,8 +135,9 @@ def find_service(release: Release, *candidates: str) -> str:
 class SmokeFlow:
     """One synthetic account walked through register → login → feed → conversation → message.
 
-    Each step runs once and is remembered, so the per-item tests (PST-3..6) share one account; a
-    step whose prerequisite failed raises SourceError naming that prerequisite.
+    Each step runs once and is remembered, so the per-item tests (PST-3..6) share one account. The
+    flow only reports what happened: a step whose prerequisite gave nothing to go on (no token, no
+    conversation id) is a ``NotAnswered`` fact naming why, and the rules judge every step.
     """
 
     def __init__(self, source: HttpSource) -> None:
@@ -138,9 +152,11 @@ class SmokeFlow:
         redact.register(self._password)
         self.content = f"nova-gate smoke message {run}"
         self.auth = find_service(source.release, "auth-service")
-        self.answers: dict[str, HttpAnswer] = {}
+        self.answers: dict[str, HttpAnswer | NotAnswered] = {}
 
-    def _post(self, step: str, service: str, path: str, body: Any, token: str | None = None) -> HttpAnswer:
+    def _post(
+        self, step: str, service: str, path: str, body: Any, token: str | None = None
+    ) -> HttpAnswer | NotAnswered:
         if step not in self.answers:
             self.answers[step] = self.source.request(
                 "POST",
@@ -151,7 +167,7 @@ class SmokeFlow:
             )
         return self.answers[step]
 
-    def register(self) -> HttpAnswer:
+    def register(self) -> HttpAnswer | NotAnswered:
         return self._post(
             "register",
             self.auth,
@@ -159,36 +175,41 @@ class SmokeFlow:
             {"email": self.email, "username": self.username, "password": self._password},
         )
 
-    def login(self) -> HttpAnswer:
-        if self.register().status not in (200, 201):
-            raise SourceError("http", "smoke login", f"registration failed (HTTP {self.register().status})")
+    def login(self) -> HttpAnswer | NotAnswered:
+        self.register()  # the account the login is for (whatever its answer: the rules judge it)
         return self._post("login", self.auth, "/api/v1/auth/login", {"email": self.email, "password": self._password})
 
-    def token(self) -> str:
-        answer = self.login()
-        body = answer.body if isinstance(answer.body, dict) else {}
-        token = body.get("access_token") or body.get("token")
-        if answer.status != 200 or not isinstance(token, str):
-            raise SourceError("http", "smoke token", f"login failed (HTTP {answer.status})")
-        return token
+    def token(self) -> str | None:
+        return access_token(self.login())
 
-    def feed(self) -> HttpAnswer:
+    def _without_token(self, step: str) -> NotAnswered:
+        login = self.login()
+        status = f"HTTP {login.status}" if isinstance(login, HttpAnswer) else login.reason
+        return NotAnswered(step, f"not sent: the login gave no access token ({status})")
+
+    def feed(self) -> HttpAnswer | NotAnswered:
         if "feed" not in self.answers:
+            token = self.token()
+            if token is None:
+                return self._without_token("feed")
             service = find_service(self.source.release, "feed-service")
             self.answers["feed"] = self.source.request(
-                "GET", self.source.service_url(service, "/api/v1/feed"), token=self.token(), what="smoke feed"
+                "GET", self.source.service_url(service, "/api/v1/feed"), token=token, what="smoke feed"
             )
         return self.answers["feed"]
 
-    def conversation(self) -> HttpAnswer:
+    def conversation(self) -> HttpAnswer | NotAnswered:
+        token = self.token()
+        if token is None:
+            return self._without_token("conversation")
         service = find_service(self.source.release, "messaging-service")
-        return self._post("conversation", service, "/api/v1/conversations", {"members": []}, self.token())
+        return self._post("conversation", service, "/api/v1/conversations", {"members": []}, token)
 
-    def message(self) -> HttpAnswer | None:
+    def message(self) -> HttpAnswer | NotAnswered:
         conv = self.conversation()
-        conv_id = conv.body.get("id") if isinstance(conv.body, dict) else None
-        if conv.status not in (200, 201) or not conv_id:
-            return None
+        conv_id = conv.body.get("id") if isinstance(conv, HttpAnswer) and isinstance(conv.body, dict) else None
+        if not conv_id:
+            return NotAnswered("message", "not sent: no conversation id to send it to")
         service = find_service(self.source.release, "messaging-service")
         return self._post(
             "message",

@@ -16,7 +16,7 @@ from pglast import ast, enums
 
 from nova_gate.backends.postgres.facts import AppliedMigration, MigrationFile, forward_migrations, parse_name
 from nova_gate.backends.postgres.sql_lint import SqlSyntaxError, statements
-from nova_gate.verdict import Verdict, failed, passed
+from nova_gate.verdict import Verdict, failed, inconclusive, passed
 
 #: names a migrations directory may hold besides migrations (P24-12)
 DEFAULT_ALLOWED_FILES = frozenset({".gitkeep", ".keep"})
@@ -179,11 +179,14 @@ def no_failed_rows(applied: Iterable[AppliedMigration]) -> Verdict:
     return passed(f"no failed rows among {len(rows)} applied migration(s)", observed, "no success=false rows")
 
 
-def at_version(applied: Iterable[AppliedMigration], target: int) -> Verdict:
+def at_version(applied: Iterable[AppliedMigration], target: int | None) -> Verdict:
     """RBK-3: after a rollback the database is at ``target`` (0 = everything reverted).
 
-    That is: the highest applied version is ``target``, nothing above it, no failed row.
+    That is: the highest applied version is ``target``, nothing above it, no failed row. Without a
+    target (``release.rollback_target_version`` unset) nothing can be told: INCONCLUSIVE.
     """
+    if target is None:
+        return inconclusive("release.rollback_target_version not set; cannot tell the rollback target")
     rows = sorted(applied, key=lambda r: r.version)
     current = rows[-1].version if rows else 0
     above = [r.version for r in rows if r.version > target]

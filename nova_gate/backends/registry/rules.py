@@ -7,15 +7,17 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nova_gate.backends.registry.facts import (
+    CONFIG_TYPES,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    ImageFacts,
+    match_platform,
+    platform_matches,
+    platform_of,
+)
 from nova_gate.verdict import Verdict, failed, passed
 
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_INDEX = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-MANIFEST_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
-INDEX_TYPES = (DOCKER_INDEX, OCI_INDEX)
-CONFIG_TYPES = ("application/vnd.docker.container.image.v1+json", "application/vnd.oci.image.config.v1+json")
 VERSION_TAG = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+.][0-9A-Za-z.-]+)?$")
 
 
@@ -43,30 +45,6 @@ def latest_matches(repo: str, version: str, version_digest: str | None, latest_d
             expected,
         )
     return passed(f"{repo}:latest == {version} ({version_digest[:19]})", observed, expected)
-
-
-def platform_of(config: Mapping[str, Any] | None) -> str | None:
-    if not config or not config.get("os") or not config.get("architecture"):
-        return None
-    out = f"{config['os']}/{config['architecture']}"
-    return f"{out}/{config['variant']}" if config.get("variant") else out
-
-
-def index_platforms(index: Mapping[str, Any]) -> dict[str, str]:
-    """platform string → child manifest digest of an image index / manifest list."""
-    out: dict[str, str] = {}
-    for child in index.get("manifests") or []:
-        if isinstance(child, dict):
-            p = platform_of(child.get("platform"))
-            if p and child.get("digest"):
-                out[p] = str(child["digest"])
-    return out
-
-
-def _platform_matches(found: str | None, wanted: str) -> bool:
-    if found is None:
-        return False
-    return found == wanted or (wanted.count("/") == 1 and found.startswith(wanted + "/"))
 
 
 def manifest_valid(
@@ -104,7 +82,7 @@ def manifest_valid(
         return failed(f"{where}: config blob cannot be fetched", observed, expected)
     if observed["config_media_type"] not in CONFIG_TYPES:
         return failed(f"{where}: config media type {observed['config_media_type']!r}", observed, expected)
-    if not _platform_matches(platform_of(config), platform):
+    if not platform_matches(platform_of(config), platform):
         return failed(
             f"{where}: built for {platform_of(config) or 'an unknown platform'}, expected {platform}",
             observed,
@@ -184,7 +162,11 @@ def platform_in_index(repo: str, ref: str, platforms: Mapping[str, str], platfor
     return passed(f"{repo}:{ref}: index lists {match}", sorted(platforms), platform)
 
 
-def match_platform(platforms: Mapping[str, str], platform: str) -> str | None:
-    """The child manifest digest of ``platforms`` (platform → digest) built for ``platform``."""
-    key = next((p for p in platforms if _platform_matches(p, platform)), None)
-    return None if key is None else key
+def image_valid(repo: str, ref: str, image: ImageFacts, platform: str) -> Verdict:
+    """IMG-3 over the image's facts: an index must list ``platform``; the manifest must be valid."""
+    if image.platforms is not None:
+        in_index = platform_in_index(repo, ref, image.platforms, platform)
+        if in_index.label.blocks or image.manifest is None:
+            return in_index
+    manifest = image.manifest.body if image.manifest is not None else {}
+    return manifest_valid(repo, ref, image.top.status, image.top.media_type, manifest, image.config, platform)

@@ -7,7 +7,6 @@ the registry answers the manifest as it was pushed (no schema1 down-conversion).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -15,24 +14,16 @@ import httpx
 from nova_gate.backends.base import SourceError
 from nova_gate.backends.http_api import HttpApiSource
 from nova_gate.backends.registry.config import Registry
+from nova_gate.backends.registry.facts import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    ImageFacts,
+    ManifestFacts,
+    index_platforms,
+    match_platform,
+)
 
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_INDEX = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-MANIFEST_TYPES = (DOCKER_MANIFEST, OCI_MANIFEST)
-INDEX_TYPES = (DOCKER_INDEX, OCI_INDEX)
 ACCEPT = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
-
-
-@dataclass(frozen=True)
-class ManifestFacts:
-    repository: str
-    reference: str
-    status: int
-    media_type: str | None = None
-    digest: str | None = None
-    body: dict[str, Any] = field(default_factory=dict)
 
 
 class RegistrySource(HttpApiSource):
@@ -92,3 +83,16 @@ class RegistrySource(HttpApiSource):
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
+
+    def image(self, repo: str, ref: str, platform: str) -> ImageFacts:
+        """IMG-3's facts: the manifest of ``ref``; for an index, the child built for ``platform``; its config."""
+        top = self.manifest(repo, ref)
+        platforms: dict[str, str] | None = None
+        manifest: ManifestFacts | None = top
+        if top.status == 200 and top.media_type in INDEX_TYPES:
+            platforms = index_platforms(top.body)
+            matched = match_platform(platforms, platform)
+            manifest = self.manifest(repo, platforms[matched]) if matched is not None else None
+        digest = (manifest.body.get("config") or {}).get("digest") if manifest is not None else None
+        config = self.blob_json(repo, str(digest)) if digest else None
+        return ImageFacts(top, platforms, manifest, config)
