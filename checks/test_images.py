@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import registry as reg_rules
-from nova_gate.sources.registry import INDEX_TYPES
+from nova_gate.backends.registry import rules as reg_rules
+from nova_gate.backends.registry.facts import platform_of
+from nova_gate.shared import fetch_each, memo, value_of
+
+
+def _tags(registry, env, service):
+    """Every service's tags, fetched concurrently (bounded) once per session."""
+    repos = [registry.repository(s) for s in env.service_names]
+    fetched = memo(registry).get(("tags", *repos), lambda: fetch_each(repos, registry.tags))
+    return value_of(fetched, registry.repository(service))
+
+
+def _manifest(registry, env, service, ref, head=False):
+    """One reference's manifest for every service, fetched concurrently (bounded) once per session."""
+    repos = [registry.repository(s) for s in env.service_names]
+    fetched = memo(registry).get(
+        ("manifest", ref, head, *repos), lambda: fetch_each(repos, lambda repo: registry.manifest(repo, ref, head=head))
+    )
+    return value_of(fetched, registry.repository(service))
+
+
+def _image(registry, env, service, ref, platform):
+    """One reference's image facts (manifest, index child, config) for every service, fetched
+    concurrently (bounded) once per session."""
+    repos = [registry.repository(s) for s in env.service_names]
+    fetched = memo(registry).get(
+        ("image", ref, platform, *repos), lambda: fetch_each(repos, lambda repo: registry.image(repo, ref, platform))
+    )
+    return value_of(fetched, registry.repository(service))
 
 
 @pytest.mark.item("IMG-1")
 def test_release_tag_pushed(registry, env, service, gate):
     repo = registry.repository(service)
-    tags = registry.tags(repo)
+    tags = _tags(registry, env, service)
     gate.evidence(source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags, expected=env.release.version)
     gate.judge(reg_rules.tag_present(repo, tags, env.release.version))
 
@@ -19,8 +46,9 @@ def test_release_tag_pushed(registry, env, service, gate):
 @pytest.mark.item("IMG-2")
 def test_latest_is_release(registry, env, service, gate):
     repo, version = registry.repository(service), env.release.version
-    release = registry.manifest(repo, version, head=True)
-    latest = registry.manifest(repo, "latest", head=True)
+    # the release's manifest is the one IMG-3 reads (its GET carries the same digest as a HEAD)
+    release = _manifest(registry, env, service, version)
+    latest = _manifest(registry, env, service, "latest", head=True)
     gate.evidence(
         source="registry",
         request=f"HEAD /v2/{repo}/manifests/{{{version},latest}}",
@@ -34,37 +62,26 @@ def test_latest_is_release(registry, env, service, gate):
 def test_manifest_valid_for_platform(registry, env, service, gate):
     repo, version = registry.repository(service), env.release.version
     platform = env.backends.registry.platform
-    top = registry.manifest(repo, version)
-    manifest = top
-    if top.status == 200 and top.media_type in INDEX_TYPES:
-        platforms = reg_rules.index_platforms(top.body)
-        in_index = reg_rules.platform_in_index(repo, version, platforms, platform)
-        gate.evidence(source="registry", request=f"GET /v2/{repo}/manifests/{version}", index=platforms)
-        if in_index.label.blocks:
-            gate.judge(in_index)
-            return
-        matched = reg_rules.match_platform(platforms, platform)
-        manifest = registry.manifest(repo, platforms[str(matched)])
-    config_digest = (manifest.body.get("config") or {}).get("digest")
-    config = registry.blob_json(repo, config_digest) if config_digest else None
+    image = _image(registry, env, service, version, platform)
     gate.evidence(
         source="registry",
-        request=f"GET /v2/{repo}/manifests/{version} + config blob",
+        request=f"GET /v2/{repo}/manifests/{version} (+ the {platform} child of an index) + config blob",
         observed={
-            "status": top.status,
-            "media_type": top.media_type,
-            "digest": top.digest,
-            "platform": reg_rules.platform_of(config),
+            "status": image.top.status,
+            "media_type": image.top.media_type,
+            "digest": image.top.digest,
+            "index": image.platforms,
+            "platform": platform_of(image.config),
         },
         expected=platform,
     )
-    gate.judge(reg_rules.manifest_valid(repo, version, top.status, top.media_type, manifest.body, config, platform))
+    gate.judge(reg_rules.image_valid(repo, version, image, platform))
 
 
 @pytest.mark.item("P24-10")
 def test_old_images_pruned(registry, env, service, gate):
     repo = registry.repository(service)
-    tags = registry.tags(repo)
+    tags = _tags(registry, env, service)
     gate.evidence(
         source="registry",
         request=f"GET /v2/{repo}/tags/list",

@@ -10,11 +10,14 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
 
 from nova_gate import safeyaml
+from nova_gate.backends import BACKENDS
+from nova_gate.backends.kafka.config import Topic
+from nova_gate.backends.model import Model, Port
 
 ENV_DIR_NAME = "environments"
 DEFAULT_ENV = "sandbox"
@@ -30,8 +33,7 @@ class ConfigError(Exception):
         self.file, self.key, self.reason = file, key, reason
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+_Model = Model
 
 
 #: versions, environment and service names: they reach file names, git arguments, the terminal and
@@ -48,10 +50,6 @@ def check_identifier(value: str, what: str) -> str:
             "at most 64 characters"
         )
     return value
-
-
-Port = Annotated[int, Field(ge=1, le=65535)]
-Seconds = Annotated[float, Field(gt=0, le=3600)]
 
 
 class Service(_Model):
@@ -108,125 +106,28 @@ class Release(_Model):
         raise KeyError(name)
 
 
-class PostgresReplica(_Model):
-    name: str
-    host: str
-    port: Port
+class _BackendsBase(Model):
+    """The environment's ``backends:`` section; its fields come from the backend registry."""
+
+    if TYPE_CHECKING:  # the fields are made at import time from the registry's config models
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
-class Postgres(_Model):
-    host: str
-    port: Port = 5432
-    dbname: str
-    user: str
-    password: SecretStr | None = None
-    replicas: list[PostgresReplica] = []
-    connect_timeout_s: Annotated[int, Field(ge=1, le=120)] = 5
-    statement_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
-    backup_catalog: Path | None = Field(
-        default=None, description="pgBackRest `info --output=json` file; else pg_stat_archiver"
-    )
-
-    def dsn(self, host: str | None = None, port: int | None = None) -> str:
-        """A libpq conninfo string; contains the password, so never log it."""
-        parts = {
-            "host": host or self.host,
-            "port": str(port or self.port),
-            "dbname": self.dbname,
-            "user": self.user,
-            "connect_timeout": str(self.connect_timeout_s),
-            "application_name": "nova-gate",
-        }
-        if self.password is not None:
-            parts["password"] = self.password.get_secret_value()
-        return " ".join(f"{k}='{_libpq_quote(v)}'" for k, v in parts.items())
+def _backends_model() -> type[_BackendsBase]:
+    """One optional field per registered backend field, typed by that backend's config model."""
+    fields: dict[str, Any] = {}
+    for backend in BACKENDS.values():
+        model = backend.config_model()
+        for name in backend.fields:
+            fields[name] = (model | None, None)
+    return create_model("Backends", __base__=_BackendsBase, __module__=__name__, **fields)
 
 
-def _libpq_quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-class Redis(_Model):
-    url: str
-    password: SecretStr | None = None
-    cluster_nodes: list[str] = []
-    timeout_s: Seconds = 5
-
-
-class ClickHouse(_Model):
-    host: str
-    port: Port = 8123
-    database: str = "default"
-    user: str = "default"
-    password: SecretStr | None = None
-    timeout_s: Seconds = 10
-
-
-class Kafka(_Model):
-    bootstrap_servers: list[str] = Field(min_length=1)
-    expected_brokers: Annotated[int, Field(ge=1)] = 3
-    timeout_s: Seconds = 10
-
-
-class Search(_Model):
-    url: str
-    username: str | None = None
-    password: SecretStr | None = None
-    timeout_s: Seconds = 10
-
-
-class Url(_Model):
-    url: str
-    token: SecretStr | None = None
-    timeout_s: Seconds = 10
-
-
-class Vault(_Model):
-    url: str
-    token: SecretStr | None = None
-    mount: str = "secret"
-    timeout_s: Seconds = 10
-
-
-class S3(_Model):
-    endpoint: str = "https://s3.amazonaws.com"
-    region: str = "us-east-1"
-    access_key_id: str
-    secret_access_key: SecretStr | None = None
-    timeout_s: Seconds = 10
-
-
-class Registry(_Model):
-    url: str
-    repository_prefix: str = "nova-"
-    username: str | None = None
-    password: SecretStr | None = None
-    platform: str = "linux/amd64"
-    timeout_s: Seconds = 10
-
-
-class Kubernetes(_Model):
-    kubeconfig: Path | None = None
-    context: str | None = None
-    timeout_s: Seconds = 10
-    page_size: Annotated[int, Field(ge=1, le=5000)] = 500
-
-
-class Backends(_Model):
-    postgres: Postgres | None = None
-    postgres_staging: Postgres | None = None
-    redis: Redis | None = None
-    clickhouse: ClickHouse | None = None
-    kafka: Kafka | None = None
-    search: Search | None = None
-    prometheus: Url | None = None
-    alertmanager: Url | None = None
-    registry: Registry | None = None
-    kubernetes: Kubernetes | None = None
-    grafana: Url | None = None
-    vault: Vault | None = None
-    s3: S3 | None = None
-    jwks: Url | None = None
+if TYPE_CHECKING:
+    Backends = _BackendsBase
+else:
+    Backends = _backends_model()
 
 
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -275,14 +176,6 @@ class Thresholds(_Model):
     clickhouse_replica_delay_s: Annotated[int, Field(ge=1)] = 300
     clickhouse_replica_queue: Annotated[int, Field(ge=1)] = 100
     jwt_token_ttl_s: Annotated[float, Field(gt=0)] = 3600
-
-
-class Topic(_Model):
-    name: str
-    partitions: Annotated[int, Field(ge=1)]
-    replication_factor: Annotated[int, Field(ge=1)] = 3
-    retention_ms: Annotated[int, Field(ge=-1)]
-    cleanup_policy: Literal["delete", "compact", "compact,delete", "delete,compact"] = "delete"
 
 
 class Expectations(_Model):
@@ -490,26 +383,28 @@ _LOOPBACK = re.compile(
 )
 
 
+#: the config fields that name where a backend answers (a URL, a host, host:port lists)
+_ENDPOINT_FIELDS = ("url", "host", "endpoint", "cluster_nodes", "bootstrap_servers")
+
+
+def _endpoints(model: BaseModel) -> list[str]:
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name in _ENDPOINT_FIELDS:
+            found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+        elif isinstance(value, BaseModel):
+            found += _endpoints(value)
+        elif isinstance(value, list):
+            found += [e for v in value if isinstance(v, BaseModel) for e in _endpoints(v)]
+    return found
+
+
 def _is_local_sandbox(env: Environment) -> bool:
-    """The sandbox environment: named sandbox and every endpoint on loopback."""
+    """The sandbox environment: named sandbox and every endpoint of every backend on loopback."""
     if env.name != "sandbox":
         return False
-    endpoints: list[str] = [env.release.base_url.replace("{port}", "1")]
-    b = env.backends
-    for pg in (b.postgres, b.postgres_staging):
-        if pg is not None:
-            endpoints += [pg.host, *(r.host for r in pg.replicas)]
-    if b.clickhouse is not None:
-        endpoints.append(b.clickhouse.host)
-    if b.redis is not None:
-        endpoints += [b.redis.url, *b.redis.cluster_nodes]
-    if b.kafka is not None:
-        endpoints += b.kafka.bootstrap_servers
-    for url in (b.search, b.prometheus, b.alertmanager, b.registry, b.grafana, b.vault, b.jwks):
-        if url is not None:
-            endpoints.append(url.url)
-    if b.s3 is not None:
-        endpoints.append(b.s3.endpoint)
+    endpoints = [env.release.base_url.replace("{port}", "1"), *_endpoints(env.backends)]
     return all(_LOOPBACK.match(e.strip()) for e in endpoints)
 
 

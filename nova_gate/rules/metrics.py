@@ -1080,7 +1080,7 @@ def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) ->
     """OLS slope per hour with a one-sided ``1 - alpha`` interval widened for autocorrelated residuals
     (effective sample size from the lag-1 autocorrelation); None with fewer than 3 distinct times."""
     import numpy as np
-    from scipy.stats import t as student
+    from scipy.special import stdtrit  # Student's t quantile without importing scipy.stats
 
     if len(points) < 3:
         return None
@@ -1098,7 +1098,7 @@ def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) ->
     n_eff = max(3.0, n * (1 - rho) / (1 + rho))
     sigma2 = float((resid**2).sum() / max(n - 2, 1))
     se = math.sqrt(sigma2 / sxx * n / n_eff)
-    q = float(student.ppf(1 - alpha, max(n_eff - 2, 1)))
+    q = float(stdtrit(max(n_eff - 2, 1), 1 - alpha))
     start = float(y.mean() + slope * (x[0] - x.mean()))
     return {
         "slope_per_h": slope,

@@ -8,6 +8,7 @@ processes on 127.0.0.1, reports health, and stops only the processes it started 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import shutil
@@ -34,6 +35,46 @@ class SandboxError(Exception):
 def state_dir() -> Path:
     """Where the sandbox keeps data, logs and pid files (git-ignored)."""
     return Path(os.environ.get("NOVA_GATE_SANDBOX_DIR") or project_root() / ".sandbox")
+
+
+class Stage(enum.StrEnum):
+    """A state of the sandbox's release (the steps between them: :mod:`nova_gate.sandbox.stages`)."""
+
+    BASELINE = "baseline"
+    MIGRATED = "migrated"
+    CANARY = "canary"
+    SCALED = "scaled"
+    ROLLED_OUT = "rolled-out"
+    ROLLED_BACK = "rolled-back"
+
+
+def _stage_file() -> Path:
+    return state_dir() / "release-stage"
+
+
+def recorded_stage() -> Stage | None:
+    """The recorded stage; ``baseline`` when none is recorded (``sandbox up`` starts there), None
+    when the last advance failed half way (the state is unknown)."""
+    try:
+        text = _stage_file().read_text().strip()
+    except OSError:
+        return Stage.BASELINE
+    try:
+        return Stage(text)
+    except ValueError:
+        return None
+
+
+def record_stage(stage: Stage | None) -> None:
+    path = _stage_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{stage.value if stage else 'unknown'}\n")
+
+
+def forget_stage() -> None:
+    """The release's stage is unknown (a component was restarted): the next advance starts from
+    the release's start."""
+    record_stage(None)
 
 
 def cache_dir() -> Path:
@@ -249,6 +290,26 @@ class Component:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    # -- faults and the state they change --------------------------------------------------
+    def faults(self) -> list[Fault]:
+        """The real faults this component can inject, each with its undo."""
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        """Comparable facts about everything this component's faults can change (JSON-like).
+
+        Values that legitimately move (counters, timestamps, pids, generated names) are left out;
+        the undo proof (tests/proofs/test_fault_undo.py) compares a snapshot before a fault's
+        inject with one after its undo. The base lists which of the component's recorded
+        processes are alive (a fault's helper process left running is a difference).
+        """
+        alive = []
+        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
+            record = read_pidfile(pidfile)
+            if record is not None and ours_alive(*record):
+                alive.append(pidfile.stem)
+        return {"processes": alive}
+
     # -- process helpers --------------------------------------------------------------------
     def spawn(
         self,
@@ -360,8 +421,14 @@ class Fault:
     component: str = ""
     #: verdict the catching items must give (FAIL, or WARN for warn-only faults)
     expect: str = "FAIL"
-    #: "migrated": the proof runs with the release's migrations applied (migrations phase items)
-    stage: str = ""
+    #: the release stage the catching items are judged at (:mod:`nova_gate.sandbox.stages`)
+    stage: Stage = Stage.BASELINE
+    #: a fault judged against history (the gate must have seen the healthy state first): the proof
+    #: runs the items once, healthy, before injecting it
+    seen_healthy_first: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stage", Stage(self.stage))  # ValueError on an unknown stage name
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -370,7 +437,8 @@ class Fault:
             "catches": list(self.catches),
             "component": self.component,
             "expect": self.expect,
-            "stage": self.stage,
+            "stage": self.stage.value,
+            "seen_healthy_first": self.seen_healthy_first,
         }
 
 

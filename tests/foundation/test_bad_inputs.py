@@ -62,66 +62,18 @@ def _alias_bomb(levels: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cases(path: Path) -> dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str, str]]:
+    """The data cases (bad_environments.yaml): dotted keys to set, expected key and message."""
+    raw: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {
+        name: (_set(**{k.replace(".", "__"): v for k, v in case["set"].items()}), case["key"], case["message"])
+        for name, case in raw.items()
+    }
+
+
 # name: (change of the sandbox document, expected key, expected message fragment)
 ENV_CASES: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str, str]] = {
-    "error-limit-100": (_set(thresholds__error_rate_pct=100), "thresholds.error_rate_pct", "never be exceeded"),
-    "error-limit-150": (_set(thresholds__error_rate_pct=150), "thresholds.error_rate_pct", "less than or equal"),
-    "stability-limit-100": (_set(thresholds__stability_error_rate_pct=100), "stability_error_rate_pct", "never"),
-    "cpu-100": (_set(thresholds__cpu_pct=100), "thresholds.cpu_pct", "never be exceeded"),
-    "memory-100": (_set(thresholds__memory_pct=100), "thresholds.memory_pct", "never be exceeded"),
-    "connections-100": (_set(thresholds__connections_pct=100), "thresholds.connections_pct", "never"),
-    "p95-infinite": (_set(thresholds__p95_ms=float("inf")), "thresholds.p95_ms", "finite"),
-    "p99-nan": (_set(thresholds__p99_ms=float("nan")), "thresholds.p99_ms", "finite"),
-    "p95-a-day": (_set(thresholds__p95_ms=86_400_000, thresholds__p99_ms=86_400_001), "p95_ms", "no latency limit"),
-    "p95-above-p99": (_set(thresholds__p95_ms=2000, thresholds__p99_ms=1000), "thresholds.p95_ms", "above p99"),
-    "p99-negative": (_set(thresholds__p99_ms=-5), "thresholds.p99_ms", "greater than 0"),
-    "ratio-huge": (_set(thresholds__error_ratio_vs_old=1e9), "error_ratio_vs_old", "no comparison"),
-    "latency-ratio-huge": (_set(thresholds__latency_ratio_vs_old=50), "latency_ratio_vs_old", "no comparison"),
-    "floor-100": (_set(thresholds__error_rate_floor_pct=100), "error_rate_floor_pct", "hides"),
-    "sustain-longer-than-window": (_set(thresholds__sustain_min=20), "sustain_min", "no breach could ever"),
-    "sustain-equal-window": (_set(thresholds__sustain_min=15), "thresholds.sustain_min", "not shorter"),
-    "window-one-scrape": (_set(thresholds__canary_window_min=0.4), "canary_window_min", "two scrapes"),
-    "rate-one-scrape": (_set(metrics__rate_window="15s"), "metrics.rate_window", "two scrapes"),
-    "rate-not-duration": (_set(metrics__rate_window="1 minute"), "metrics.rate_window", "not a Prometheus duration"),
-    "rate-injection": (_set(metrics__smooth_rate_window="5m]) or vector(1"), "smooth_rate_window", "not a Prometheus"),
-    "coverage-tiny": (_set(metrics__min_coverage=0.1), "metrics.min_coverage", "half their samples"),
-    "consumer-lag-negative": (_set(thresholds__consumer_lag=-1), "thresholds.consumer_lag", "greater than or equal"),
-    "consumer-lag-huge": (_set(thresholds__consumer_lag=10**12), "thresholds.consumer_lag", "never fail"),
-    "replica-lag-week": (_set(thresholds__replica_lag_s=604800), "thresholds.replica_lag_s", "never fail"),
-    "backup-age-year": (_set(thresholds__backup_max_age_h=8760), "backup_max_age_h", "never fail"),
-    "min-requests-text": (_set(thresholds__min_requests="many"), "thresholds.min_requests", "valid integer"),
-    "thresholds-list": (_set(thresholds=[1, 2]), "thresholds", "valid dictionary"),
-    "redis-min-above-max": (
-        _set(thresholds__redis_maxmemory_min_mb=100, thresholds__redis_maxmemory_max_mb=10),
-        "redis_maxmemory_min_mb",
-        "above",
-    ),
-    "unsafe-reason-too-short": (
-        _set(thresholds__error_rate_pct=100, allow_unsafe_thresholds="ok"),
-        "allow_unsafe_thresholds",
-        "at least 10",
-    ),
-    "waiver-share-100": (_set(policy__max_waived_share_pct=100), "policy.max_waived_share_pct", "never fail"),
-    "waiver-life-year": (_set(policy__waiver_max_days=365), "policy.waiver_max_days", "never fail"),
-    "approver-markup": (_set(policy__approvers=["<b>me</b>"]), "policy.approvers[0]", "pattern"),
-    "version-option": (_set(release__version="--output=/tmp/pwn"), "release.version", "invalid version"),
-    "version-traversal": (_set(release__version="v1/../../etc"), "release.version", "invalid version"),
-    "version-dotdot": (_set(release__version="v1..2"), "release.version", "invalid version"),
-    "version-newline": (_set(release__version="v1.0.0\nDECISION: PROCEED"), "release.version", "invalid version"),
-    "version-markup": (_set(release__version="<script>x</script>"), "release.version", "invalid version"),
-    "baseline-space": (_set(release__baseline_version="v0.9.0 --force"), "release.baseline_version", "invalid"),
-    "version-number": (_set(release__version=1.0), "release.version", "valid string"),
-    "env-name-path": (_set(name="../prod"), "name", "invalid environment name"),
-    "service-name-shell": (_set(release__services__0__name="auth;rm -rf /"), "services[0].name", "invalid service"),
-    "namespace-upper": (_set(release__namespace="Nova_Backend"), "release.namespace", "pattern"),
-    "git-sha-shell": (_set(release__git_sha="abc; rm -rf /"), "release.git_sha", "pattern"),
-    "no-services": (_set(release__services=[]), "release.services", "at least 1"),
-    "port-70000": (_set(backends__postgres__port=70000), "backends.postgres.port", "65535"),
-    "timeout-zero": (_set(backends__redis__timeout_s=0), "backends.redis.timeout_s", "greater than"),
-    "http-timeout-inf": (_set(release__http_timeout_s=float("inf")), "release.http_timeout_s", "finite"),
-    "kafka-no-servers": (_set(backends__kafka__bootstrap_servers=[]), "bootstrap_servers", "at least 1"),
-    "unknown-key": (_set(thresholdz={}), "thresholdz", "unknown key"),
-    "literal-secret": (_set(backends__postgres__password="hunter2"), "backends.postgres.password", "${ENV_VAR}"),
+    **_cases(Path(__file__).with_name("bad_environments.yaml")),
     "secret-default-prod": (
         lambda d: _prod(_set(backends__vault__token="${NOVA_GATE_SURELY_UNSET_1:-root}")(d)),
         "backends",
@@ -283,6 +235,155 @@ def test_bad_attestations(case, tmp_path):
     assert key in str(err.value) and message in str(err.value), str(err.value)
 
 
+ATTESTATION_FILE_CASES: dict[str, tuple[str, str, str]] = {
+    "alias-bomb": (_alias_bomb(), "line", "alias"),
+    "not-a-list": ("attestations: {item: PRE-DOC-2}\n", "attestations", "expected a list"),
+    "other-top-key": ("attestationz: []\n", "attestationz", "unknown key"),
+    "entry-not-mapping": ("attestations: [PRE-DOC-2]\n", "attestations[0]", "expected a mapping"),
+    "duplicate-key": ("attestations:\n  - {item: PRE-DOC-2, item: PRE-DOC-1}\n", "line", "duplicate key"),
+    "invalid-yaml": ("attestations: [\n", "line", "invalid YAML"),
+    "no-item": ("attestations:\n  - {by: jane.doe, at: 2026-01-01T00:00:00Z, note: ok}\n", "item", "required"),
+    "python-tag": ("attestations: !!python/object/apply:os.system ['id']\n", "line", "invalid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ATTESTATION_FILE_CASES))
+def test_bad_attestation_files(case, tmp_path):
+    text, key, message = ATTESTATION_FILE_CASES[case]
+    path = tmp_path / "attestations.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as err:
+        load_attestations(path, known_items=IDS)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:") and key in msg and message in msg and "\n" not in msg, msg
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario files (the simulator's): the same file:key: reason, exit 2 from `sandbox history`
+# --------------------------------------------------------------------------------------------
+def _at(*path: str, value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Set one key of a scenario (keys may hold dots: version labels)."""
+
+    def apply(doc: dict[str, Any]) -> dict[str, Any]:
+        node = doc
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+        return doc
+
+    return apply
+
+
+GOOD_SCENARIO: dict[str, Any] = yaml.safe_load((ROOT / "sandbox" / "scenarios" / "bad-canary.yaml").read_text())
+SCENARIO_CASES: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str, str]] = {
+    "error-pct-150": (_at("defaults", "v1.0.0", "error_pct", value=150), "error_pct", "less than or equal to 100"),
+    "error-pct-negative": (_at("defaults", "v0.9.0", "error_pct", value=-1), "error_pct", "greater than or equal to 0"),
+    "p95-above-p99": (
+        _at("defaults", "v1.0.0", "p95_ms", value=900),
+        "defaults.v1.0.0",
+        "percentiles must not decrease",
+    ),
+    "p50-zero": (_at("defaults", "v1.0.0", "p50_ms", value=0), "p50_ms", "greater than 0"),
+    "rps-infinite": (_at("defaults", "v1.0.0", "rps", value=float("inf")), "rps", "finite"),
+    "rps-text": (_at("defaults", "v1.0.0", "rps", value="lots"), "rps", "valid number"),
+    "cpu-500": (_at("defaults", "v1.0.0", "cpu_pct", value=500), "cpu_pct", "less than or equal to 100"),
+    "lag-negative": (_at("defaults", "kafka", "lag", value=-5), "defaults.kafka.lag", "greater than or equal to 0"),
+    "absent-yes": (_at("defaults", "v1.0.0", "absent", value="yes"), "absent", "valid boolean"),
+    "unknown-parameter": (
+        _at("defaults", "v1.0.0", "errors_pct", value=3),
+        "defaults.v1.0.0.errors_pct",
+        "unknown key",
+    ),
+    "unknown-top-key": (_set(windows="24h"), "windows", "unknown key"),
+    "unknown-service": (
+        _at("services", "search", value={"v1.0.0": {"rps": 1}}),
+        "services",
+        "unknown service 'search'",
+    ),
+    "segment-typo": (
+        _at("services", "all", "v1.0.0", "segments", value=[{"from": "-10m", "eror_pct": 2.5}]),
+        "services.all.v1.0.0.segments[0].eror_pct",
+        "unknown key",
+    ),
+    "segment-backwards": (
+        _at("services", "all", "v1.0.0", "segments", value=[{"from": "-5m", "to": "-10m", "error_pct": 2.5}]),
+        "segments[0]",
+        "'to' must be after 'from'",
+    ),
+    "segment-before-window": (
+        _at("services", "all", "v1.0.0", "segments", value=[{"from": "-3d", "to": "-2d", "error_pct": 9}]),
+        "segments[0].to",
+        "before the window starts",
+    ),
+    "segment-bad-offset": (
+        _at("services", "all", "v1.0.0", "segments", value=[{"from": "ten minutes ago", "error_pct": 9}]),
+        "segments[0].from",
+        "not a duration",
+    ),
+    "segments-not-list": (
+        _at("services", "all", "v1.0.0", "segments", value={"from": "-5m"}),
+        "segments",
+        "valid list",
+    ),
+    "window-a-year": (_set(window="365d"), "window", "31 days"),
+    "window-words": (_set(window="all day"), "window", "not a duration"),
+    "window-negative": (_set(window="-1h"), "window", "must be positive"),
+    "step-one-second": (_set(step="1s"), "step", "shorter than the scrape interval"),
+    "step-over-window": (_set(window="1h", step="2h", fine_window="30m"), "step", "longer than the window"),
+    "fine-window-over-window": (_set(window="1h", fine_window="2h"), "fine_window", "longer than the window"),
+    "noise-text": (_set(noise="yes"), "noise", "valid boolean"),
+    "seed-float": (_set(seed=1.5), "seed", "valid integer"),
+    "name-newline": (_set(name="bad\nDECISION: PROCEED"), "name", "invalid scenario name"),
+    "version-traversal": (
+        lambda d: {**d, "defaults": {**d["defaults"], "../../x": {"rps": 1}}},
+        "defaults",
+        "invalid version label",
+    ),
+    "defaults-list": (_set(defaults=[1, 2]), "defaults", "valid dictionary"),
+}
+SCENARIO_TEXT_CASES: dict[str, tuple[str | bytes, str, str]] = {
+    "alias-bomb": (_alias_bomb(), "line", "alias"),
+    "not-a-mapping": ("- just\n- a list\n", "<root>", "expected a mapping"),
+    "duplicate-key": ("name: a\nname: b\n", "line", "duplicate key"),
+    "invalid-yaml": ("defaults: {v1.0.0: [\n", "line", "invalid YAML"),
+    "python-tag": ("name: !!python/object/apply:os.system ['id']\n", "line", "invalid YAML"),
+    "not-utf8": (b"name: \xff\xfe\n", "<file>", "cannot read"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCENARIO_CASES))
+def test_bad_scenario(case, tmp_path):
+    from nova_gate.sandbox import scenario
+
+    change, key, message = SCENARIO_CASES[case]
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(change(copy.deepcopy(GOOD_SCENARIO)), allow_unicode=True))
+    with pytest.raises(scenario.ScenarioError) as err:
+        scenario.read(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}:") and key in err.value.key and message in err.value.reason, text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("case", sorted(SCENARIO_TEXT_CASES))
+def test_bad_scenario_text(case, tmp_path):
+    from nova_gate.sandbox import scenario
+
+    raw, key, message = SCENARIO_TEXT_CASES[case]
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(raw) if isinstance(raw, bytes) else path.write_text(raw)
+    with pytest.raises(scenario.ScenarioError) as err:
+        scenario.read(path)
+    assert key in err.value.key and message in err.value.reason, str(err.value)
+
+
+def test_every_committed_scenario_is_valid():
+    from nova_gate.sandbox import scenario
+
+    for path in sorted((ROOT / "sandbox" / "scenarios").glob("*.yaml")):
+        assert scenario.read(path)["defaults"], path
+
+
 # --------------------------------------------------------------------------------------------
 # The real commands: exit code, one-line message, no traceback, no hang, never PROCEED
 # --------------------------------------------------------------------------------------------
@@ -294,6 +395,12 @@ def _waive_everything(tmp_path: Path) -> Path:
     ]
     path.write_text(yaml.safe_dump({"waivers": entries}))
     return path
+
+
+def _scenario_with(tmp_path: Path, change: Callable[[dict[str, Any]], dict[str, Any]]) -> str:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(change(copy.deepcopy(GOOD_SCENARIO))))
+    return str(path)
 
 
 def _env_with(tmp_path: Path, **changes: Any) -> str:
@@ -341,6 +448,33 @@ CLI_CASES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
         "invalid version",
     ),
     "verify-missing": (lambda t: [*NOVA, "verify", str(t / "nothing.json")], 1, "cannot read"),
+    # invalid scenarios stop before anything is loaded (the sandbox dir is a temp dir all the same)
+    "history-error-150": (
+        lambda t: [*NOVA, "sandbox", "history", _scenario_with(t, _at("defaults", "v1.0.0", "error_pct", value=150))],
+        2,
+        "error_pct: Input should be less than or equal to 100",
+    ),
+    "history-alias-bomb": (
+        lambda t: [*NOVA, "sandbox", "history", str((t / "b.yaml").write_text(_alias_bomb(20)) and t / "b.yaml")],
+        2,
+        "alias",
+    ),
+    "history-unknown-name": (lambda t: [*NOVA, "sandbox", "history", "no-such-scenario"], 2, "no such scenario"),
+    "attest-alias-bomb-file": (
+        lambda t: [
+            *NOVA,
+            "attest",
+            "PRE-DOC-2",
+            "--by",
+            "jane",
+            "--note",
+            "x",
+            "--file",
+            str((t / "a.yaml").write_text(_alias_bomb()) and t / "a.yaml"),
+        ],
+        2,
+        "alias",
+    ),
 }
 
 
@@ -348,7 +482,8 @@ CLI_CASES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
 def test_bad_command_line(case, tmp_path):
     make, code, message = CLI_CASES[case]
     argv = make(tmp_path)
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env={**os.environ})
+    env = {**os.environ, "NOVA_GATE_SANDBOX_DIR": str(tmp_path / "sandbox")}  # never the shared sandbox
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == code, out[-2000:]
     assert message in out, out[-2000:]
@@ -357,6 +492,9 @@ def test_bad_command_line(case, tmp_path):
 
 
 def test_corpus_size():
-    size = len(ENV_CASES) + len(RAW_CASES) + 2 + 6 + len(WAIVER_CASES) + 2 + len(ATTESTATION_CASES) + len(CLI_CASES)
+    size = (
+        len(ENV_CASES) + len(RAW_CASES) + 2 + 6 + len(WAIVER_CASES) + 2 + len(ATTESTATION_CASES)
+        + len(ATTESTATION_FILE_CASES) + len(SCENARIO_CASES) + len(SCENARIO_TEXT_CASES) + len(CLI_CASES)
+    )  # fmt: skip
     print(f"bad-input corpus: {size} inputs")
     assert size >= 60

@@ -6,10 +6,12 @@ import socket
 import time
 from typing import Any
 
+import httpx
 import pytest
 
-from nova_gate.config import Release, Service
-from nova_gate.rules.http import (
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http.facts import HttpAnswer, NotAnswered
+from nova_gate.backends.http.rules import (
     all_healthy,
     endpoint_healthy,
     feed_served,
@@ -19,8 +21,8 @@ from nova_gate.rules.http import (
     probes_healthy,
     registered,
 )
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.http import HttpAnswer, HttpSource, SmokeFlow
+from nova_gate.backends.http.source import HttpSource, SmokeFlow
+from nova_gate.config import Release, Service
 from nova_gate.verdict import Label
 
 
@@ -47,11 +49,11 @@ def test_endpoint_healthy() -> None:
 def test_probes_and_rollup() -> None:
     assert probes_healthy("s", ans(), ans()).label is Label.PASS
     assert probes_healthy("s", ans(), ans(503)).label is Label.FAIL
-    assert (
-        all_healthy([endpoint_healthy("a", "health", ans()), endpoint_healthy("b", "health", ans(500))]).label
-        is Label.FAIL
-    )
-    assert all_healthy([]).label is Label.INCONCLUSIVE
+    assert all_healthy({"a": ans(), "b": ans()}).label is Label.PASS
+    assert all_healthy({"a": ans(), "b": ans(500)}).label is Label.FAIL
+    down = all_healthy({"a": ans(), "b": NotAnswered("b health", "http: connect refused")})
+    assert down.label is Label.FAIL and "b health: http: connect refused" in down.reason
+    assert all_healthy({}).label is Label.INCONCLUSIVE
 
 
 @pytest.mark.parametrize(
@@ -108,21 +110,17 @@ def test_unreachable_service_is_a_source_error_in_bounded_time() -> None:
     src.close()
 
 
-def test_smoke_flow_stops_at_failed_registration() -> None:
-    class Fake(HttpSource):
-        def request(
-            self,
-            method: str,
-            url: str,
-            *,
-            json_body: Any = None,
-            token: str | None = None,
-            what: str | None = None,
-        ) -> HttpAnswer:
-            return HttpAnswer(method, url, 503, {"error": "database unavailable"}, 0.0)
+def test_smoke_flow_reports_facts_and_the_rules_judge_every_step() -> None:
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "database unavailable"})
 
-    flow = SmokeFlow(Fake(release(1)))
+    flow = SmokeFlow(HttpSource(release(1), client=httpx.Client(transport=httpx.MockTransport(unavailable))))
     assert registered(flow.register()).label is Label.FAIL
-    with pytest.raises(SourceError, match="registration failed"):
-        flow.login()
+    assert logged_in(flow.login()).label is Label.FAIL  # no exception from the flow: a fact
+    feed = flow.feed()
+    assert isinstance(feed, NotAnswered) and "no access token (HTTP 503)" in feed.reason
+    verdict = feed_served(feed)
+    assert verdict.label is Label.FAIL and "feed: not sent" in verdict.reason
+    sent = message_sent(flow.conversation(), flow.message(), flow.content)
+    assert sent.label is Label.FAIL and "not sent" in sent.reason
     assert "password" not in str(flow.evidence())

@@ -7,20 +7,17 @@ import time
 
 import pytest
 
-from nova_gate.config import Registry
-from nova_gate.rules.registry import (
-    DOCKER_MANIFEST,
-    OCI_INDEX,
-    index_platforms,
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.registry.config import Registry
+from nova_gate.backends.registry.facts import DOCKER_MANIFEST, OCI_INDEX, index_platforms, match_platform
+from nova_gate.backends.registry.rules import (
     latest_matches,
     manifest_valid,
-    match_platform,
     platform_in_index,
     retention,
     tag_present,
 )
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.registry import RegistrySource
+from nova_gate.backends.registry.source import RegistrySource
 from nova_gate.verdict import Label
 
 
@@ -105,3 +102,22 @@ def test_unreachable_registry_is_a_source_error_in_bounded_time() -> None:
         src.manifest("nova-auth-service", "v1.0.0", head=True)
     assert time.monotonic() - started < 10
     src.close()
+
+
+def test_image_valid_decides_index_and_manifest_in_the_rule() -> None:
+    from nova_gate.backends.registry.facts import ImageFacts, ManifestFacts
+    from nova_gate.backends.registry.rules import image_valid
+
+    body = {"schemaVersion": 2, "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+            "digest": "sha256:c"}, "layers": [{"digest": "sha256:l"}]}  # fmt: skip
+    config = {"os": "linux", "architecture": "amd64"}
+    plain = ManifestFacts("r", "v1", 200, DOCKER_MANIFEST, "sha256:m", body)
+    assert image_valid("r", "v1", ImageFacts(plain, None, plain, config), "linux/amd64").label is Label.PASS
+    index = ManifestFacts("r", "v1", 200, OCI_INDEX, "sha256:i", {})
+    missing = image_valid("r", "v1", ImageFacts(index, {"linux/arm64": "sha256:a"}, None, None), "linux/amd64")
+    assert missing.label is Label.FAIL and "index has no linux/amd64" in missing.reason
+    child = ManifestFacts("r", "sha256:a", 200, DOCKER_MANIFEST, "sha256:a", body)
+    found = ImageFacts(index, {"linux/amd64": "sha256:a"}, child, config)
+    assert image_valid("r", "v1", found, "linux/amd64").label is Label.PASS
+    no_config = ImageFacts(index, {"linux/amd64": "sha256:a"}, child, None)
+    assert image_valid("r", "v1", no_config, "linux/amd64").label is Label.FAIL
