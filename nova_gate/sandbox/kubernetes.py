@@ -862,12 +862,99 @@ def ensure_nodes() -> None:
     set_node_allocatable(NODE_ALLOCATABLE)
 
 
+#: the gates' identity: examples/kubernetes/rbac.yaml (ServiceAccount nova-gate/nova-gate bound to
+#: the get/list/watch ClusterRole nova-gate-reader), its token written as a kubeconfig of its own
+GATES_NAMESPACE = "nova-gate"
+GATES_SERVICE_ACCOUNT = "nova-gate"
+GATES_KUBECONFIG = "gates.kubeconfig"
+#: lifetime of the gates' token; a sandbox start (or ``ensure_gates_identity``) requests a new one
+GATES_TOKEN_TTL_S = 7 * 24 * 3600
+
+
+def gates_kubeconfig_path() -> Path:
+    """The gates' kubeconfig (environments/sandbox.yaml ``backends.kubernetes.kubeconfig``)."""
+    return state_dir() / "kube" / GATES_KUBECONFIG
+
+
+def _rbac_docs() -> list[dict[str, Any]]:
+    import yaml
+
+    from nova_gate.config import project_root
+
+    text = (project_root() / "examples" / "kubernetes" / "rbac.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def request_token(namespace: str, service_account: str, ttl_s: int, audiences: list[str] | None = None) -> str:
+    """A bound ServiceAccount token (TokenRequest API), requested with the admin identity."""
+    from kubernetes import client
+
+    spec = client.V1TokenRequestSpec(audiences=audiences or [], expiration_seconds=ttl_s)
+    answer = _core().create_namespaced_service_account_token(
+        service_account, namespace, client.AuthenticationV1TokenRequest(spec=spec), _request_timeout=15
+    )
+    return str(answer.status.token)
+
+
+def token_kubeconfig(path: Path, token: str, user: str = "nova-gate") -> Path:
+    """A kubeconfig for the sandbox's API server that authenticates with ``token`` only (mode 0600)."""
+    import yaml
+
+    pki = state_dir() / "kube" / "pki"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "nova-sandbox", "cluster": {"server": API_URL, "certificate-authority": str(pki / "ca.crt")}}
+        ],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": "nova-sandbox", "user": user}}],
+        "current-context": user,
+    }
+    tmp = path.with_suffix(".partial")
+    tmp.write_text(yaml.safe_dump(doc))
+    tmp.chmod(0o600)
+    tmp.rename(path)
+    return path
+
+
+def ensure_gates_identity() -> Path:
+    """Apply the example RBAC (idempotent), request the gates' token and write their kubeconfig.
+
+    The gates read the cluster with this ServiceAccount only; the admin kubeconfig stays with the
+    sandbox's own release steps (canary, scale, rollout, rollback) and faults.
+    """
+    from kubernetes import client, utils
+    from kubernetes.client.exceptions import ApiException
+
+    api = _api()
+    for doc in _rbac_docs():
+        try:
+            utils.create_from_dict(api, doc)
+        except utils.FailToCreateError as exc:
+            if any(_status(e) != 409 for e in exc.api_exceptions):
+                raise SandboxError(f"kubernetes: applying examples/kubernetes/rbac.yaml: {exc}") from exc
+            if doc["kind"] == "ClusterRole":  # keep the rules equal to the example's
+                rbac: Any = client.RbacAuthorizationV1Api(api)
+                rbac.replace_cluster_role(doc["metadata"]["name"], doc, _request_timeout=15)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            token = request_token(GATES_NAMESPACE, GATES_SERVICE_ACCOUNT, GATES_TOKEN_TTL_S)
+            break
+        except ApiException as exc:
+            if _status(exc) != 404 or time.monotonic() > deadline:
+                raise SandboxError(f"kubernetes: TokenRequest for {GATES_SERVICE_ACCOUNT}: {_status(exc)}") from exc
+            time.sleep(0.5)
+    return token_kubeconfig(gates_kubeconfig_path(), token)
+
+
 class Kubernetes(Component):
     name = "kubernetes"
 
     def __init__(self, root: Path | None = None) -> None:
         super().__init__(root)
-        self.dir = self.root / "kube"  # environments/sandbox.yaml: ../.sandbox/kube/kubeconfig
+        self.dir = self.root / "kube"  # admin: kube/kubeconfig; the gates: kube/gates.kubeconfig
         self.bin = bin_dir()
         self.pki = self.dir / "pki"
 
@@ -959,6 +1046,7 @@ class Kubernetes(Component):
         self._spawn_kwok()
         wait_for(self._default_sa_ready, "controller-manager (default service account)", 60)
         ensure_nodes()
+        ensure_gates_identity()
         reset_release(wait=True)
 
     def _spawn_kwok(self) -> None:
@@ -1010,7 +1098,10 @@ class Kubernetes(Component):
             return Health(False, API_URL, self.pids(), f"listing pods: {str(exc)[:160]}")
         ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
         ok = bool(pods) and len(ready) == len(pods) and len(self.pids()) == 5
-        return Health(ok, API_URL, self.pids(), f"{len(ready)}/{len(pods)} pods ready in {NAMESPACE}")
+        detail = f"{len(ready)}/{len(pods)} pods ready in {NAMESPACE}"
+        if not gates_kubeconfig_path().is_file():
+            ok, detail = False, f"{detail}; the gates' kubeconfig {GATES_KUBECONFIG} is missing (start again)"
+        return Health(ok, API_URL, self.pids(), detail)
 
     def reset(self) -> None:
         super().reset()

@@ -1,0 +1,155 @@
+"""The gates' identities on the sandbox are read-only for real, and the gates pass with only them.
+
+Each backend's identity comes from ``environments/sandbox.yaml`` — what every gate run uses — and is
+tried against the real server: reads work, writes are refused by the server itself (RBAC, the
+registry's token scopes, ...). Wrong credentials give a one-line FAIL naming the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nova_gate.config import load_environment
+from nova_gate.sandbox import kubernetes as kube
+from nova_gate.sandbox.base import state_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+KUBE_ITEMS = ["PRE-CFG-1", "PRE-INF-1", "PRE-INF-7"]  # the preflight items that read Kubernetes
+
+
+def _env() -> Any:
+    return load_environment("sandbox").env
+
+
+# -- Kubernetes -----------------------------------------------------------------------------------
+def kubectl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = kube.bin_dir() / "kubectl"
+    assert binary.exists(), f"kubectl is built with the sandbox's control plane: {binary}"
+    return subprocess.run(
+        [str(binary), f"--kubeconfig={config}", "--request-timeout=20s", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def gates_kubeconfig() -> Path:
+    cfg = _env().backends.kubernetes
+    assert cfg is not None and cfg.kubeconfig is not None
+    return Path(cfg.kubeconfig)
+
+
+def test_the_gates_kubeconfig_is_a_service_account_token_not_the_admin() -> None:
+    path = gates_kubeconfig()
+    assert path.name == kube.GATES_KUBECONFIG and path.stat().st_mode & 0o077 == 0
+    doc = yaml.safe_load(path.read_text())
+    (user,) = doc["users"]
+    assert set(user["user"]) == {"token"}, "no client certificate: the admin identity is a certificate"
+    who = kubectl(path, "auth", "whoami", "-o", "json")
+    assert who.returncode == 0, who.stderr
+    info = json.loads(who.stdout)["status"]["userInfo"]
+    assert info["username"] == f"system:serviceaccount:{kube.GATES_NAMESPACE}:{kube.GATES_SERVICE_ACCOUNT}"
+    assert "system:masters" not in info.get("groups", [])
+
+
+def test_kubernetes_gates_identity_reads_and_cannot_write() -> None:
+    config = gates_kubeconfig()
+    ok = kubectl(config, "get", "pods,deployments,services", "-n", kube.NAMESPACE, "-o", "name")
+    assert ok.returncode == 0 and "pod/" in ok.stdout and "deployment.apps/" in ok.stdout, ok.stderr
+    deployment = ok.stdout.split("deployment.apps/")[1].split()[0]
+    denied = {
+        "patch": kubectl(
+            config, "patch", "deployment", deployment, "-n", kube.NAMESPACE, "--type=merge",
+            "-p", '{"metadata": {"labels": {"touched": "yes"}}}',
+        ),
+        "create": kubectl(config, "create", "configmap", "x", "-n", kube.NAMESPACE),
+        "scale": kubectl(config, "scale", "deployment", deployment, "-n", kube.NAMESPACE, "--replicas=0"),
+        "delete": kubectl(config, "delete", "pod", "--all", "-n", kube.NAMESPACE, "--dry-run=server"),
+        "secrets": kubectl(config, "get", "secrets", "-n", kube.NAMESPACE),
+        "escalate": kubectl(config, "create", "clusterrolebinding", "x", "--clusterrole=cluster-admin",
+                            f"--serviceaccount={kube.GATES_NAMESPACE}:{kube.GATES_SERVICE_ACCOUNT}"),
+    }  # fmt: skip
+    for verb, r in denied.items():
+        assert r.returncode != 0 and "forbidden" in r.stderr.lower(), f"{verb} was not forbidden: {r.stdout} {r.stderr}"
+
+
+def test_kubernetes_gates_pass_with_the_gates_identity(gate_run: Any) -> None:
+    """The sandbox environment as it is (the gates' kubeconfig): every preflight Kubernetes item PASSes."""
+    run = gate_run(KUBE_ITEMS, "--env=sandbox")
+    assert run.decision["decision"] == "PARTIAL", run.explain()
+    assert run.labels() == dict.fromkeys(KUBE_ITEMS, "PASS"), run.explain()
+
+
+@pytest.mark.parametrize("case", ["unknown-token", "expired-token", "untrusted-ca"])
+def test_kubernetes_wrong_credentials_fail_in_one_line(case: str, gate_run: Any, env_file: Any, tmp_path: Path) -> None:
+    doc = yaml.safe_load(gates_kubeconfig().read_text())
+    if case == "unknown-token":
+        doc["users"][0]["user"]["token"] = "not-a-token-" + "x" * 20
+    elif case == "expired-token":
+        doc["users"][0]["user"]["token"] = _expired_token(doc["users"][0]["user"]["token"])
+    else:
+        doc["clusters"][0]["cluster"]["certificate-authority"] = str(_untrusted_ca(tmp_path))
+    bad = tmp_path / "bad.kubeconfig"
+    bad.write_text(yaml.safe_dump(doc))
+    bad.chmod(0o600)
+    run = gate_run(["PRE-INF-7"], env_file=env_file({"backends.kubernetes.kubeconfig": str(bad)}), timeout=120)
+    assert run.labels() == {"PRE-INF-7": "FAIL"}, run.explain()
+    reasons = run.decision["reasons"]["PRE-INF-7"]
+    assert reasons and all("\n" not in r for r in reasons) and "Traceback" not in run.output
+    text = " ".join(reasons)
+    assert "kubernetes" in text.lower()
+    want = ("TLS", "certificate", "SSL") if case == "untrusted-ca" else ("unauthorised", "401", "Unauthorized")
+    assert any(w in text for w in want), text
+    assert "eyJ" not in run.output and "not-a-token" not in run.output
+
+
+def _untrusted_ca(tmp_path: Path) -> Path:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not the sandbox CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    path = tmp_path / "untrusted-ca.crt"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def _expired_token(token: str) -> str:
+    """The gates' real token with its times moved an hour into the past, re-signed with the API
+    server's own service-account key: a genuine token that expired (TokenRequest's minimum is 10 min)."""
+    import base64
+    import time
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    header, payload, _ = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    now = int(time.time())
+    claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
+    signing_input = f"{header}.{b64(json.dumps(claims).encode())}"
+    key = serialization.load_pem_private_key((state_dir() / "kube" / "pki" / "sa.key").read_bytes(), None)
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    return f"{signing_input}.{b64(signature)}"
