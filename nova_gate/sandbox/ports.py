@@ -15,6 +15,7 @@ VAULT = 58201  # local stand-in for HashiCorp Vault's KV v2 API
 S3 = 58202  # local stand-in for the S3 REST API (SigV4-checked)
 ALERT_SINK = 59095  # local stand-in for Slack and PagerDuty webhooks
 REGISTRY = 55000
+REGISTRY_TOKEN = 55001  # the registry's token server (Docker's token authentication)
 KAFKA_BROKERS = (59192, 59193, 59194)
 KAFKA_CONTROLLERS = (59292, 59293, 59294)
 OPENSEARCH_HTTP = 59200
