@@ -186,100 +186,36 @@ def build_all() -> float:
 # Certificates and kubeconfigs
 # ==============================================================================================
 def _pki(pki: Path) -> None:
-    """A self-signed CA, the API server's serving cert and client certs (written once)."""
-    if (pki / "admin.crt").exists():
-        return
-    import datetime as dt
-    import ipaddress
+    """The cluster's own CA (its trust domain, as in a real cluster), serving and client certs.
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    Made by nova_gate/sandbox/pki.py like every other sandbox certificate; kept while valid.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    pki.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    from nova_gate.sandbox.pki import LocalCA
 
-    def key_pem(key: object) -> bytes:
-        return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+    ca = LocalCA(pki, "nova-sandbox-kube-ca")
+    hosts = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "127.0.0.1", SERVICE_IP)
+    ca.server("apiserver", hosts, common_name="kube-apiserver")
+    ca.server("kubelet", hosts, common_name="kwok-kubelet")
+    ca.client("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",))
+    ca.client("controller-manager", "system:kube-controller-manager")
+    ca.client("scheduler", "system:kube-scheduler")
+    ca.client("kwok", "kwok-controller", ("system:masters",))
+    ca.client("admin", "nova-sandbox-admin", ("system:masters",))
+    if not (pki / "sa.key").exists():  # the service-account signing key: tokens outlive a restart
+        sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = sa.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-
-    def write(name: str, data: bytes, mode: int = 0o644) -> None:
-        path = pki / name
-        path.write_bytes(data)
-        path.chmod(mode)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nova-sandbox-kube-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    write("ca.crt", ca.public_bytes(serialization.Encoding.PEM))
-    write("ca.key", key_pem(ca_key), 0o600)
-
-    def issue(name: str, cn: str, orgs: tuple[str, ...] = (), server: bool = False) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
-        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                    if server
-                    else [ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
+        (pki / "sa.key").write_bytes(key)
+        (pki / "sa.key").chmod(0o600)
+        (pki / "sa.pub").write_bytes(
+            sa.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.DNSName("localhost"),
-                        x509.DNSName("kubernetes"),
-                        x509.DNSName("kubernetes.default"),
-                        x509.DNSName("kubernetes.default.svc"),
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.IPAddress(ipaddress.ip_address(SERVICE_IP)),
-                    ]
-                ),
-                critical=False,
-            )
-        cert = builder.sign(ca_key, hashes.SHA256())
-        write(f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM))
-        write(f"{name}.key", key_pem(key), 0o600)
-
-    issue("apiserver", "kube-apiserver", server=True)
-    issue("kubelet", "kwok-kubelet", server=True)
-    issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",))
-    issue("controller-manager", "system:kube-controller-manager")
-    issue("scheduler", "system:kube-scheduler")
-    issue("kwok", "kwok-controller", ("system:masters",))
-    issue("admin", "nova-sandbox-admin", ("system:masters",))
-    sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    write("sa.key", key_pem(sa), 0o600)
-    write(
-        "sa.pub",
-        sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
-    )
 
 
 def _kubeconfig(path: Path, pki: Path, user: str) -> None:
