@@ -41,7 +41,8 @@ from nova_gate.sandbox.base import (
     wait_for,
     wait_port,
 )
-from nova_gate.sandbox.registry_token import make_signer, user_entry
+from nova_gate.sandbox.pki import sandbox_ca
+from nova_gate.sandbox.registry_token import user_entry
 
 BINARY = "/usr/bin/docker-registry"
 URL = f"http://{ports.HOST}:{ports.REGISTRY}"
@@ -260,7 +261,7 @@ class Registry(Component):
                     f"    realm: {TOKEN_REALM}",
                     f"    service: {TOKEN_SERVICE}",
                     f"    issuer: {TOKEN_ISSUER}",
-                    f"    rootcertbundle: {self.dir / 'token-signer.crt'}",
+                    f"    rootcertbundle: {sandbox_ca().ensure()}",
                     "health:",
                     "  storagedriver:",
                     "    enabled: true",
@@ -273,9 +274,8 @@ class Registry(Component):
         return path
 
     def _token_server(self) -> None:
-        key, cert = self.dir / "token-signer.key", self.dir / "token-signer.crt"
-        if not (key.exists() and cert.exists()):
-            make_signer(key, cert)
+        signer = sandbox_ca().issue("registry-token-signer", "nova-sandbox-registry-token", key_type="rsa")
+        key, cert = signer.key, signer.cert
         users = {
             GATES_USER: user_entry(gates_password(), {f"{PREFIX}*": ["pull"]}),
             RELEASE_USER: user_entry(release_password(self.root), {"*": ["pull", "push", "delete"]}),

@@ -2,7 +2,7 @@
 
 ``GET /token?service=S&scope=repository:NAME:pull,push`` with basic credentials answers
 ``{"token", "access_token", "expires_in", "issued_at"}``: an RS256 JWT (``x5c`` header: the signing
-certificate, which the registry trusts through ``auth.token.rootcertbundle``) whose ``access``
+certificate, issued by the sandbox's CA, which the registry trusts as ``auth.token.rootcertbundle``) whose ``access``
 claim holds what was asked for *and* granted to that user — the gates' user gets ``pull`` only, the
 sandbox's release user ``pull,push,delete``. Unknown users and wrong passwords get 401; asking for
 more than granted is not an error, the token just carries less (as the specification says), and the
@@ -40,35 +40,6 @@ def user_entry(password: str, grants: dict[str, list[str]]) -> dict[str, Any]:
     """One user of the users file: a salted PBKDF2 hash (never the password) and repository grants."""
     salt = secrets.token_hex(8)
     return {"salt": salt, "pbkdf2": password_hash(password, salt), "grants": grants}
-
-
-def make_signer(key_path: Path, cert_path: Path, common_name: str = "nova-sandbox-registry-token") -> None:
-    """An RSA key and a self-signed certificate for it (the registry's rootcertbundle)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 class TokenIssuer:
