@@ -153,3 +153,171 @@ def _expired_token(token: str) -> str:
     key = serialization.load_pem_private_key((state_dir() / "kube" / "pki" / "sa.key").read_bytes(), None)
     signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
     return f"{signing_input}.{b64(signature)}"
+
+
+# -- Kafka ----------------------------------------------------------------------------------------
+def _kafka_admin(**kwargs: Any) -> Any:
+    from kafka import KafkaAdminClient
+
+    from nova_gate.sandbox import kafka as sk
+
+    return KafkaAdminClient(
+        **{**sk.client_kwargs(sk.GATES_USER), **kwargs}, request_timeout_ms=10_000, bootstrap_timeout_ms=6_000
+    )
+
+
+def test_kafka_gates_identity_reads_and_cannot_write() -> None:
+    from kafka import KafkaProducer, TopicPartition
+    from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+    from kafka.errors import ClusterAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
+
+    from nova_gate.sandbox import kafka as sk
+
+    admin = _kafka_admin()
+    try:
+        assert {t.name for t in sk.TOPICS} <= set(admin.list_topics())
+        assert admin.describe_topics(["messages"])[0]["error_code"] == 0
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "messages")])
+        assert "retention.ms" in str(configs)
+        assert admin.list_group_offsets("feed-service-consumer")
+        assert admin.list_partition_offsets({TopicPartition("messages", 0): -1})
+        with pytest.raises(TopicAuthorizationFailedError):
+            admin.create_topics([NewTopic("nova-gate-must-not-exist", 1, 1)], timeout_ms=10_000)
+        with pytest.raises(KafkaError):
+            admin.delete_topics(["messages"], timeout_ms=10_000)
+        altered = ConfigResource(ConfigResourceType.TOPIC, "messages", {"retention.ms": "1000"})
+        answer = admin.alter_configs([altered])
+        assert "TopicAuthorizationFailed" in str(answer) or "error_code=29" in str(answer) or "29" in str(answer)
+    finally:
+        admin.close()
+    for idempotent, error in ((False, TopicAuthorizationFailedError), (True, ClusterAuthorizationFailedError)):
+        producer = KafkaProducer(
+            **sk.client_kwargs(sk.GATES_USER),
+            enable_idempotence=idempotent,
+            max_block_ms=8_000,
+            request_timeout_ms=8_000,
+        )
+        try:
+            with pytest.raises(KafkaError) as caught:
+                producer.send("messages", b"must not be written").get(timeout=15)
+            assert error.__name__ in repr(caught.value) or isinstance(caught.value, error), repr(caught.value)
+        finally:
+            producer.close(timeout=5)
+    # nothing was changed: the topic is still there with its retention
+    with sk.admin_client() as super_admin:
+        assert "nova-gate-must-not-exist" not in super_admin.list_topics()
+        assert "604800000" in str(super_admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "messages")]))
+
+
+# kafka-python leaves the sockets of a failed bootstrap to the garbage collector
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning")
+@pytest.mark.parametrize("case", ["wrong-password", "unknown-user", "untrusted-ca", "plaintext"])
+def test_kafka_refuses_wrong_credentials_fast(case: str) -> None:
+    import gc
+    import time
+
+    from kafka.errors import KafkaError
+
+    from nova_gate.sandbox.pki import untrusted_ca
+
+    change: dict[str, Any] = {
+        "wrong-password": {"sasl_plain_password": "wrong-password-for-the-proof"},
+        "unknown-user": {"sasl_plain_username": "nobody"},
+        "untrusted-ca": {"ssl_cafile": str(untrusted_ca().ensure())},
+        "plaintext": {"security_protocol": "PLAINTEXT", "sasl_mechanism": None},
+    }[case]
+    started = time.monotonic()
+    with pytest.raises(KafkaError):
+        _kafka_admin(**change).list_topics()
+    assert time.monotonic() - started < 20
+    gc.collect()  # the leaked sockets' warnings belong to this test, not the next one
+
+
+# -- Registry -------------------------------------------------------------------------------------
+def test_registry_gates_identity_pulls_and_cannot_push() -> None:
+    from nova_gate.sandbox import registry as sr
+
+    repo = sr.repository("feed-service")
+    with sr.RegistryClient(username=sr.GATES_USER) as gates:
+        assert {"v0.9.0", "v1.0.0", "latest"} <= set(gates.tags(repo))
+        assert gates.get_manifest(repo, "v1.0.0")
+        image = sr.build_image("feed-service", "v0.9.0")
+        with pytest.raises(sr.SandboxError, match="401"):
+            gates.put_manifest(repo, "pushed-by-the-gates", image["manifest"])
+        with pytest.raises(sr.SandboxError, match="401"):
+            gates._check(gates.http.post(f"/v2/{repo}/blobs/uploads/"), "start upload", 202)
+        digest = gates.manifest_digest(repo, "v0.8.0")
+        assert digest
+        with pytest.raises(sr.SandboxError, match="401"):
+            gates._check(gates.http.delete(f"/v2/{repo}/manifests/{digest}"), "delete", 202)
+    with sr.RegistryClient() as release:
+        assert "pushed-by-the-gates" not in release.tags(repo)
+        assert "v0.8.0" in release.tags(repo)
+
+
+def _registry_token(exp_offset_s: int, signer: str = "registry-token-signer") -> str:
+    import base64
+    import time
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from nova_gate.sandbox import registry as sr
+    from nova_gate.sandbox.pki import sandbox_ca, untrusted_ca
+
+    ca = sandbox_ca() if signer == "registry-token-signer" else untrusted_ca()
+    pair = ca.issue("registry-token-signer", "nova-sandbox-registry-token", key_type="rsa")
+    cert = base64.b64encode(_der(pair.cert.read_bytes())).decode()
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    now = int(time.time())
+    claims = {
+        "iss": sr.TOKEN_ISSUER, "sub": sr.GATES_USER, "aud": sr.TOKEN_SERVICE, "iat": now - 600,
+        "nbf": now - 600, "exp": now + exp_offset_s, "jti": "proof",
+        "access": [{"type": "repository", "name": sr.repository("feed-service"), "actions": ["pull"]}],
+    }  # fmt: skip
+    header = {"typ": "JWT", "alg": "RS256", "x5c": [cert]}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    key: Any = serialization.load_pem_private_key(pair.key.read_bytes(), None)
+    return f"{signing_input}.{b64(key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()))}"
+
+
+def _der(pem: bytes) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("case", ["valid", "expired", "foreign-signer", "garbage"])
+def test_registry_checks_the_token_itself(case: str) -> None:
+    """The registry (not the client) refuses an expired token, one signed outside its trust, junk."""
+    import httpx
+
+    from nova_gate.sandbox import registry as sr
+
+    token = {
+        "valid": lambda: _registry_token(300),
+        "expired": lambda: _registry_token(-60),
+        "foreign-signer": lambda: _registry_token(300, signer="untrusted"),
+        "garbage": lambda: "not-a-token",
+    }[case]()
+    resp = httpx.get(
+        f"{sr.URL}/v2/{sr.repository('feed-service')}/tags/list",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert resp.status_code == (200 if case == "valid" else 401), resp.text[:200]
+
+
+def test_registry_wrong_password_is_unauthorised_in_one_line() -> None:
+    from nova_gate.registry_auth import RegistryAuthError
+    from nova_gate.sandbox import registry as sr
+
+    client = sr.RegistryClient(username=sr.GATES_USER, password="wrong-password-for-the-proof")
+    with client, pytest.raises(RegistryAuthError) as caught:
+        client.tags(sr.repository("feed-service"))
+    message = str(caught.value)
+    assert "unauthorised" in message and "\n" not in message and "wrong-password" not in message
