@@ -16,6 +16,7 @@ from nova_gate.sandbox.base import Component, Fault, SandboxError, state_dir, wr
 COMPONENTS: dict[str, str] = {
     "release": "release:Release",
     "saas": "saas:SaasStandIns",
+    "s3": "s3:S3",
     "postgres": "postgres:Postgres",
     "redis": "redis:RedisServers",
     "clickhouse": "clickhouse:ClickHouse",
