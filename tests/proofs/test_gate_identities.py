@@ -321,3 +321,97 @@ def test_registry_wrong_password_is_unauthorised_in_one_line() -> None:
         client.tags(sr.repository("feed-service"))
     message = str(caught.value)
     assert "unauthorised" in message and "\n" not in message and "wrong-password" not in message
+
+
+def test_kubernetes_gates_pass_with_an_exec_credential_plugin(gate_run: Any, env_file: Any, tmp_path: Path) -> None:
+    """A kubeconfig whose user is an exec plugin (as EKS' ``aws eks get-token``) works as kubectl's does."""
+    import sys
+
+    doc = yaml.safe_load(gates_kubeconfig().read_text())
+    token = doc["users"][0]["user"].pop("token")
+    plugin = tmp_path / "token-plugin.py"
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    plugin.write_text(
+        "import json, pathlib\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',\n"
+        f"    'status': {{'token': pathlib.Path({str(token_file)!r}).read_text()}}}}))\n"
+    )
+    doc["users"][0]["user"]["exec"] = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "command": sys.executable,
+        "args": [str(plugin)],
+        "interactiveMode": "Never",
+    }
+    config = tmp_path / "exec.kubeconfig"
+    config.write_text(yaml.safe_dump(doc))
+    config.chmod(0o600)
+    run = gate_run(["PRE-INF-7"], env_file=env_file({"backends.kubernetes.kubeconfig": str(config)}))
+    assert run.labels() == {"PRE-INF-7": "PASS"}, run.explain()
+    assert token not in run.output
+
+
+# -- S3 (moto with IAM enforcement) ---------------------------------------------------------------
+def _denied(call: Any) -> bool:
+    import botocore.exceptions
+
+    from nova_gate import aws
+
+    try:
+        call()
+    except botocore.exceptions.ClientError as exc:
+        return aws.is_unauthorised(exc)
+    return False
+
+
+def test_s3_gates_identity_reads_and_cannot_write() -> None:
+    from nova_gate.sandbox import s3 as ss
+
+    gates = ss.client(profile=ss.GATES)
+    for bucket in ss.BUCKETS:
+        gates.head_bucket(Bucket=bucket)
+        assert gates.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+        assert json.loads(gates.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert _denied(lambda: gates.put_object(Bucket="nova-media", Key="smoke/by-the-gates", Body=b"x"))
+    assert _denied(lambda: gates.put_object(Bucket="nova-media", Key="anywhere", Body=b"x"))
+    assert _denied(lambda: gates.delete_bucket_policy(Bucket="nova-media"))
+    assert _denied(lambda: gates.delete_public_access_block(Bucket="nova-media"))
+
+
+def test_s3_smoke_identity_writes_only_under_its_prefix() -> None:
+    from nova_gate.sandbox import s3 as ss
+
+    smoke = ss.client(profile=ss.SMOKE)
+    key = f"{ss.SMOKE_PREFIX}proof-object"
+    smoke.put_object(Bucket=ss.SMOKE_BUCKET, Key=key, Body=b"smoke")
+    smoke.delete_object(Bucket=ss.SMOKE_BUCKET, Key=key)
+    assert _denied(lambda: smoke.put_object(Bucket=ss.SMOKE_BUCKET, Key="outside-the-prefix", Body=b"x"))
+    assert _denied(lambda: smoke.put_object(Bucket="nova-cdn-origin", Key=key, Body=b"x"))
+
+
+def test_s3_web_identity_role_through_the_credential_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nova_gate import aws
+    from nova_gate.sandbox import s3 as ss
+
+    for name, value in ss.aws_environment(ss.CI_ROLE).items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    settings = aws.AwsSettings(region=ss.REGION, endpoint=ss.ENDPOINT)
+    credentials = aws.session(settings).get_credentials()
+    assert credentials.method == "assume-role-with-web-identity" and credentials.token
+    ci = aws.client("s3", settings)
+    ci.head_bucket(Bucket="nova-media")
+    assert _denied(lambda: ci.put_object(Bucket="nova-media", Key="smoke/x", Body=b"x"))
+
+
+def test_s3_wrong_secret_and_unknown_key_are_refused() -> None:
+    from nova_gate import aws
+    from nova_gate.sandbox import s3 as ss
+
+    key, _ = ss.profile_keys(ss.GATES)
+    for key_id, secret in ((key, "wrong-secret-for-the-proof"), ("AKIANOSUCHKEY0000000", "x")):
+        settings = aws.AwsSettings(
+            region=ss.REGION, endpoint=ss.ENDPOINT, access_key_id=key_id, secret_access_key=secret
+        )
+        assert _denied(lambda s=settings: aws.client("s3", s).head_bucket(Bucket="nova-media"))
