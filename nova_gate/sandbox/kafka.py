@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nova_gate.backends.kafka.source import import_kafka
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
     Fault,
@@ -52,7 +53,6 @@ from nova_gate.sandbox.base import (
 )
 from nova_gate.sandbox.jvm import JvmComponent, java_command
 from nova_gate.sandbox.pki import sandbox_ca
-from nova_gate.sources.kafka import import_kafka
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "384m"
