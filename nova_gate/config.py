@@ -406,7 +406,7 @@ def _is_local_sandbox(env: Environment) -> bool:
         if url is not None:
             endpoints.append(url.url)
     if b.s3 is not None:
-        endpoints.append(b.s3.endpoint)
+        endpoints.append(b.s3.endpoint or "https://s3.amazonaws.com")
     return all(_LOOPBACK.match(e.strip()) for e in endpoints)
 
 

@@ -9,7 +9,7 @@ The registry is locked the way GHCR, Harbor or ECR lock theirs: ``auth: token``.
 server (``registry_token.py``, port 55001) hands out JWTs after Docker's token specification; the
 gates' user (``nova-gate``, environments/sandbox.yaml) gets ``pull`` only, the sandbox's own release
 steps push and delete as ``nova-release`` (a random password kept in .sandbox/registry/). Every
-client here answers the ``WWW-Authenticate: Bearer`` challenge with ``nova_gate.registry_auth``.
+client here answers the ``WWW-Authenticate: Bearer`` challenge with ``nova_gate.backends.registry.auth``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from nova_gate.registry_auth import RegistryAuthError, RegistryTokenAuth
+from nova_gate.backends.registry.auth import RegistryAuthError, RegistryTokenAuth
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
     Component,

@@ -313,7 +313,7 @@ def test_registry_checks_the_token_itself(case: str) -> None:
 
 
 def test_registry_wrong_password_is_unauthorised_in_one_line() -> None:
-    from nova_gate.registry_auth import RegistryAuthError
+    from nova_gate.backends.registry.auth import RegistryAuthError
     from nova_gate.sandbox import registry as sr
 
     client = sr.RegistryClient(username=sr.GATES_USER, password="wrong-password-for-the-proof")

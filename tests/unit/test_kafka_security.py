@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from pydantic import SecretStr
 
-from nova_gate import kafka_security as ks
+from nova_gate.backends.kafka import security as ks
 
 
 def test_plaintext_by_default() -> None:

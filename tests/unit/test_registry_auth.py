@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from nova_gate.registry_auth import (
+from nova_gate.backends.registry.auth import (
     EcrAuth,
     RegistryAuthError,
     RegistryTokenAuth,

@@ -2,6 +2,10 @@
 
 Manifests are requested with Accept headers for Docker schema2 and OCI manifests and indexes, so
 the registry answers the manifest as it was pushed (no schema1 down-conversion).
+
+Authentication follows the registry's challenge (``auth.py``): Docker's token flow (Bearer, the
+credentials go to the token server only), Basic, or — an ECR host without a password — ECR's
+GetAuthorizationToken through the AWS credential chain.
 """
 
 from __future__ import annotations
@@ -48,9 +52,17 @@ class RegistrySource(Source):
         import httpx
 
         if self._http is None:
-            auth = None
-            if self.cfg.username and self.cfg.password is not None:
-                auth = httpx.BasicAuth(self.cfg.username, self.cfg.password.get_secret_value())
+            from urllib.parse import urlsplit
+
+            from nova_gate.backends.registry.auth import EcrAuth, RegistryTokenAuth, ecr_region
+
+            auth: httpx.Auth
+            ecr = ecr_region(urlsplit(self.cfg.url).netloc)
+            if self.cfg.password is None and ecr is not None:
+                auth = EcrAuth(ecr[1], ecr[0], timeout_s=self.cfg.timeout_s)
+            else:
+                password = self.cfg.password.get_secret_value() if self.cfg.password is not None else None
+                auth = RegistryTokenAuth(self.cfg.username, password)
             self._http = httpx.Client(
                 base_url=self.cfg.url.rstrip("/"),
                 timeout=self.cfg.timeout_s,
@@ -72,7 +84,7 @@ class RegistrySource(Source):
         with self.call(what):
             resp = (self.http.head if head else self.http.get)(path, headers=headers)
         if resp.status_code in (401, 403):
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code} (credentials refused)")
+            raise SourceError(self.backend, what, f"unauthorised: HTTP {resp.status_code} (credentials refused)")
         if resp.status_code >= 500:
             raise SourceError(self.backend, what, f"HTTP {resp.status_code}")
         return resp
