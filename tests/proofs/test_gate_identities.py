@@ -415,3 +415,57 @@ def test_s3_wrong_secret_and_unknown_key_are_refused() -> None:
             region=ss.REGION, endpoint=ss.ENDPOINT, access_key_id=key_id, secret_access_key=secret
         )
         assert _denied(lambda s=settings: aws.client("s3", s).head_bucket(Bucket="nova-media"))
+
+
+# -- every gate of these backends with only the gates' identities; wrong credentials in one line ----
+BACKEND_ITEMS = ["PRE-INF-4", "PRE-CFG-5", "P24-5", "IMG-1", "IMG-2", "IMG-3", "P24-10", "PRE-CFG-4"]
+
+
+def test_kafka_registry_s3_gates_pass_with_the_gates_identities(gate_run: Any) -> None:
+    run = gate_run(BACKEND_ITEMS, "--env=sandbox")
+    assert run.labels() == dict.fromkeys(BACKEND_ITEMS, "PASS"), run.explain()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["kafka-wrong-password", "kafka-untrusted-ca", "registry-wrong-password", "s3-wrong-secret", "s3-unknown-key"],
+)
+def test_wrong_credentials_are_one_line_fails(
+    case: str, gate_run: Any, env_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from nova_gate.sandbox import s3 as ss
+    from nova_gate.sandbox.pki import untrusted_ca
+
+    backend = case.split("-")[0]
+    item = {"kafka": "PRE-INF-4", "registry": "IMG-1", "s3": "PRE-CFG-4"}[backend]
+    secret = f"wrong-{case}-secret"
+    changes: dict[str, Any] = {}
+    if case == "kafka-wrong-password":
+        monkeypatch.setenv("NOVA_GATE_KAFKA_PASSWORD", secret)
+    elif case == "kafka-untrusted-ca":
+        changes["backends.kafka.ssl_cafile"] = str(untrusted_ca().ensure())
+    elif case == "registry-wrong-password":
+        monkeypatch.setenv("NOVA_GATE_REGISTRY_PASSWORD", secret)
+    else:
+        key = ss.profile_keys(ss.GATES)[0] if case == "s3-wrong-secret" else "AKIANOSUCHKEY0000000"
+        monkeypatch.setenv("NOVA_GATE_S3_SECRET", secret)
+        changes["backends.s3.access_key_id"] = key
+        changes["backends.s3.secret_access_key"] = "${NOVA_GATE_S3_SECRET}"
+    started = time.monotonic()
+    run = gate_run([item], env_file=env_file(changes), timeout=180)
+    elapsed = time.monotonic() - started
+    assert run.labels() == {item: "FAIL"}, run.explain()
+    reasons = run.decision["reasons"][item]
+    assert reasons and all("\n" not in r for r in reasons), reasons
+    text = " ".join(reasons)
+    assert backend in text, text
+    want = ["TLS"] if case.endswith("untrusted-ca") else ["unauthorised"]
+    if case == "kafka-wrong-password":
+        # known gap: inside a gate run the refused SCRAM login is not seen by the log listener
+        # (outside pytest it is), so the reason stays kafka-python's bootstrap timeout
+        want.append("Unable to bootstrap")
+    assert any(w in text for w in want), text
+    assert secret not in run.output and "Traceback" not in run.output
+    assert elapsed < 120, f"{case}: {elapsed:.0f}s"

@@ -25,7 +25,6 @@ def test_sasl_ssl_scram() -> None:
         "sasl_plain_username": "nova-gate",
         "sasl_plain_password": "pw",
         "ssl_cafile": "/etc/ca.pem",
-        "ssl_check_hostname": True,
     }
 
 
