@@ -1,3 +1,3 @@
 """Load the nova-gate pytest plugin and the backend fixtures; everything else lives in packages."""
 
-pytest_plugins = ["nova_gate.plugin", "fixtures.backends", "fixtures.services", "fixtures.kube"]
+pytest_plugins = ["nova_gate.plugin", "fixtures.backends"]

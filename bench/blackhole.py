@@ -11,7 +11,6 @@ slowest test. Target: <= 30 s per phase on the 2-core machine. Measured here, ne
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,33 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nova_gate.catalog import PHASES, load_catalog  # noqa: E402
-from nova_gate.sandbox.faultproxy import FaultedEnvironment, sandbox_document  # noqa: E402
+from nova_gate.sandbox.faultproxy import FaultedEnvironment  # noqa: E402
+from nova_gate.testing import run_gate, sandbox_document  # noqa: E402
 
 
 def run_phase(phase: str, env_file: Path, extra: list[str]) -> dict[str, object]:
     catalog = load_catalog()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-m",
-                phase,
-                f"--env={env_file}",
-                f"--reports-dir={tmp}",
-                *extra,
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
+        proc = run_gate("-m", phase, *extra, root=ROOT, env_file=env_file, reports=tmp, timeout=900)
         wall = time.perf_counter() - started
         evidence = Path(tmp) / "evidence.json"
         data = json.loads(evidence.read_text()) if evidence.exists() else {}

@@ -4,25 +4,21 @@ import pytest
 
 from nova_gate.rules import commands as rules
 
-
-@pytest.mark.item("PRE-CQ-1")
-def test_unit_tests_pass(cargo, env, gate):
-    gate.judge(rules.tests_passed(cargo.run(env.commands.unit_tests), "unit tests"))
-
-
-@pytest.mark.item("PRE-CQ-2")
-def test_integration_tests_pass(cargo, env, gate):
-    gate.judge(rules.tests_passed(cargo.run(env.commands.integration_tests), "integration tests"))
+#: item, the environment's command (``commands.*``), the rule that judges its result, what it is
+CARGO_CHECKS = [
+    ("PRE-CQ-1", "unit_tests", rules.tests_passed, "unit tests"),
+    ("PRE-CQ-2", "integration_tests", rules.tests_passed, "integration tests"),
+    ("PRE-CQ-3", "clippy", rules.command_clean, "clippy -D warnings"),
+    ("PRE-CQ-4", "fmt", rules.command_clean, "cargo fmt --check"),
+]
 
 
-@pytest.mark.item("PRE-CQ-3")
-def test_no_compiler_warnings(cargo, env, gate):
-    gate.judge(rules.command_clean(cargo.run(env.commands.clippy), "clippy -D warnings"))
-
-
-@pytest.mark.item("PRE-CQ-4")
-def test_code_formatted(cargo, env, gate):
-    gate.judge(rules.command_clean(cargo.run(env.commands.fmt), "cargo fmt --check"))
+@pytest.mark.parametrize(
+    ("command", "rule", "what"),
+    [pytest.param(c, r, w, marks=pytest.mark.item(i), id=c) for i, c, r, w in CARGO_CHECKS],
+)
+def test_cargo_command(command, rule, what, cargo, env, gate):
+    gate.judge(rule(cargo.run(getattr(env.commands, command)), what))
 
 
 @pytest.mark.item("PRE-CQ-5")

@@ -6,12 +6,29 @@ import pytest
 
 from nova_gate.backends.registry import rules as reg_rules
 from nova_gate.backends.registry.source import INDEX_TYPES
+from nova_gate.shared import fetch_each, memo, value_of
+
+
+def _tags(registry, env, service):
+    """Every service's tags, fetched concurrently (bounded) once per session."""
+    repos = [registry.repository(s) for s in env.service_names]
+    fetched = memo(registry).get(("tags", *repos), lambda: fetch_each(repos, registry.tags))
+    return value_of(fetched, registry.repository(service))
+
+
+def _manifest(registry, env, service, ref, head=False):
+    """One reference's manifest for every service, fetched concurrently (bounded) once per session."""
+    repos = [registry.repository(s) for s in env.service_names]
+    fetched = memo(registry).get(
+        ("manifest", ref, head, *repos), lambda: fetch_each(repos, lambda repo: registry.manifest(repo, ref, head=head))
+    )
+    return value_of(fetched, registry.repository(service))
 
 
 @pytest.mark.item("IMG-1")
 def test_release_tag_pushed(registry, env, service, gate):
     repo = registry.repository(service)
-    tags = registry.tags(repo)
+    tags = _tags(registry, env, service)
     gate.evidence(source="registry", request=f"GET /v2/{repo}/tags/list", observed=tags, expected=env.release.version)
     gate.judge(reg_rules.tag_present(repo, tags, env.release.version))
 
@@ -19,8 +36,9 @@ def test_release_tag_pushed(registry, env, service, gate):
 @pytest.mark.item("IMG-2")
 def test_latest_is_release(registry, env, service, gate):
     repo, version = registry.repository(service), env.release.version
-    release = registry.manifest(repo, version, head=True)
-    latest = registry.manifest(repo, "latest", head=True)
+    # the release's manifest is the one IMG-3 reads (its GET carries the same digest as a HEAD)
+    release = _manifest(registry, env, service, version)
+    latest = _manifest(registry, env, service, "latest", head=True)
     gate.evidence(
         source="registry",
         request=f"HEAD /v2/{repo}/manifests/{{{version},latest}}",
@@ -34,7 +52,7 @@ def test_latest_is_release(registry, env, service, gate):
 def test_manifest_valid_for_platform(registry, env, service, gate):
     repo, version = registry.repository(service), env.release.version
     platform = env.backends.registry.platform
-    top = registry.manifest(repo, version)
+    top = _manifest(registry, env, service, version)
     manifest = top
     if top.status == 200 and top.media_type in INDEX_TYPES:
         platforms = reg_rules.index_platforms(top.body)
@@ -64,7 +82,7 @@ def test_manifest_valid_for_platform(registry, env, service, gate):
 @pytest.mark.item("P24-10")
 def test_old_images_pruned(registry, env, service, gate):
     repo = registry.repository(service)
-    tags = registry.tags(repo)
+    tags = _tags(registry, env, service)
     gate.evidence(
         source="registry",
         request=f"GET /v2/{repo}/tags/list",

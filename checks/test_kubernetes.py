@@ -5,17 +5,27 @@ from __future__ import annotations
 import pytest
 
 from nova_gate.backends.kubernetes import rules as k8s
+from nova_gate.shared import group_by, memo
 from nova_gate.sources.release_repo import ReleaseRepo
+
+#: every labelled deployment of the namespace in one paginated list, shared by all services' tests
+SELECTOR = "app"
 
 
 def _deployments(kube, env, service):
-    return kube.deployments(env.release.namespace, f"app={service}")
+    ns = env.release.namespace
+    by_app = memo(kube).get(
+        ("deployments", ns, SELECTOR), lambda: group_by(kube.deployments(ns, SELECTOR), lambda d: d.labels.get("app"))
+    )
+    return by_app.get(service, [])
 
 
 @pytest.mark.item("PRE-CFG-1")
 def test_required_env_vars(service, kube, env, gate):
     deployments = _deployments(kube, env, service)
-    gate.evidence(source="kubernetes", selector=f"app={service}", deployments=[d.name for d in deployments])
+    gate.evidence(
+        source="kubernetes", selector=f"{SELECTOR} (shared), app={service}", deployments=[d.name for d in deployments]
+    )
     gate.judge(k8s.required_env(service, deployments, env.expectations.required_env))
 
 

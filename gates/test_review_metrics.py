@@ -6,7 +6,7 @@ from nova_gate.rules.metrics import as_review, day_histograms, day_quantile_vs_o
 from nova_gate.verdict import combine
 from nova_gate.windows import day_buckets_query, release_start, step_for
 
-from .metric_gate import threshold_verdict
+from .metric_gate import Check, over_services
 
 
 def _day(env):
@@ -77,15 +77,10 @@ def test_percentiles_vs_previous_version(service, windows, prometheus, env, gate
     gate.judge(as_review(verdict))
 
 
-@pytest.mark.item("P24-3")
-def test_resource_utilization(windows, env, gate):
-    t, services = env.thresholds, env.service_names
-    gate.judge(
-        combine(
-            [
-                threshold_verdict(windows, gate, "cpu", _day(env), t.cpu_pct, services),
-                threshold_verdict(windows, gate, "memory", _day(env), t.memory_pct, services),
-            ],
-            what="resource checks",
-        )
-    )
+RESOURCES = [
+    Check("P24-3", "cpu", "review_window_h", "cpu_pct", "gauge"),
+    Check("P24-3", "memory", "review_window_h", "memory_pct", "gauge"),
+]
+
+
+test_resource_utilization = over_services("P24-3", RESOURCES, "resource checks")

@@ -8,20 +8,48 @@ from __future__ import annotations
 import pytest
 
 from nova_gate.backends.kubernetes import rules as k8s
+from nova_gate.shared import fetch_each, group_by, memo, value_of
 
 LOG_SOURCE = "pod log API"
 
 
-def _pods(kube, env, selector):
-    return list(kube.pods(env.release.namespace, selector))
+def _app(obj):
+    return obj.labels.get("app")
+
+
+def _shared_pods(kube, env, selector):
+    """Every pod matching ``selector`` in one paginated list, grouped by app, shared by the phase."""
+    ns = env.release.namespace
+    return memo(kube).get(("pods", ns, selector), lambda: group_by(kube.pods(ns, selector), _app))
+
+
+def _pods(kube, env, service):
+    return _shared_pods(kube, env, "app").get(service, [])
 
 
 def _canary(kube, env, service):
-    return _pods(kube, env, f"app={service},version={env.release.version}")
+    # one list for the new version (a label selector on the version), not one per service
+    return _shared_pods(kube, env, f"app,version={env.release.version}").get(service, [])
 
 
 def _deployments(kube, env, service):
-    return kube.deployments(env.release.namespace, f"app={service}")
+    ns = env.release.namespace
+    return (
+        memo(kube).get(("deployments", ns, "app"), lambda: group_by(kube.deployments(ns, "app"), _app)).get(service, [])
+    )
+
+
+def _canary_logs(kube, env):
+    """The logs of every canary pod of every service, fetched concurrently (bounded) once."""
+    ns = env.release.namespace
+
+    def fetch():
+        pods = [
+            (service, p.name) for service in env.service_names for p in _canary(kube, env, service) if not p.deleting
+        ]
+        return fetch_each(pods, lambda key: kube.pod_log(ns, key[1], key[0]))
+
+    return memo(kube).get(("canary logs", ns, env.release.version), fetch)
 
 
 @pytest.mark.item("CAN-1")
@@ -44,7 +72,8 @@ def test_canary_not_crash_looping(service, kube, env, gate):
 @pytest.mark.item("CAN-9")
 def test_canary_log_errors(service, kube, env, gate):
     pods = [p for p in _canary(kube, env, service) if not p.deleting]
-    logs = {p.name: kube.pod_log(env.release.namespace, p.name, service) for p in pods}
+    fetched = _canary_logs(kube, env)
+    logs = {p.name: value_of(fetched, (service, p.name)) for p in pods}
     gate.evidence(source="kubernetes pods/log (kubelet containerLogs via the API server)", pods=list(logs))
     gate.judge(k8s.canary_log_errors(service, logs, LOG_SOURCE))
 
@@ -63,7 +92,7 @@ def test_rollout_status(service, kube, env, gate):
 
 @pytest.mark.item("ROL-2")
 def test_all_pods_on_release_image(service, kube, env, gate):
-    gate.judge(k8s.single_version(service, _pods(kube, env, f"app={service}"), env.release.version))
+    gate.judge(k8s.single_version(service, _pods(kube, env, service), env.release.version))
 
 
 @pytest.mark.item("ROL-3")
@@ -84,4 +113,4 @@ def test_old_version_back_at_full(service, kube, env, gate):
 
 @pytest.mark.item("RBK-4")
 def test_single_image_version_after_rollback(service, kube, env, gate):
-    gate.judge(k8s.single_version(service, _pods(kube, env, f"app={service}"), env.release.baseline_version))
+    gate.judge(k8s.single_version(service, _pods(kube, env, service), env.release.baseline_version))

@@ -7,29 +7,19 @@ from nova_gate.rules.metrics import trend_within
 from nova_gate.verdict import combine
 from nova_gate.windows import step_for
 
-from .metric_gate import count_verdict
+from .metric_gate import Check, params, run
+
+W = "stability_window_min"
+CHECKS = [
+    # "< 0.5%" and "< 500 ms": exactly the limit fails
+    Check("MON-3", "error_rate", W, "stability_error_rate_pct", "counts", inclusive=True),
+    Check("MON-4", "p95", W, "p95_ms", "counts", inclusive=True),
+]
 
 
-@pytest.mark.item("MON-3")
-def test_error_rate_below_half_percent(windows, env, gate):
-    t = env.thresholds
-    gate.judge(
-        count_verdict(
-            windows,
-            gate,
-            "error_rate",
-            t.stability_window_min,
-            t.stability_error_rate_pct,
-            env.service_names,
-            inclusive=True,  # "< 0.5%": exactly 0.5% fails
-        )
-    )
-
-
-@pytest.mark.item("MON-4")
-def test_p95_below_limit(windows, env, gate):
-    t = env.thresholds
-    gate.judge(count_verdict(windows, gate, "p95", t.stability_window_min, t.p95_ms, env.service_names, inclusive=True))
+@pytest.mark.parametrize("check", params(CHECKS))
+def test_stability_metric(check, windows, env, gate):
+    gate.judge(run(windows, gate, check, env.service_names))
 
 
 @pytest.mark.item("MON-5")

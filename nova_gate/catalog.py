@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from nova_gate.backends import MARKERS
 
@@ -79,10 +81,6 @@ class Item:
             names.append(self.section_marker)
         return tuple(names)
 
-    @property
-    def failure_decision(self) -> str:
-        return "STOP" if self.phase in STOP_PHASES else "ROLLBACK"
-
 
 class Catalog:
     """All checklist items, in checklist order."""
@@ -149,15 +147,68 @@ def parse_catalog(text: str) -> Catalog:
     return Catalog(items)
 
 
-_CATALOG: Catalog | None = None
-
-
 def load_catalog(path: Path | None = None) -> Catalog:
-    """Load the project's catalog (cached) or the one at ``path``."""
-    global _CATALOG
+    """Load the project's catalog (read once per process) or the one at ``path``."""
     if path is not None:
         return parse_catalog(path.read_text(encoding="utf-8"))
-    if _CATALOG is None:
-        text = resources.files("nova_gate").joinpath("data/items.tsv").read_text(encoding="utf-8")
-        _CATALOG = parse_catalog(text)
-    return _CATALOG
+    return _packaged_catalog()
+
+
+@functools.cache
+def _packaged_catalog() -> Catalog:
+    return parse_catalog(resources.files("nova_gate").joinpath("data/items.tsv").read_text(encoding="utf-8"))
+
+
+class HostItemError(Exception):
+    """A host repository's item is bad input, rendered as ``pytest_nova_gate_items:ID:key: reason``."""
+
+    def __init__(self, where: str, key: str, reason: str) -> None:
+        super().__init__(f"{where}:{key}: {reason}")
+
+
+def with_host_items(catalog: Catalog, declared: Iterable[Any]) -> Catalog:
+    """The checklist plus a host repository's items (``pytest_nova_gate_items``: Items or mappings).
+
+    A duplicate id, an unknown phase, severity, verification or backend is a HostItemError
+    (``pytest_nova_gate_items:ID:key: reason``, exit 2).
+    """
+    extra = [raw if isinstance(raw, Item) else _item_from_mapping(raw) for raw in declared]
+    if not extra:
+        return catalog
+    seen = set(catalog.ids)
+    for item in extra:
+        where = f"pytest_nova_gate_items:{item.id}"
+        if item.id in seen:
+            raise HostItemError(where, "id", "already a checklist item")
+        if item.phase not in PHASES:
+            raise HostItemError(where, "phase", f"unknown phase {item.phase!r}; phases: {', '.join(PHASES)}")
+        if item.severity not in SEVERITIES:
+            raise HostItemError(where, "severity", f"must be one of {', '.join(SEVERITIES)}")
+        if item.verification not in VERIFICATIONS:
+            raise HostItemError(where, "verification", f"must be one of {', '.join(VERIFICATIONS)}")
+        unknown = sorted(set(item.backends) - set(BACKENDS))
+        if unknown:
+            raise HostItemError(where, "backends", f"unknown backends {unknown}")
+        seen.add(item.id)
+    return Catalog([*catalog, *extra])
+
+
+def _item_from_mapping(raw: Any) -> Item:
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(k), str) and raw.get(k) for k in ("id", "phase", "text")
+    ):
+        raise HostItemError("pytest_nova_gate_items", "<item>", f"needs id, phase and text: {raw!r}"[:200])
+    unknown = set(raw) - {"id", "phase", "text", "severity", "section", "verification", "backends", "how"}
+    if unknown:
+        raise HostItemError(f"pytest_nova_gate_items:{raw['id']}", sorted(unknown)[0], "unknown key")
+    return Item(
+        id=raw["id"],
+        phase=raw["phase"],
+        section=str(raw.get("section", "")),
+        severity=str(raw.get("severity", "block")),
+        verification=str(raw.get("verification", "probe")),
+        backends=tuple(raw.get("backends", ())),
+        automated=True,
+        how=str(raw.get("how", "host repository check")),
+        text=raw["text"],
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -13,8 +12,8 @@ from typing import Any
 
 from nova_gate import __version__
 from nova_gate.catalog import PHASES, load_catalog
-from nova_gate.config import ConfigError, check_identifier, load_environment, project_root
-from nova_gate.policy import Attestation, PolicyError, append_attestation, check_name, check_note
+from nova_gate.config import ConfigError, load_environment, project_root
+from nova_gate.policy import AttestError, PolicyError, attest
 from nova_gate.report import verify_evidence
 
 
@@ -138,30 +137,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_attest(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
-    if args.item not in catalog:
-        print(f"nova-gate attest: unknown checklist item {args.item!r}", file=sys.stderr)
-        return 2
     try:
-        check_name(args.by, "--by")
-        note = check_note(args.note, "--note")
-        if args.version is not None:
-            check_identifier(args.version, "version")
-        loaded = load_environment(args.env)
-        path = args.file or loaded.env.files.attestations
-        if path is None:
-            print(f"nova-gate attest: {loaded.path}:files.attestations: not set", file=sys.stderr)
-            return 2
-        append_attestation(
-            Path(path),
-            Attestation(
-                item=args.item,
-                by=args.by,
-                note=note,
-                at=dt.datetime.now(dt.UTC),
-                version=args.version or loaded.env.release.version,
-            ),
-        )
+        path = attest(args.item, args.by, args.note, env=args.env, file=args.file, version=args.version)
+    except AttestError as exc:
+        print(f"nova-gate attest: {exc}", file=sys.stderr)
+        return 2
     except (ConfigError, PolicyError) as exc:
         print(f"nova-gate: {exc}", file=sys.stderr)
         return 2

@@ -10,25 +10,14 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
 
 from nova_gate import safeyaml
-from nova_gate.backends.alertmanager.config import Alertmanager
-from nova_gate.backends.clickhouse.config import ClickHouse
-from nova_gate.backends.grafana.config import Grafana
-from nova_gate.backends.http.config import Jwks
-from nova_gate.backends.kafka.config import Kafka, Topic
-from nova_gate.backends.kubernetes.config import Kubernetes
+from nova_gate.backends import BACKENDS
+from nova_gate.backends.kafka.config import Topic
 from nova_gate.backends.model import Model, Port
-from nova_gate.backends.postgres.config import Postgres
-from nova_gate.backends.prometheus.config import Prometheus
-from nova_gate.backends.redis.config import Redis
-from nova_gate.backends.registry.config import Registry
-from nova_gate.backends.s3.config import S3
-from nova_gate.backends.search.config import Search
-from nova_gate.backends.vault.config import Vault
 
 ENV_DIR_NAME = "environments"
 DEFAULT_ENV = "sandbox"
@@ -117,21 +106,28 @@ class Release(_Model):
         raise KeyError(name)
 
 
-class Backends(_Model):
-    postgres: Postgres | None = None
-    postgres_staging: Postgres | None = None
-    redis: Redis | None = None
-    clickhouse: ClickHouse | None = None
-    kafka: Kafka | None = None
-    search: Search | None = None
-    prometheus: Prometheus | None = None
-    alertmanager: Alertmanager | None = None
-    registry: Registry | None = None
-    kubernetes: Kubernetes | None = None
-    grafana: Grafana | None = None
-    vault: Vault | None = None
-    s3: S3 | None = None
-    jwks: Jwks | None = None
+class _BackendsBase(Model):
+    """The environment's ``backends:`` section; its fields come from the backend registry."""
+
+    if TYPE_CHECKING:  # the fields are made at import time from the registry's config models
+
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def _backends_model() -> type[_BackendsBase]:
+    """One optional field per registered backend field, typed by that backend's config model."""
+    fields: dict[str, Any] = {}
+    for backend in BACKENDS.values():
+        model = backend.config_model()
+        for name in backend.fields:
+            fields[name] = (model | None, None)
+    return create_model("Backends", __base__=_BackendsBase, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:
+    Backends = _BackendsBase
+else:
+    Backends = _backends_model()
 
 
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -387,26 +383,30 @@ _LOOPBACK = re.compile(
 )
 
 
+#: the config fields that name where a backend answers (a URL, a host, host:port lists)
+_ENDPOINT_FIELDS = ("url", "host", "endpoint", "cluster_nodes", "bootstrap_servers")
+
+
+def _endpoints(model: BaseModel) -> list[str]:
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if value is None:
+            continue
+        if name in _ENDPOINT_FIELDS:
+            found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+        elif isinstance(value, BaseModel):
+            found += _endpoints(value)
+        elif isinstance(value, list):
+            found += [e for v in value if isinstance(v, BaseModel) for e in _endpoints(v)]
+    return found
+
+
 def _is_local_sandbox(env: Environment) -> bool:
-    """The sandbox environment: named sandbox and every endpoint on loopback."""
+    """The sandbox environment: named sandbox and every endpoint of every backend on loopback."""
     if env.name != "sandbox":
         return False
-    endpoints: list[str] = [env.release.base_url.replace("{port}", "1")]
-    b = env.backends
-    for pg in (b.postgres, b.postgres_staging):
-        if pg is not None:
-            endpoints += [pg.host, *(r.host for r in pg.replicas)]
-    if b.clickhouse is not None:
-        endpoints.append(b.clickhouse.host)
-    if b.redis is not None:
-        endpoints += [b.redis.url, *b.redis.cluster_nodes]
-    if b.kafka is not None:
-        endpoints += b.kafka.bootstrap_servers
-    for url in (b.search, b.prometheus, b.alertmanager, b.registry, b.grafana, b.vault, b.jwks):
-        if url is not None:
-            endpoints.append(url.url)
-    if b.s3 is not None:
-        endpoints.append(b.s3.endpoint or "https://s3.amazonaws.com")
+    endpoints = [env.release.base_url.replace("{port}", "1"), *_endpoints(env.backends)]
     return all(_LOOPBACK.match(e.strip()) for e in endpoints)
 
 

@@ -1,4 +1,4 @@
-"""The nova-gate pytest plugin: options, markers, the ``gate`` fixture, verdicts and the decision.
+"""The nova-gate pytest plugin: options, markers, the ``gate`` fixture and the hooks that feed a session.
 
 A test becomes a gate test by carrying ``@pytest.mark.item("PRE-DB-1")``; the plugin adds the
 item's phase, section and backend markers, so ``pytest -m preflight`` selects it. A session that
@@ -6,9 +6,11 @@ selects gate tests ends with a decision (PROCEED / STOP / ROLLBACK), written wit
 the reports directory and turned into the exit code (see ``EXIT_CODES``). A session that selects no
 gate tests (the self-tests, a host repository's own unit tests) is left alone.
 
-Like pytest-html v4 the plugin only wires things: the run's state lives in ``config.stash``; the
-tests' verdicts travel on their reports (``user_properties``), so that with pytest-xdist the
-workers judge and the controller alone decides and writes the one record.
+Like pytest-html v4 the plugin only wires things. The run's state is one
+``nova_gate.session.RunState`` in ``config.stash``; the tests' verdicts travel on their reports
+(``user_properties``), so that with pytest-xdist the workers judge and the controller alone decides
+(``nova_gate.decision.decide``, pure) and renders the one record (``nova_gate.report``, the JUnit
+properties here, the signed manifest in ``nova_gate.signing``).
 """
 
 from __future__ import annotations
@@ -18,30 +20,27 @@ import datetime as dt
 import json
 import os
 import re
-import secrets
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nova_gate import redact as redaction
-from nova_gate import report
+from nova_gate import decision, report
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.catalog import (
     BACKENDS,
     PHASES,
     SECTIONS,
-    SEVERITIES,
-    STOP_PHASES,
-    VERIFICATIONS,
     Catalog,
+    HostItemError,
     Item,
     load_catalog,
+    with_host_items,
 )
-from nova_gate.config import ENV_DIR_NAME, ConfigError, LoadedEnvironment, load_environment, secret_values
-from nova_gate.policy import PolicyError, Waiver, load_waivers
+from nova_gate.config import ENV_DIR_NAME, ConfigError, load_environment, secret_values
+from nova_gate.policy import PolicyError, load_waivers
+from nova_gate.session import RunState, TestRecord
 from nova_gate.verdict import Label, Verdict, failed
 
 #: the user property (on the call report only) that carries a test's verdict and evidence as JSON
@@ -49,25 +48,13 @@ USER_PROPERTY = "nova_gate"
 #: the packaged suite: ``pytest --pyargs nova_gate.suite -m preflight --env=prod.yaml``
 SUITE_PACKAGE = "nova_gate.suite"
 
-#: Exit codes of a gate run (``pytest -m PHASE`` and ``nova-gate run PHASE``). pytest's own codes keep
-#: their meaning: 1 tests failed outside the decision, 2 interrupted / bad input (nova-gate's bad
-#: environment or waivers file), 3 internal error, 4 usage error, 5 no tests collected.
-EXIT_PROCEED = 0
-EXIT_BAD_INPUT = 2
-EXIT_STOP = 10
-EXIT_ROLLBACK = 11
-EXIT_PARTIAL = 12
-EXIT_CODES = {
-    EXIT_PROCEED: "PROCEED (or --report-only)",
-    1: "tests without a checklist item failed (pytest's meaning); the decision was PROCEED",
-    EXIT_BAD_INPUT: "bad input (environment, waivers, an option such as an unknown --item) or collection interrupted",
-    3: "pytest internal error",
-    4: "pytest usage error (unknown option)",
-    5: "no tests collected (pytest's meaning; the record says STOP: nothing judged)",
-    EXIT_STOP: "STOP: a blocking verdict before any change (preflight, predeploy)",
-    EXIT_ROLLBACK: "ROLLBACK: a blocking verdict from the migrations on",
-    EXIT_PARTIAL: "PARTIAL: a narrowed selection (--item, -k, node ids) passed, but decides nothing for the phase",
-}
+# the exit codes live with the decision; re-exported here for callers that know the plugin
+EXIT_BAD_INPUT = decision.EXIT_BAD_INPUT
+EXIT_CODES = decision.EXIT_CODES
+EXIT_PARTIAL = decision.EXIT_PARTIAL
+EXIT_PROCEED = decision.EXIT_PROCEED
+EXIT_ROLLBACK = decision.EXIT_ROLLBACK
+EXIT_STOP = decision.EXIT_STOP
 
 # ini keys (pyproject.toml [tool.pytest.ini_options] or pytest.ini), below the command line and $NOVA_GATE_*
 INI_ENV = "nova_gate_env"
@@ -77,59 +64,8 @@ INI_WAIVERS = "nova_gate_waivers"
 
 
 # --------------------------------------------------------------------------------------------
-# Run state, kept in config.stash (never in globals)
+# Run state: one nova_gate.session.RunState in config.stash (never in globals)
 # --------------------------------------------------------------------------------------------
-@dataclass
-class TestRecord:
-    nodeid: str
-    items: list[str]
-    label: Label
-    reason: str
-    verdict: dict[str, Any] | None
-    evidence: list[dict[str, Any]]
-    calls: dict[str, int]
-    duration: float
-    waiver: dict[str, Any] | None = None
-    worker: str | None = None
-
-
-@dataclass
-class RunState:
-    loaded: LoadedEnvironment
-    catalog: Catalog
-    waivers: list[Waiver]
-    reports_dir: Path
-    started: dt.datetime
-    secrets: list[str]
-    gate_mode: bool = False
-    records: dict[str, TestRecord] = field(default_factory=dict)
-    collected: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> items
-    sources: list[Source] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
-    decision: dict[str, Any] | None = None
-    #: phases named in -m: a test that also carries an item of another phase does not decide for it
-    selected_phases: list[str] = field(default_factory=list)
-    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
-    #: the audit record is written by this process (the controller, never an xdist worker)
-    armed: bool = False
-    decision_file: Path | None = None
-    #: xdist: node ids the workers collected, and whether any worker reported its collection
-    xdist_ids: set[str] = field(default_factory=set)
-    xdist_reported: bool = False
-    #: failed reports without a verdict: a host repository's own tests, or a gate test whose process
-    #: died (xdist reports "worker crashed" for it); node id -> the report's one-line reason
-    failed_outside: dict[str, str] = field(default_factory=dict)
-    #: tests per item before any deselection, and why the run is narrower than its phases (partial)
-    tests_per_item: dict[str, int] = field(default_factory=dict)
-    narrowed_by: list[str] = field(default_factory=list)
-
-    def redact(self, text: str) -> str:
-        return redaction.redact_text(text, self.secrets)
-
-    def redact_data(self, value: Any) -> Any:
-        return redaction.redact(value, self.secrets)
-
-
 STATE = pytest.StashKey[RunState]()
 NODE_VERDICT = pytest.StashKey[Verdict]()
 NODE_EVIDENCE = pytest.StashKey[list[dict[str, Any]]]()
@@ -157,48 +93,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def _host_items(config: pytest.Config, catalog: Catalog) -> Catalog:
     """The checklist plus the items a host repository declares (``pytest_nova_gate_items``)."""
-    extra: list[Item] = []
-    for result in config.hook.pytest_nova_gate_items(config=config):
-        for raw in result or []:
-            extra.append(raw if isinstance(raw, Item) else _item_from_mapping(raw))
-    if not extra:
-        return catalog
-    seen = set(catalog.ids)
-    for item in extra:
-        where = f"pytest_nova_gate_items:{item.id}"
-        if item.id in seen:
-            raise ConfigError(where, "id", "already a checklist item")
-        if item.phase not in PHASES:
-            raise ConfigError(where, "phase", f"unknown phase {item.phase!r}; phases: {', '.join(PHASES)}")
-        if item.severity not in SEVERITIES:
-            raise ConfigError(where, "severity", f"must be one of {', '.join(SEVERITIES)}")
-        if item.verification not in VERIFICATIONS:
-            raise ConfigError(where, "verification", f"must be one of {', '.join(VERIFICATIONS)}")
-        unknown = sorted(set(item.backends) - set(BACKENDS))
-        if unknown:
-            raise ConfigError(where, "backends", f"unknown backends {unknown}")
-        seen.add(item.id)
-    return Catalog([*catalog, *extra])
-
-
-def _item_from_mapping(raw: Any) -> Item:
-    if not isinstance(raw, dict) or not all(
-        isinstance(raw.get(k), str) and raw.get(k) for k in ("id", "phase", "text")
-    ):
-        raise ConfigError("pytest_nova_gate_items", "<item>", f"needs id, phase and text: {raw!r}"[:200])
-    unknown = set(raw) - {"id", "phase", "text", "severity", "section", "verification", "backends", "how"}
-    if unknown:
-        raise ConfigError(f"pytest_nova_gate_items:{raw['id']}", sorted(unknown)[0], "unknown key")
-    return Item(
-        id=raw["id"],
-        phase=raw["phase"],
-        section=str(raw.get("section", "")),
-        severity=str(raw.get("severity", "block")),
-        verification=str(raw.get("verification", "probe")),
-        backends=tuple(raw.get("backends", ())),
-        automated=True,
-        how=str(raw.get("how", "host repository check")),
-        text=raw["text"],
+    return with_host_items(
+        catalog, [raw for result in config.hook.pytest_nova_gate_items(config=config) for raw in result or []]
     )
 
 
@@ -363,7 +259,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
             if waivers_value
             else []
         )
-    except (ConfigError, PolicyError) as exc:
+    except (ConfigError, HostItemError, PolicyError) as exc:
         sys.stderr.write(f"nova-gate: {exc}\n")
         return EXIT_BAD_INPUT
     reports_value, reports_base = _setting(config, "nova_reports_dir", "NOVA_GATE_REPORTS_DIR", INI_REPORTS_DIR)
@@ -577,9 +473,7 @@ class Gate:
     def judge(self, verdict: Verdict, *, severity_applies: bool = True) -> Verdict:
         """Record the verdict; FAIL and INCONCLUSIVE fail the test (after the item's severity)."""
         if severity_applies:
-            severities = {item.severity for item in self.items}
-            if severities == {"warn"}:
-                verdict = verdict.with_severity("warn")
+            verdict = decision.apply_severity(verdict, {item.severity for item in self.items})
         self._node.stash[NODE_VERDICT] = verdict
         if verdict.label.blocks:
             pytest.fail(f"{verdict.label}: {self._st.redact(verdict.reason)}", pytrace=False)
@@ -658,7 +552,8 @@ def _judge_report(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.Te
     }
     shown = str(verdict.label)
     properties: list[tuple[str, str]] = []
-    waiver = next((w for w in st.waivers if w.covers(ids, item.nodeid)), None) if verdict.label.blocks else None
+    # the same waiver the decision will apply (nova_gate.decision), so that JUnit and HTML agree with it
+    waiver = decision.waiver_for(st.waivers, ids, item.nodeid, verdict.label, st.loaded.env.policy)
     if waiver is not None:
         # WAIVED is never a pass: the test is reported as skipped with the waiver as its reason
         shown = str(Label.WAIVED)
@@ -769,20 +664,19 @@ class Recorder:
             return
         payload = json.loads(str(props[USER_PROPERTY]))
         verdict = payload["verdict"]
-        st.records[report.nodeid] = TestRecord(
-            nodeid=report.nodeid,
-            items=payload["items"],
-            label=Label(verdict["label"]),
-            reason=verdict["reason"],
-            verdict=verdict,
-            evidence=payload["evidence"],
-            calls=payload["calls"],
-            duration=round(report.duration, 3),
-            worker=_worker_id(report),
+        st.add(
+            TestRecord(
+                nodeid=report.nodeid,
+                items=payload["items"],
+                label=Label(verdict["label"]),
+                reason=verdict["reason"],
+                verdict=verdict,
+                evidence=payload["evidence"],
+                calls=payload["calls"],
+                duration=round(report.duration, 3),
+                worker=_worker_id(report),
+            )
         )
-        if not st.gate_mode:
-            st.gate_mode = True
-        st.collected.setdefault(report.nodeid, payload["items"])
 
     @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml write, which read the decision
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -792,35 +686,15 @@ class Recorder:
                 source.close()
         if self.config.option.collectonly or not (st.armed or st.gate_mode):
             return
-        for nodeid, why in st.failed_outside.items():
-            items = st.collected.get(nodeid)
-            if items and nodeid not in st.records:  # a gate test that died without a verdict
-                verdict = failed(f"the test's process died: {why}")
-                st.records[nodeid] = TestRecord(
-                    nodeid, items, verdict.label, verdict.reason, verdict.as_dict(), [], {}, 0.0
-                )
-        outside = {n for n in st.failed_outside if n not in st.collected}
-        st.decision = report.decide(st)
-        st.decision["run_id"] = st.run_id
-        if st.xdist_ids and not st.xdist_reported:
-            # every worker was lost before it could say what it collected: never a pass
-            blocking = "STOP" if not st.selected_phases or set(st.selected_phases) & STOP_PHASES else "ROLLBACK"
-            st.decision["decision"] = blocking
-            st.decision["incomplete"] = "the xdist workers ended without reporting what they collected"
+        decided = st.decide()
         if st.armed:
             report.write_records(self.config, st)
         elif st.decision_file is not None:
             report.write_decision_file(st)
-        code = session.exitstatus
         if exitstatus in (0, 1) and st.gate_mode:
-            decision = st.decision["decision"]
-            if decision == "PROCEED":
-                code = 1 if outside else EXIT_PROCEED
-            else:
-                code = {"STOP": EXIT_STOP, "PARTIAL": EXIT_PARTIAL}.get(decision, EXIT_ROLLBACK)
-            if self.config.option.nova_report_only:
-                code = EXIT_PROCEED
-        session.exitstatus = code
+            session.exitstatus = decided.exit_code(
+                failed_outside=bool(st.outside_failures), report_only=self.config.option.nova_report_only
+            )
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:

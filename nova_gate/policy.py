@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,18 @@ def _load_list(path: Path, what: str) -> list[Any]:
     return raw
 
 
+def _entries(path: Path, what: str, keys: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(file:what[i], entry)`` for each entry of the list; an entry must be a mapping of known keys."""
+    for index, entry in enumerate(_load_list(path, what)):
+        where = f"{path}:{what}[{index}]"
+        if not isinstance(entry, dict):
+            raise PolicyError(f"{where}: expected a mapping")
+        unknown = set(map(str, entry)) - keys
+        if unknown:
+            raise PolicyError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        yield where, entry
+
+
 def _time(value: Any, where: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         stamp = value
@@ -150,13 +162,7 @@ def load_waivers(
     """
     now = now or dt.datetime.now(dt.UTC)
     waivers: list[Waiver] = []
-    for index, entry in enumerate(_load_list(path, "waivers")):
-        where = f"{path}:waivers[{index}]"
-        if not isinstance(entry, dict):
-            raise PolicyError(f"{where}: expected a mapping")
-        unknown = set(entry) - {"item", "test", "justification", "approver", "expires"}
-        if unknown:
-            raise PolicyError(f"{where}.{sorted(unknown)[0]}: unknown key")
+    for where, entry in _entries(path, "waivers", {"item", "test", "justification", "approver", "expires"}):
         targets = [k for k in ("item", "test") if entry.get(k)]
         if len(targets) != 1:
             raise PolicyError(f"{where}: give exactly one of item or test")
@@ -192,13 +198,7 @@ def load_attestations(path: Path, known_items: Collection[str] | None = None) ->
         return []
     out = []
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
-    for index, entry in enumerate(_load_list(path, "attestations")):
-        where = f"{path}:attestations[{index}]"
-        if not isinstance(entry, dict):
-            raise PolicyError(f"{where}: expected a mapping")
-        unknown = set(entry) - {"item", "by", "at", "note", "version"}
-        if unknown:
-            raise PolicyError(f"{where}.{sorted(map(str, unknown))[0]}: unknown key")
+    for where, entry in _entries(path, "attestations", {"item", "by", "at", "note", "version"}):
         version = entry.get("version")
         item = _text(entry, "item", where)
         if known_items is not None and item not in known_items:
@@ -227,3 +227,49 @@ def append_attestation(path: Path, attestation: Attestation) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump({"attestations": existing}, sort_keys=False), encoding="utf-8")
     tmp.replace(path)
+
+
+class AttestError(Exception):
+    """An attestation that cannot be recorded (unknown item, no attestations file configured)."""
+
+
+def attest(
+    item_id: str,
+    by: str,
+    note: str,
+    *,
+    env: str | None = None,
+    file: str | Path | None = None,
+    version: str | None = None,
+) -> Path:
+    """Record that ``by`` signed a human checklist item; return the attestations file.
+
+    Raises AttestError, PolicyError (a bad name or note) or ConfigError (a bad environment).
+    """
+    from nova_gate.catalog import load_catalog
+    from nova_gate.config import check_identifier, load_environment
+
+    if item_id not in load_catalog():
+        raise AttestError(f"unknown checklist item {item_id!r}")
+    check_name(by, "--by")
+    note = check_note(note, "--note")
+    if version is not None:
+        try:
+            check_identifier(version, "version")
+        except ValueError as exc:
+            raise AttestError(str(exc)) from None
+    loaded = load_environment(env)
+    path = file or loaded.env.files.attestations
+    if path is None:
+        raise AttestError(f"{loaded.path}:files.attestations: not set")
+    append_attestation(
+        Path(path),
+        Attestation(
+            item=item_id,
+            by=by,
+            note=note,
+            at=dt.datetime.now(dt.UTC),
+            version=version or loaded.env.release.version,
+        ),
+    )
+    return Path(path)

@@ -1,6 +1,8 @@
-"""The audit record: decision, evidence file with its SHA-256, terminal and HTML summaries.
+"""The record writers: decision.json, the evidence file with its SHA-256, terminal and HTML summaries.
 
-Reads results only; never fetches or judges anything itself.
+They render a run's ``nova_gate.decision.Decision`` and the tests' records; they never fetch or
+judge anything (the JUnit properties are set by the plugin, the signed manifest by
+``nova_gate.signing``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nova_gate import __version__
-from nova_gate.catalog import PHASE_TITLES, PHASES, STOP_PHASES
-from nova_gate.verdict import Label, label_counts, worst
+from nova_gate.catalog import PHASE_TITLES
+from nova_gate.verdict import Label
 
 if TYPE_CHECKING:
     import pytest
 
-    from nova_gate.plugin import RunState
+    from nova_gate.session import RunState
 
 DECISION_FILE = "decision.json"
 EVIDENCE_FILE = "evidence.json"
@@ -88,106 +90,23 @@ def _user() -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# The decision
+# The decision record (decision.json): the Decision plus the run's context
 # --------------------------------------------------------------------------------------------
-def decide(st: RunState) -> dict[str, Any]:
-    """Per item the worst verdict of its tests (waivers applied), per phase and overall decision."""
-    catalog = st.catalog
-    per_item: dict[str, list[Label]] = {}
-    reasons: dict[str, list[str]] = {}
-    for nodeid, items in st.collected.items():
-        record = st.records.get(nodeid)
-        label = record.label if record else Label.INCONCLUSIVE
-        reason = record.reason if record else "not run (interrupted or deselected by an error)"
-        if label.blocks:
-            waiver = next((w for w in st.waivers if w.covers(items, nodeid)), None)
-            if waiver is not None:
-                label = Label.WAIVED
-                reason = f"waived by {waiver.approver} until {waiver.expires.date()}: {reason}"
-                if record:
-                    record.waiver = waiver.as_dict()
-        for item_id in items:
-            per_item.setdefault(item_id, []).append(label)
-            if label is not Label.PASS:
-                reasons.setdefault(item_id, []).append(f"{nodeid.split('::')[-1]}: {reason}")
-    verdicts = {item_id: str(worst(labels)) for item_id, labels in per_item.items()}
-    observed_elsewhere = {}
-    if st.selected_phases:
-        observed_elsewhere = {i: v for i, v in verdicts.items() if catalog[i].phase not in st.selected_phases}
-        verdicts = {i: v for i, v in verdicts.items() if i not in observed_elsewhere}
-    phases: dict[str, Any] = {}
-    run_tests: dict[str, int] = {}
-    for items in st.collected.values():
-        for item_id in items:
-            run_tests[item_id] = run_tests.get(item_id, 0) + 1
-    cap = st.loaded.env.policy.max_waived_share_pct
-    for phase in PHASES:
-        ids = [i for i in verdicts if catalog[i].phase == phase]
-        if not ids:
-            continue
-        labels = [Label(verdicts[i]) for i in ids]
-        blocking = [i for i in ids if Label(verdicts[i]).blocks]
-        fail = "STOP" if phase in STOP_PHASES else "ROLLBACK"
-        all_ids = [i.id for i in catalog.in_phase(phase)]
-        missing = [i for i in all_ids if i not in verdicts]
-        thinned = [i for i in ids if run_tests.get(i, 0) < st.tests_per_item.get(i, 0)]
-        partial = bool(missing or thinned or st.narrowed_by)
-        waived = [i for i in ids if Label(verdicts[i]) is Label.WAIVED]
-        share = round(100 * len(waived) / max(len(all_ids), 1), 1)
-        decision = "PROCEED" if not blocking else fail
-        notes: list[str] = []
-        if share > cap:
-            decision = fail
-            notes.append(f"{len(waived)} of {len(all_ids)} items waived ({share}%), above the cap of {cap:g}%")
-        if partial and decision == "PROCEED":
-            decision = "PARTIAL"
-        if partial:
-            notes.append(
-                f"partial run: {len(all_ids) - len(missing)} of {len(all_ids)} items judged"
-                + (f", fewer tests than collected for {', '.join(thinned[:5])}" if thinned else "")
-                + (f" (narrowed by {'; '.join(st.narrowed_by)})" if st.narrowed_by else "")
-                + ": a partial run never decides PROCEED"
-            )
-        phases[phase] = {
-            "decision": decision,
-            "counts": label_counts(labels),
-            "blocking": blocking,
-            "partial": partial,
-            "missing_items": missing,
-            "waived": waived,
-            "waived_share_pct": share,
-            "notes": notes,
-        }
-    decisions = [p["decision"] for p in phases.values()]
-    overall = (
-        "STOP"
-        if "STOP" in decisions
-        else "ROLLBACK"
-        if "ROLLBACK" in decisions
-        else "PARTIAL"
-        if "PARTIAL" in decisions
-        else "PROCEED"
-    )
-    if not phases:
-        overall = "STOP"  # nothing judged is never a pass
-    return {
-        "partial": any(p["partial"] for p in phases.values()),
-        "unsafe_thresholds": (
-            {"reason": st.loaded.env.allow_unsafe_thresholds, "accepted": st.loaded.unsafe}
-            if st.loaded.unsafe
-            else None
+def decision_document(st: RunState) -> dict[str, Any]:
+    """Render ``st.decision`` as ``decision.json``; judges nothing (nova_gate.decision did)."""
+    assert st.decision is not None
+    env = st.loaded.env
+    document = st.decision.as_dict()
+    document.update(
+        unsafe_thresholds=(
+            {"reason": env.allow_unsafe_thresholds, "accepted": st.loaded.unsafe} if st.loaded.unsafe else None
         ),
-        "phase": "+".join(phases) or "none",
-        "decision": overall,
-        "counts": label_counts(Label(v) for v in verdicts.values()),
-        "items": verdicts,
-        "reasons": {k: v for k, v in reasons.items() if k in verdicts},
-        "phases": phases,
-        "observed_outside_the_selected_phases": observed_elsewhere,
-        "version": st.loaded.env.release.version,
-        "baseline_version": st.loaded.env.release.baseline_version,
-        "environment": st.loaded.env.name,
-    }
+        version=env.release.version,
+        baseline_version=env.release.baseline_version,
+        environment=env.name,
+        run_id=st.run_id,
+    )
+    return document
 
 
 def write_records(config: pytest.Config, st: RunState) -> None:
@@ -200,24 +119,29 @@ def write_records(config: pytest.Config, st: RunState) -> None:
     all four under one lock so that two runs finishing together never leave a mixed set.
     """
     assert st.decision is not None
+    document = st.document = decision_document(st)
     finished = dt.datetime.now(dt.UTC)
+    # the record's own finish time (hash-covered in the evidence): a copied file keeps its age
+    document["finished"] = finished.isoformat(timespec="seconds")
     base = st.outputs["base"]
     meta = run_metadata(config, st)
     meta["Finished (UTC)"] = finished.isoformat(timespec="seconds")
     meta["Run id"] = st.run_id
     evidence = {
         "meta": meta,
-        "decision": st.decision,
+        "decision": document,
         "tests": [jsonable(dataclasses.asdict(r)) for r in st.records.values()],
         "backend_calls": _total_calls(st),
         "outputs": {"html": st.outputs.get("html"), "junit": st.outputs.get("junit")},
     }
     text = st.redact(json.dumps(evidence, indent=2, sort_keys=True)) + "\n"
     digest = hashlib.sha256(text.encode()).hexdigest()
-    st.decision["evidence_sha256"] = digest
-    st.decision["evidence_file"] = f"{base}.evidence.json"
-    st.decision["decision_file"] = f"{base}.decision.json"
-    decision_text = st.redact(json.dumps(st.decision, indent=2, sort_keys=True)) + "\n"
+    document.update(
+        evidence_sha256=digest,
+        evidence_file=f"{base}.evidence.json",
+        decision_file=f"{base}.decision.json",
+    )
+    decision_text = st.redact(json.dumps(document, indent=2, sort_keys=True)) + "\n"
     directory = st.reports_dir
     directory.mkdir(parents=True, exist_ok=True)
     for name, content in (
@@ -229,8 +153,8 @@ def write_records(config: pytest.Config, st: RunState) -> None:
     latest = {
         "run_id": st.run_id,
         "base": base,
-        "decision": st.decision["decision"],
-        "phase": st.decision["phase"],
+        "decision": document["decision"],
+        "phase": document["phase"],
         "finished": finished.isoformat(timespec="seconds"),
         "decision_file": f"{base}.decision.json",
         "evidence_file": f"{base}.evidence.json",
@@ -252,7 +176,8 @@ def write_records(config: pytest.Config, st: RunState) -> None:
 def write_decision_file(st: RunState) -> None:
     """Only ``--decision-file`` (a run without an audit record, e.g. ``--no-reports``)."""
     assert st.decision is not None and st.decision_file is not None
-    _write_atomic(st.decision_file, st.redact(json.dumps(st.decision, indent=2, sort_keys=True)) + "\n")
+    st.document = decision_document(st)
+    _write_atomic(st.decision_file, st.redact(json.dumps(st.document, indent=2, sort_keys=True)) + "\n")
     st.outputs["decision_file"] = str(st.decision_file)
 
 
@@ -311,17 +236,17 @@ def verify_evidence(path: Path) -> tuple[bool, str]:
 # --------------------------------------------------------------------------------------------
 # Presentation
 # --------------------------------------------------------------------------------------------
+def _tally(counts: dict[str, int]) -> tuple[int, int, int]:
+    """A phase's items as passed, passed with a warning (WARN, WAIVED), blocking (FAIL, INCONCLUSIVE)."""
+    return counts["PASS"], counts["WARN"] + counts["WAIVED"], counts["FAIL"] + counts["INCONCLUSIVE"]
+
+
 def terminal_summary(tr: Any, st: RunState) -> None:
-    decision = st.decision
-    assert decision is not None
+    decision = st.document if st.document is not None else decision_document(st)
     tr.write_sep("=", "nova-gate decision")
     for phase, info in decision["phases"].items():
-        counts = info["counts"]
-        tr.write_line(
-            f"{PHASE_TITLES[phase]} [{phase}]: {info['decision']}  "
-            f"(✅ {counts['PASS']}  ⚠️ {counts['WARN'] + counts['WAIVED']}  "
-            f"❌ {counts['FAIL'] + counts['INCONCLUSIVE']})"
-        )
+        ok, warn, bad = _tally(info["counts"])
+        tr.write_line(f"{PHASE_TITLES[phase]} [{phase}]: {info['decision']}  (✅ {ok}  ⚠️ {warn}  ❌ {bad})")
         for note in info.get("notes", []):
             tr.write_line(f"  ⚠️ {st.redact(note)}", yellow=True, bold=True)
         if info.get("waived"):
@@ -346,8 +271,7 @@ def terminal_summary(tr: Any, st: RunState) -> None:
 
 
 def html_summary(st: RunState) -> list[str]:
-    decision = st.decision
-    assert decision is not None
+    decision = st.document if st.document is not None else decision_document(st)
     colour = {"PROCEED": "#1a7f37", "STOP": "#b35900", "ROLLBACK": "#cf222e", "PARTIAL": "#9a6700"}[
         decision["decision"]
     ]
@@ -368,11 +292,10 @@ def html_summary(st: RunState) -> list[str]:
     )
     rows = []
     for phase, info in decision["phases"].items():
-        c = info["counts"]
+        ok, warn, bad = _tally(info["counts"])
         rows.append(
             f"<tr><td>{html.escape(PHASE_TITLES[phase])}</td><td><b>{info['decision']}</b></td>"
-            f"<td>✅ {c['PASS']}</td><td>⚠️ {c['WARN'] + c['WAIVED']}</td>"
-            f"<td>❌ {c['FAIL'] + c['INCONCLUSIVE']}</td></tr>"
+            f"<td>✅ {ok}</td><td>⚠️ {warn}</td><td>❌ {bad}</td></tr>"
         )
     items = []
     for item_id in sorted(decision["items"], key=st.catalog.ids.index):
@@ -420,7 +343,3 @@ def html_extras(payload: dict[str, Any]) -> list[dict[str, Any]]:
             f"<details><summary>Details</summary><pre>{details}</pre></details></div>"
         )
     ]
-
-
-def phase_worst(labels: list[Label]) -> Label:
-    return worst(labels)

@@ -127,22 +127,23 @@ def parse_payload(hook: str, body: bytes, hooks: dict[str, str]) -> GateRequest:
     phase = metadata.get("phase", hooks[hook])
     if phase not in PHASES:
         raise BadRequest(f"metadata.phase: unknown phase {_show(phase)}; phases: {', '.join(PHASES)}")
-    versions: dict[str, str | None] = {}
-    for key in ("release_version", "baseline_version"):
-        value = metadata.get(key)
-        if value is not None and not VERSION.match(value):
-            raise BadRequest(f"metadata.{key}: not a version label: {_show(value)}")
-        versions[key] = value
+    release, baseline = (_version(metadata, key) for key in ("release_version", "baseline_version"))
+    flagger_phase = fields.pop("phase")
     return GateRequest(
         hook=hook,
         phase=phase,
-        name=fields["name"],
-        namespace=fields["namespace"],
-        checksum=fields["checksum"],
-        flagger_phase=fields["phase"],
-        release_version=versions["release_version"],
-        baseline_version=versions["baseline_version"],
+        flagger_phase=flagger_phase,
+        release_version=release,
+        baseline_version=baseline,
+        **fields,
     )
+
+
+def _version(metadata: dict[str, str], key: str) -> str | None:
+    value = metadata.get(key)
+    if value is not None and not VERSION.match(value):
+        raise BadRequest(f"metadata.{key}: not a version label: {_show(value)}")
+    return value
 
 
 def _show(value: Any) -> str:

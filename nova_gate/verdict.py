@@ -110,7 +110,3 @@ def label_counts(labels: Iterable[Label]) -> dict[str, int]:
     for label in labels:
         counts[str(label)] += 1
     return counts
-
-
-def as_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(value or {})

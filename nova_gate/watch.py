@@ -56,11 +56,42 @@ def _evaluate(phase: str, reports: Path, env_arg: list[str]) -> dict[str, Any]:
         decision: dict[str, Any] = json.loads((reports / "decision.json").read_text())
     except (OSError, ValueError):
         decision = {"decision": "ROLLBACK", "items": {}, "error": (proc.stderr or proc.stdout)[-500:]}
-    if decision.get("decision") == "PARTIAL":
-        # only the phase's metric items are evaluated here, so the record is partial (issue 14);
-        # for the watch that means "no breach": the gate itself still needs the whole phase
-        decision = {**decision, "decision": "PROCEED", "record_decision": "PARTIAL"}
-    return decision
+    return metric_only(decision, phase)
+
+
+def metric_only(decision: dict[str, Any], phase: str) -> dict[str, Any]:
+    """The watch's reading of a decision over the phase's metric items only (``-m "PHASE and prometheus"``).
+
+    Such a record is PARTIAL by design (the phase's other items are not run). For the watch it means
+    "no breach" — PROCEED — only when every metric item of the phase was judged, by every one of its
+    tests, and none blocks; otherwise (a metric item missing or thinned) it stays PARTIAL, which the
+    watch does not take for a pass. The release gate itself still runs the whole phase.
+    """
+    from nova_gate.catalog import load_catalog
+
+    if decision.get("decision") != "PARTIAL":
+        return decision
+    metric = {i.id for i in load_catalog().in_phase(phase) if "prometheus" in i.backends}
+    info = decision.get("phases", {}).get(phase) or {}
+    items = decision.get("items", {})
+    unjudged = sorted(metric - set(items) | (metric & set(info.get("missing_items", []))))
+    blocking = sorted(i for i in metric & set(items) if items[i] in ("FAIL", "INCONCLUSIVE"))
+    thinned = any("fewer tests than collected" in str(n) or "narrowed by" in str(n) for n in info.get("notes", []))
+    others = sorted(set(decision.get("phases", {})) - {phase})
+    if unjudged or blocking or thinned or others or not metric:
+        why = (
+            f"metric items not judged: {', '.join(unjudged)}"
+            if unjudged
+            else f"blocking: {', '.join(blocking)}"
+            if blocking
+            else "fewer tests than the phase's metric items have"
+            if thinned
+            else f"other phases decided too: {', '.join(others)}"
+            if others
+            else f"{phase} has no metric items"
+        )
+        return {**decision, "watch_note": f"PARTIAL is not a pass for the watch: {why}"}
+    return {**decision, "decision": "PROCEED", "record_decision": "PARTIAL"}
 
 
 def watch(

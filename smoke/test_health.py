@@ -9,19 +9,30 @@ import pytest
 from nova_gate.backends.base import SourceError
 from nova_gate.backends.http import rules as http_rules
 from nova_gate.backends.http.key_ledger import KeyLedger
+from nova_gate.shared import fetch_each, memo, value_of
 from nova_gate.verdict import Label, failed
 
 
+def _answers(services_http, env, probe):
+    """One probe (health, live, ready) of every service, concurrently with a bound, once per session."""
+    names = list(env.service_names)
+    return memo(services_http).get((probe, *names), lambda: fetch_each(names, getattr(services_http, probe)))
+
+
+def _answer(services_http, env, probe, service):
+    return value_of(_answers(services_http, env, probe), service)
+
+
 @pytest.mark.item("PST-1")
-def test_service_health(services_http, service, gate):
-    answer = services_http.health(service)
+def test_service_health(services_http, env, service, gate):
+    answer = _answer(services_http, env, "health", service)
     gate.evidence(source="http", request=f"GET {answer.url}", observed=answer.as_dict(), expected="HTTP 200")
     gate.judge(http_rules.endpoint_healthy(service, "health", answer))
 
 
 @pytest.mark.item("PST-2")
-def test_liveness_and_readiness(services_http, service, gate):
-    live, ready = services_http.live(service), services_http.ready(service)
+def test_liveness_and_readiness(services_http, env, service, gate):
+    live, ready = _answer(services_http, env, "live", service), _answer(services_http, env, "ready", service)
     gate.evidence(
         source="http",
         request=[f"GET {live.url}", f"GET {ready.url}"],
@@ -36,7 +47,9 @@ def test_health_after_rollback(services_http, env, gate):
     verdicts = []
     for service in env.service_names:
         try:
-            verdicts.append(http_rules.endpoint_healthy(service, "health", services_http.health(service)))
+            verdicts.append(
+                http_rules.endpoint_healthy(service, "health", _answer(services_http, env, "health", service))
+            )
         except SourceError as exc:
             verdicts.append(failed(f"{service}: {exc}"))
     gate.evidence(

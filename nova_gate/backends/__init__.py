@@ -5,7 +5,7 @@
 The table names its parts as lazily imported ``"module:Attribute"`` strings (pytest-testinfra's
 module table, Argo Rollouts' provider factory): importing this module imports no driver. From it come
 the environment's ``backends:`` fields (``nova_gate.config.Backends``), the backend markers (the
-catalog's ``backends`` column), the session fixtures (``nova_gate.backends.fixtures``) and the
+catalog's ``backends`` column), the session fixtures (``nova_gate.fixture_factory``) and the
 unreachable-backend proofs. Adding a backend: README, "Add a backend".
 """
 

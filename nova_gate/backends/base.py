@@ -6,10 +6,8 @@ import re
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 #: words in an exception's type or message that mean "no answer from the backend" (not "a bad answer")
 _UNREACHABLE_TYPES = (
@@ -89,7 +87,6 @@ class Source:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.call_log: list[dict[str, Any]] = []
         #: endpoint ("" = the whole backend) -> the failure that showed it does not answer
         self._down: dict[str, SourceError] = {}
         self._down_lock = threading.Lock()
@@ -117,7 +114,6 @@ class Source:
         if earlier is not None:
             raise SourceError(self.backend, what, f"not retried, no answer earlier in this session: {earlier}")
         self.calls += 1
-        started = time.monotonic()
         try:
             yield
         except SourceError as exc:
@@ -129,8 +125,6 @@ class Source:
             if error.unreachable:
                 self._mark_down(key, error)
             raise error from exc
-        finally:
-            self.call_log.append({"what": what, "seconds": round(time.monotonic() - started, 4)})
 
     def _mark_down(self, endpoint: str, error: SourceError) -> None:
         with self._down_lock:

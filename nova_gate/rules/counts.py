@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import betaincinv, gammaincinv
+from scipy.special import betaincinv, gammaincinv, ndtri
 
 Array = NDArray[np.float64]
 Mask = NDArray[np.bool_]
@@ -254,10 +254,9 @@ def latency_ratio_tests(
     The old quantile's own uncertainty is taken into account: beyond uses its upper bound, within its
     lower bound (the quantile at level ``q +- z sqrt(q (1-q) / n_old)``).
     """
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - alpha))
-    z_breach = float(norm.ppf(1 - alpha_breach))
+    # ndtri is norm.ppf without importing scipy.stats (about 0.8 s on this machine)
+    z = float(ndtri(1 - alpha))
+    z_breach = float(ndtri(1 - alpha_breach))
     tail = 1.0 - q
 
     def _levels(n0: Array, zz: float) -> tuple[Array, Array]:

@@ -174,6 +174,31 @@ def downsample(series: Series, points: int = CHART_POINTS, above: bool = True) -
     return out
 
 
+def _fail_or_unsure(
+    headline: str,
+    fails: list[str],
+    unsure: list[str],
+    name: str,
+    observed: Any,
+    expected: str,
+    details: dict[str, Any],
+) -> Verdict | None:
+    """Any service beyond the limit FAILs (the unjudged ones said too); else any unjudged is INCONCLUSIVE."""
+    if fails:
+        reason = f"{headline}: " + "; ".join(fails)
+        if unsure:
+            reason += "; also " + "; ".join(unsure)
+        return failed(reason, observed=observed, expected=expected, **details)
+    if unsure:
+        return inconclusive(
+            f"{name} cannot be judged (no data is never a pass): " + "; ".join(unsure),
+            observed=observed,
+            expected=expected,
+            **details,
+        )
+    return None
+
+
 def windowed_threshold(
     name: str,
     series_by_service: Mapping[str, Series],
@@ -254,18 +279,11 @@ def windowed_threshold(
         s: {"max" if above else "min": f[("max" if above else "min")], "last": f["last"], "coverage": f["coverage"]}
         for s, f in per_service.items()
     }
-    if breaches:
-        reason = f"{name} sustained beyond the limit: " + "; ".join(breaches)
-        if missing:
-            reason += "; also " + "; ".join(missing)
-        return failed(reason, observed=observed, expected=expected, **details)
-    if missing:
-        return inconclusive(
-            f"{name} cannot be judged (no data is never a pass): " + "; ".join(missing),
-            observed=observed,
-            expected=expected,
-            **details,
-        )
+    settled = _fail_or_unsure(
+        f"{name} sustained beyond the limit", breaches, missing, name, observed, expected, details
+    )
+    if settled is not None:
+        return settled
     reason = f"{name} within {_fmt(threshold, unit)} for all {len(per_service)} service(s)"
     if spikes:
         reason += "; transient spike(s): " + "; ".join(
@@ -825,18 +843,9 @@ def count_threshold(
     observed = {
         s: {k: f.get(k) for k in ("ratio", "upper_bound", "requests", "coverage")} for s, f in per_service.items()
     }
-    if fails:
-        reason = f"{name} sustained above the limit: " + "; ".join(fails)
-        if unsure:
-            reason += "; also " + "; ".join(unsure)
-        return failed(reason, observed=observed, expected=expected, **details)
-    if unsure:
-        return inconclusive(
-            f"{name} cannot be judged (no data is never a pass): " + "; ".join(unsure),
-            observed=observed,
-            expected=expected,
-            **details,
-        )
+    settled = _fail_or_unsure(f"{name} sustained above the limit", fails, unsure, name, observed, expected, details)
+    if settled is not None:
+        return settled
     reason = f"{name} clearly within {_fmt(limit, unit)} for all {len(per_service)} service(s)"
     if notes:
         reason += "; transient: " + "; ".join(notes[:5])
@@ -1071,7 +1080,7 @@ def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) ->
     """OLS slope per hour with a one-sided ``1 - alpha`` interval widened for autocorrelated residuals
     (effective sample size from the lag-1 autocorrelation); None with fewer than 3 distinct times."""
     import numpy as np
-    from scipy.stats import t as student
+    from scipy.special import stdtrit  # Student's t quantile without importing scipy.stats
 
     if len(points) < 3:
         return None
@@ -1089,7 +1098,7 @@ def slope_with_ci(points: Sequence[tuple[float, float]], alpha: float = 0.05) ->
     n_eff = max(3.0, n * (1 - rho) / (1 + rho))
     sigma2 = float((resid**2).sum() / max(n - 2, 1))
     se = math.sqrt(sigma2 / sxx * n / n_eff)
-    q = float(student.ppf(1 - alpha, max(n_eff - 2, 1)))
+    q = float(stdtrit(max(n_eff - 2, 1), 1 - alpha))
     start = float(y.mean() + slope * (x[0] - x.mean()))
     return {
         "slope_per_h": slope,

@@ -124,6 +124,22 @@ class Alertmanager(Component):
         return Health(not problems, URL, self.pids(), "; ".join(problems) or f"sink {SINK_URL}")
 
     # -- faults -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The running configuration (routes, receivers), active alerts and silences (labels,
+        matchers, state; not ids or times)."""
+        status = httpx.get(f"{URL}/api/v2/status", timeout=5).json()
+        silences = httpx.get(f"{URL}/api/v2/silences", timeout=5).json()
+        return {
+            **super().snapshot(),
+            "config": status.get("config", {}).get("original", ""),
+            "alerts": sorted((sorted(a["labels"].items()), a["status"]["state"]) for a in active_alerts()),
+            "silences": sorted(
+                (sorted((m["name"], m["value"]) for m in s.get("matchers", [])), s.get("comment", ""))
+                for s in silences
+                if s.get("status", {}).get("state") != "expired"
+            ),
+        }
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

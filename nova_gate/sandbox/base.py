@@ -8,6 +8,7 @@ processes on 127.0.0.1, reports health, and stops only the processes it started 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import shutil
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from nova_gate.config import project_root
-from nova_gate.sandbox.stages import Stage
 
 _CHILDREN: list[subprocess.Popen[bytes]] = []
 
@@ -35,6 +35,46 @@ class SandboxError(Exception):
 def state_dir() -> Path:
     """Where the sandbox keeps data, logs and pid files (git-ignored)."""
     return Path(os.environ.get("NOVA_GATE_SANDBOX_DIR") or project_root() / ".sandbox")
+
+
+class Stage(enum.StrEnum):
+    """A state of the sandbox's release (the steps between them: :mod:`nova_gate.sandbox.stages`)."""
+
+    BASELINE = "baseline"
+    MIGRATED = "migrated"
+    CANARY = "canary"
+    SCALED = "scaled"
+    ROLLED_OUT = "rolled-out"
+    ROLLED_BACK = "rolled-back"
+
+
+def _stage_file() -> Path:
+    return state_dir() / "release-stage"
+
+
+def recorded_stage() -> Stage | None:
+    """The recorded stage; ``baseline`` when none is recorded (``sandbox up`` starts there), None
+    when the last advance failed half way (the state is unknown)."""
+    try:
+        text = _stage_file().read_text().strip()
+    except OSError:
+        return Stage.BASELINE
+    try:
+        return Stage(text)
+    except ValueError:
+        return None
+
+
+def record_stage(stage: Stage | None) -> None:
+    path = _stage_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{stage.value if stage else 'unknown'}\n")
+
+
+def forget_stage() -> None:
+    """The release's stage is unknown (a component was restarted): the next advance starts from
+    the release's start."""
+    record_stage(None)
 
 
 def cache_dir() -> Path:

@@ -1,4 +1,4 @@
-"""``nova-gate sandbox ...``: up, down, reset, status, faults, fault, history."""
+"""``nova-gate sandbox ...``: up, down, reset, status, faults, fault, history, scaled."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def build_parser(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--undo", action="store_true")
     p = sub.add_parser("history", help="turn a scenario file into Prometheus history")
     p.add_argument("scenario")
+    p = sub.add_parser(
+        "scaled",
+        help="the scaled profile (110 services, 10,000 pods, ...) on the running servers, beside the default",
+    )
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument(
+        "--only", default="", help="comma-separated parts: registry,postgres,search,kafka,prometheus,kubernetes"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -67,6 +75,23 @@ def main(args: argparse.Namespace) -> int:
             from nova_gate.sandbox import history
 
             history.load(args.scenario)
+            return 0
+        if args.sandbox_cmd == "scaled":
+            from nova_gate.sandbox import scaled
+
+            parts = only or None
+            unknown = [p for p in parts or [] if p not in scaled.PARTS]
+            if unknown:
+                print(
+                    f"--only: unknown part(s) {', '.join(unknown)} (known: {', '.join(scaled.PARTS)})", file=sys.stderr
+                )
+                return 2
+            if args.action == "up":
+                scaled.up(parts)
+            elif args.action == "down":
+                scaled.down(parts)
+            else:
+                print(json.dumps(scaled.status(), indent=2, sort_keys=True))
             return 0
     except SandboxError as exc:
         print(f"nova-gate sandbox: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import Any
 
 from nova_gate.config import project_root
 from nova_gate.sandbox import ports
@@ -123,6 +124,23 @@ class ClickHouse(Component):
         return Health(True, URL, pids, f"chdb; {rows} feed_ranking_events rows, {parts} active parts")
 
     # -- faults -------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The nova database's tables and columns, row counts, detached parts. Part names and
+        counts are left out (merges and a re-seed renumber them), so are the seed's timestamps."""
+        columns = sql(
+            "SELECT table, name, type, default_expression FROM system.columns WHERE database = 'nova'"
+            " ORDER BY table, position"
+        )
+        tables = sql("SELECT name FROM system.tables WHERE database = 'nova' ORDER BY name").split()
+        return {
+            **super().snapshot(),
+            "columns": columns.splitlines(),
+            "rows": {t: sql(f"SELECT count() FROM nova.{t}").strip() for t in tables},
+            "detached": sql(
+                "SELECT table, reason FROM system.detached_parts WHERE database = 'nova' ORDER BY 1, 2"
+            ).splitlines(),
+        }
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

@@ -265,25 +265,3 @@ class FaultedEnvironment:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def sandbox_document(root: Any) -> dict[str, Any]:
-    """environments/sandbox.yaml with its relative paths made absolute (for copies elsewhere)."""
-    from pathlib import Path
-
-    import yaml
-
-    env_dir = Path(root) / "environments"
-    doc: dict[str, Any] = yaml.safe_load((env_dir / "sandbox.yaml").read_text())
-
-    def absolute(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: absolute(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [absolute(v) for v in node]
-        if isinstance(node, str) and node.startswith("../"):
-            return str((env_dir / node).resolve())
-        return node
-
-    result: dict[str, Any] = absolute(doc)
-    return result

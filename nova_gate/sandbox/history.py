@@ -24,13 +24,15 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import yaml
 
 from nova_gate.sandbox import nova_sim, ports
 from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
 
+#: promtool builds the backfilled TSDB blocks; Prometheus checks its config with it too
+PROMTOOL = "/usr/bin/promtool"
 BLOCK_SECONDS = 7200  # promtool cuts blocks at 2 h boundaries; one input file per block
 FINE_STEP = 15.0  # the live scrape interval, used for the most recent `fine_window`
 JOB = "nova"
@@ -171,7 +173,7 @@ def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: A
 
         def create(path: Path) -> None:
             run(
-                [_promtool(), "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(tsdb)],
+                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(tsdb)],
                 timeout=300,
             )
 
@@ -193,16 +195,26 @@ def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: A
     return result
 
 
-def _promtool() -> str:
-    from nova_gate.sandbox.prometheus import PROMTOOL
+@runtime_checkable
+class TsdbServer(Protocol):
+    """What a scenario load needs of the metrics server (``nova_gate.sandbox.prometheus.Prometheus``).
 
-    return PROMTOOL
+    A protocol, so that the history (the lower layer: scenario and backfill) never imports the
+    component that uses it.
+    """
+
+    @property
+    def tsdb(self) -> Path: ...
+    def stop(self) -> None: ...
+    def wipe_tsdb(self) -> None: ...
+    def install(self) -> None: ...
+    def start(self) -> None: ...
+    def answers(self, expr: str) -> bool: ...
 
 
 def load(scenario_path: str | os.PathLike[str], log: Any = print) -> dict[str, Any]:
     """Activate a scenario and rebuild Prometheus' TSDB from it; return timings and counts."""
     from nova_gate.sandbox import manager
-    from nova_gate.sandbox.prometheus import Prometheus, query
 
     t0 = time.monotonic()
     raw = read_scenario(scenario_path)
@@ -210,20 +222,13 @@ def load(scenario_path: str | os.PathLike[str], log: Any = print) -> dict[str, A
     anchor = activate(raw)
     model = active_model()
     prom = manager.component("prometheus")
-    assert isinstance(prom, Prometheus)
+    assert isinstance(prom, TsdbServer)
     prom.stop()
     prom.wipe_tsdb()
     result = backfill(model, prom.tsdb, end=anchor, log=log)
     prom.install()
     prom.start()
-    wait_for(lambda: bool(_safe_query(query, "count(http_requests_total)")), "prometheus to answer a query", 60)
+    wait_for(lambda: prom.answers("count(http_requests_total)"), "prometheus to answer a query", 60)
     result.update(scenario=raw.get("name"), anchor=anchor, total_s=round(time.monotonic() - t0, 1))
     log(f"history: scenario {raw.get('name')!r} loaded, queryable after {result['total_s']}s")
     return result
-
-
-def _safe_query(query: Any, expr: str) -> list[Any]:
-    try:
-        return list(query(expr))
-    except SandboxError:
-        return []

@@ -567,6 +567,48 @@ class Kafka(JvmComponent):
         super().stop()
 
     # -- faults -------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Brokers, topics with their partitions, replicas and non-default configs, and for every
+        consumer group the partitions it has an offset on and whether it has read to the end.
+        Offsets and message counts are left out (every fault and the seed move them)."""
+        from kafka.admin import ConfigResource, ConfigResourceType
+
+        with admin_client() as admin:
+            brokers = len(admin.describe_cluster().get("brokers", []))
+            names = sorted(t for t in admin.list_topics() if not t.startswith("__"))
+            described = admin.describe_topics(names)
+            configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in names])
+            raw = admin.list_group_offsets(dict.fromkeys(CONSUMER_GROUPS))
+        groups = {
+            g: {
+                tp: om
+                for tp, om in (raw.get(g) or {}).items()
+                if om is not None and om.offset is not None and om.offset >= 0
+            }
+            for g in CONSUMER_GROUPS
+        }
+        topics = {
+            t["name"]: sorted((p["partition_index"], len(p.get("replica_nodes", []))) for p in t.get("partitions", []))
+            for t in described
+        }
+        # the topics' dynamic (non-default) configs, as kafka-python 3.x describes them
+        topic_configs = {
+            str(t): {str(k): str(e.get("value")) for k, e in entries.items()}
+            for t, entries in (configs.get("topic", {}) if isinstance(configs, dict) else {}).items()
+        }
+        ends = end_offsets(names) if names else {}
+        return {
+            **super().snapshot(),
+            "brokers": brokers,
+            "under_replicated": under_replicated(),
+            "topics": topics,
+            "configs": topic_configs,
+            "groups": {
+                g: sorted((tp.topic, tp.partition, meta.offset >= ends.get(tp, 0)) for tp, meta in offsets.items())
+                for g, offsets in groups.items()
+            },
+        }
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

@@ -20,13 +20,13 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
+    Stage,
     cache_dir,
     progress,
     state_dir,
     wait_for,
     wait_port,
 )
-from nova_gate.sandbox.stages import Stage
 
 K8S_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.5.35"
@@ -1046,6 +1046,43 @@ class Kubernetes(Component):
     # -- faults -----------------------------------------------------------------------------
     def faults(self) -> list[Fault]:
         return _faults()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The release's objects as declared: Deployments' specs, Services' ports and selectors,
+        nodes' allocatable resources, pods by (app, version, ready, fault label), the pod log
+        files. Left out: names the API generates (pods, ReplicaSets), uids, resourceVersions,
+        status times, cluster IPs and the Deployments' revision annotations."""
+        import hashlib
+
+        clean = _api().sanitize_for_serialization  # type: ignore[attr-defined]
+        deployments = {
+            d.metadata.name: clean(d.spec)
+            for d in _apps().list_namespaced_deployment(NAMESPACE, _request_timeout=15).items
+        }
+        services = {
+            s.metadata.name: (clean(s.spec.ports), s.spec.selector)
+            for s in _core().list_namespaced_service(NAMESPACE, _request_timeout=15).items
+        }
+        nodes = {n.metadata.name: n.status.allocatable for n in _core().list_node(_request_timeout=15).items}
+        pods = sorted(
+            (
+                (p.metadata.labels or {}).get("app", ""),
+                (p.metadata.labels or {}).get("version", ""),
+                any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or [])),
+                (p.metadata.labels or {}).get(FAULT_LABEL, ""),
+            )
+            for p in _core().list_namespaced_pod(NAMESPACE, _request_timeout=15).items
+            if p.metadata.deletion_timestamp is None
+        )
+        logs = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(_log_dir().glob("*.log"))}
+        return {
+            **super().snapshot(),
+            "deployments": deployments,
+            "services": services,
+            "nodes": nodes,
+            "pods": pods,
+            "pod_logs": logs,
+        }
 
 
 def _first_pod(selector: str):

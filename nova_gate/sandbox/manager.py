@@ -9,12 +9,12 @@ brings up what X requires first.
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nova_gate.sandbox import stages
-from nova_gate.sandbox.base import Component, Fault, SandboxError, state_dir, write_json
+from nova_gate.sandbox.base import Component, Fault, SandboxError, forget_stage, state_dir, write_json
 
 # The table's order only breaks ties: the start order comes from ``Component.requires``.
 COMPONENTS: dict[str, str] = {
@@ -131,7 +131,7 @@ def up(only: list[str] | None = None, log: Any = print) -> dict[str, float]:
         timings[name] = round(time.monotonic() - t0, 1)
         log(f"sandbox: {name} up ({timings[name]}s)")
         if name in ("postgres", "kubernetes"):
-            stages.forget()  # a (re)start may have moved the release: advance from its start next
+            forget_stage()  # a (re)start may have moved the release: advance from its start next
     write_json(state_dir() / "timings.json", timings)
     return timings
 
@@ -156,6 +156,47 @@ def status(only: list[str] | None = None) -> dict[str, dict[str, Any]]:
         except Exception as exc:  # a status probe must never crash the listing
             out[name] = {"healthy": False, "endpoint": "", "pids": [], "detail": f"status failed: {exc}"}
     return out
+
+
+def snapshot(only: list[str] | None = None) -> dict[str, Any]:
+    """Every component's :meth:`Component.snapshot`, taken concurrently, as plain JSON data.
+
+    A component whose snapshot fails maps to ``{"error": ...}`` (a difference, never a crash).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(name: str) -> Any:
+        try:
+            return json.loads(json.dumps(component(name).snapshot(), sort_keys=True, default=str))
+        except Exception as exc:  # compared, and shown, as a difference
+            return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+    names = _selected(only)
+    with ThreadPoolExecutor(max_workers=len(names) or 1, thread_name_prefix="snapshot") as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))
+
+
+def differences(before: Any, after: Any, path: str = "") -> list[str]:
+    """Where two snapshots differ, one line per leaf: ``postgres.roles: [...] -> [...]``."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in after:
+                out.append(f"{where}: gone (was {json.dumps(before[key], default=str)[:200]})")
+            elif key not in before:
+                out.append(f"{where}: new ({json.dumps(after[key], default=str)[:200]})")
+            else:
+                out += differences(before[key], after[key], where)
+        return out
+    if isinstance(before, list) and isinstance(after, list) and before != after:
+        gone = [x for x in before if x not in after]
+        new = [x for x in after if x not in before]
+        if gone or new:
+            return [f"{path}: gone {json.dumps(gone, default=str)[:300]}, new {json.dumps(new, default=str)[:300]}"]
+    if before != after:
+        return [f"{path}: {json.dumps(before, default=str)[:200]} -> {json.dumps(after, default=str)[:200]}"]
+    return []
 
 
 def faults() -> dict[str, Fault]:

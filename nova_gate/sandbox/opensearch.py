@@ -266,6 +266,20 @@ class OpenSearch(JvmComponent):
         wait_for(lambda: not port_open(ports.OPENSEARCH_HTTP), "opensearch http closed", timeout=30)
 
     # -- faults ------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The cluster's status and every index's health, shards and replicas (not sizes or
+        document counts); system indices (``.``-prefixed) are left out."""
+        with httpx.Client(base_url=URL, timeout=10) as client:
+            cluster = client.get("/_cluster/health").json()
+            indices = client.get("/_cat/indices", params={"format": "json", "expand_wildcards": "open"}).json()
+        return {
+            **super().snapshot(),
+            "status": cluster.get("status"),
+            "indices": sorted(
+                (i["index"], i["health"], i["pri"], i["rep"]) for i in indices if not i["index"].startswith(".")
+            ),
+        }
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -30,6 +31,7 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
+    Stage,
     apt_install,
     build_log,
     cache_dir,
@@ -43,7 +45,6 @@ from nova_gate.sandbox.base import (
     wait_port,
     write_json,
 )
-from nova_gate.sandbox.stages import Stage
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"
@@ -583,6 +584,73 @@ class Postgres(Component):
         conn.execute("ANALYZE")
 
     # -- faults -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Schema and recorded migrations of both databases, roles and their settings, grants,
+        non-default server settings (primary and replica), replication, the fault clients still
+        connected, slow statements and the backup's age. Left out: pids, LSNs, counters other
+        than the slow statements', migration run times and the backup's exact timestamps."""
+        fault_apps = (LONG_QUERY_APP, "nova-sandbox-hog")
+        settings = """SELECT name, setting, pending_restart FROM pg_settings
+                       WHERE source NOT IN ('default', 'client', 'session', 'override') ORDER BY name"""
+        out: dict[str, Any] = {**super().snapshot()}
+        for db in (DBNAME, STAGING_DBNAME):
+            out[f"schema:{db}"] = schema_fingerprint(db)
+            out[f"migrations:{db}"] = [
+                (int(v), d, bool(s), bytes(c).hex())
+                for v, d, s, c in _sql(
+                    "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version", dbname=db
+                )
+            ]
+            out[f"acl:{db}"] = [
+                tuple(map(str, r))
+                for r in _sql(
+                    "SELECT c.relname, coalesce(c.relacl::text, '') FROM pg_class c"
+                    " WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1",
+                    dbname=db,
+                )
+            ] + [
+                tuple(map(str, r)) for r in _sql("SELECT nspname, nspacl::text FROM pg_namespace ORDER BY 1", dbname=db)
+            ]
+        out["roles"] = [
+            tuple(map(str, r))
+            for r in _sql(
+                "SELECT r.rolname, r.rolsuper, r.rolcanlogin, r.rolreplication, r.rolconnlimit,"
+                " coalesce((SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m"
+                "   JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid), ''),"
+                " coalesce((SELECT string_agg(array_to_string(s.setconfig, ','), ';') FROM pg_db_role_setting s"
+                "   WHERE s.setrole = r.oid), '')"
+                " FROM pg_roles r WHERE r.rolname !~ '^pg_' ORDER BY 1",
+                dbname="postgres",
+            )
+        ]
+        out["settings:primary"] = [tuple(map(str, r)) for r in _sql(settings, dbname="postgres")]
+        out["settings:replica"] = [
+            tuple(map(str, r)) for r in _sql(settings, port=ports.POSTGRES_REPLICA, dbname="postgres")
+        ]
+        out["replica"] = (
+            [r[0] for r in _sql("SELECT state FROM pg_stat_replication ORDER BY 1", dbname="postgres")],
+            _sql("SELECT pg_get_wal_replay_pause_state()", port=ports.POSTGRES_REPLICA)[0][0],
+        )
+        out["fault_clients"] = [
+            tuple(map(str, r))
+            for r in _sql(
+                "SELECT application_name, count(*) FROM pg_stat_activity WHERE application_name = ANY(%s)"
+                " GROUP BY 1 ORDER BY 1",
+                (list(fault_apps),),
+                dbname="postgres",
+            )
+        ]
+        out["slow_statements"] = sorted(
+            str(r[0]) for r in _sql("SELECT query FROM pg_stat_statements WHERE mean_exec_time > 500")
+        )
+        try:
+            info = json.loads(backup_catalog().read_text())
+            stop = max(b["timestamp"]["stop"] for b in info[0]["backup"])
+            out["backup_age_days"] = int((time.time() - stop) // 86400)
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            out["backup_age_days"] = None
+        return out
+
     def faults(self) -> list[Fault]:
         return [
             Fault(
@@ -716,6 +784,25 @@ class Postgres(Component):
                 for _ in range(3):
                     conn.execute("SELECT pg_sleep(0.7)")
 
+        def readd_display_name() -> None:
+            # the release migration's own statements: dropping the column dropped its CHECK constraint too
+            up = next(p for v, p in _migration_files() if p.name.endswith("_users_display_name.up.sql"))
+            with _connect(user=OWNER_ROLE, password=OWNER_PASSWORD) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM information_schema.columns"
+                    " WHERE table_name = 'users' AND column_name = 'display_name'"
+                ).fetchone()
+                if not exists:
+                    conn.execute(up.read_text())
+
+        def forget_slow() -> None:
+            # only the statement the fault ran: a full reset would also wipe the statistics it found
+            _sql(
+                "SELECT pg_stat_statements_reset(s.userid, s.dbid, s.queryid) FROM pg_stat_statements s"
+                " JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = %s AND s.query ~ '^SELECT pg_sleep'",
+                (OWNER_ROLE,),
+            )
+
         return [
             Fault(
                 "pg-pending-drop-column",
@@ -758,7 +845,7 @@ class Postgres(Component):
                 "after migrating, users.display_name is gone",
                 ("MIG-4",),
                 owner("ALTER TABLE users DROP COLUMN IF EXISTS display_name"),
-                owner("ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT"),
+                readd_display_name,
                 self.name,
                 stage=Stage.MIGRATED,
             ),
@@ -775,7 +862,7 @@ class Postgres(Component):
                 "a statement averaging 700 ms in pg_stat_statements",
                 ("P24-4",),
                 slow,
-                lambda: _sql("SELECT pg_stat_statements_reset()") and None,
+                forget_slow,
                 self.name,
                 expect="WARN",
             ),

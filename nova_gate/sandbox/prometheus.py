@@ -30,10 +30,10 @@ from nova_gate.sandbox.base import (
     sandbox_data_dir,
     wait_for,
 )
+from nova_gate.sandbox.history import PROMTOOL
 
 PROC = "prometheus"
 BINARY = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
 SCRAPE_INTERVAL = "15s"
 URL = f"http://{ports.HOST}:{ports.PROMETHEUS}"
 
@@ -174,6 +174,13 @@ class Prometheus(Component):
     def wipe_tsdb(self) -> None:
         shutil.rmtree(self.tsdb, ignore_errors=True)
 
+    def answers(self, expr: str) -> bool:
+        """Whether Prometheus answers this query with at least one series."""
+        try:
+            return bool(query(expr))
+        except SandboxError:
+            return False
+
     def health(self) -> Health:
         pids = self.pids()
         if not pids:
@@ -188,6 +195,31 @@ class Prometheus(Component):
         return Health(True, URL, pids, f"{up}/{len(targets)} targets up")
 
     # -- faults -------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The configuration file, the loaded rules (file, group, name, labels, annotations; not
+        their state or evaluation times) and the active targets' health."""
+        groups = api("/api/v1/rules", timeout=5).get("groups", [])
+        rules = sorted(
+            (Path(g["file"]).name, g["name"], r.get("name", ""), sorted((r.get("labels") or {}).items()),
+             sorted((r.get("annotations") or {}).items()))
+            for g in groups for r in g.get("rules", [])
+        )  # fmt: skip
+        # a target is "unknown" until its first scrape after a (re)start: wait for it to settle
+        deadline = time.monotonic() + 40
+        while True:
+            targets = api("/api/v1/targets", {"state": "active"}, timeout=5).get("activeTargets", [])
+            if time.monotonic() > deadline or all(t.get("health") != "unknown" for t in targets):
+                break
+            time.sleep(1)
+        return {
+            **super().snapshot(),
+            "config": self.config_path.read_text() if self.config_path.exists() else None,
+            "rules": rules,
+            "targets": sorted(
+                (t["labels"].get("job", ""), t["labels"].get("service", ""), t["health"]) for t in targets
+            ),
+        }
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

@@ -8,6 +8,7 @@ created once with ``redis-cli --cluster create``; later starts reuse each node's
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
@@ -187,6 +188,36 @@ class RedisServers(Component):
         return Health(not problems, endpoint, self.pids(), "; ".join(problems) or "standalone + cluster ok")
 
     # -- faults -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Standalone: memory settings, db0's keys with their types; cluster: each node's state,
+        slots and the nodes it knows (addresses, roles; not ids or epochs). TTLs are left out, so
+        are the sessions the smoke journey logs in with (``nova:session:<uuid>``, traffic)."""
+        import re
+
+        traffic = re.compile(r"nova:session:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+        keys = sorted(k for k in cli(ports.REDIS, "-n", "0", "--scan").split() if not traffic.fullmatch(k))
+        cluster = {}
+        for port in ports.REDIS_CLUSTER:
+            info = cluster_info(port)
+            known = sorted(
+                " ".join(
+                    [line.split()[1].split("@")[0], ",".join(sorted(set(line.split()[2].split(",")) - {"myself"}))]
+                )
+                for line in cli(port, "CLUSTER", "NODES").splitlines()
+                if line.strip()
+            )
+            cluster[str(port)] = {
+                "state": info.get("cluster_state"),
+                "slots_ok": info.get("cluster_slots_ok"),
+                "known": known,
+            }
+        return {
+            **super().snapshot(),
+            "config": {k: cli(ports.REDIS, "CONFIG", "GET", k).split()[1:] for k in ("maxmemory", "maxmemory-policy")},
+            "keys": {k: cli(ports.REDIS, "-n", "0", "TYPE", k).strip() for k in keys},
+            "cluster": cluster,
+        }
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

@@ -347,6 +347,15 @@ class Registry(Component):
         return Health(not problems, URL, self.pids(), "; ".join(problems) or f"{len(ports.SERVICES)} repositories")
 
     # -- faults -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Every repository's tags and the manifest digest each points at."""
+        with RegistryClient() as client:
+            repos = client._check(client.http.get("/v2/_catalog?n=1000"), "catalog", 200).json()["repositories"]
+            out = {
+                repo: {tag: client.manifest_digest(repo, tag) for tag in sorted(client.tags(repo))} for repo in repos
+            }
+        return {**super().snapshot(), "repositories": out}
+
     def faults(self) -> list[Fault]:
         return [
             Fault(

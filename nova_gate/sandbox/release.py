@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nova_gate.sandbox.base import Component, Fault, Health, build_log, cache_dir, run, run_logged, sandbox_data_dir
 
@@ -119,6 +120,25 @@ class Release(Component):
     def health(self) -> Health:
         ok = (self.repo / ".git").exists()
         return Health(ok, str(self.repo), [], "" if ok else "not created")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Refs (tags, branches) and their commits, the work tree against HEAD (modified, untracked
+        and their contents), the advisory database's tree, the faults' saved copies."""
+        import hashlib
+
+        status = self.git("status", "--porcelain", "--untracked-files=all")
+        untracked = sorted(line[3:] for line in status.splitlines() if line.startswith("??"))
+        adb = ["git", "-C", str(self.advisory_db)]
+        return {
+            **super().snapshot(),
+            "refs": self.git("for-each-ref", "--format=%(refname) %(objectname)").splitlines(),
+            "status": status.splitlines(),
+            "diff": hashlib.sha256(self.git("diff", "HEAD", "--binary").encode()).hexdigest(),
+            "untracked": {p: hashlib.sha256((self.repo / p).read_bytes()).hexdigest() for p in untracked},
+            "advisory_tree": run([*adb, "rev-parse", "HEAD^{tree}"]).strip(),
+            "advisory_status": run([*adb, "status", "--porcelain", "--untracked-files=all"]).splitlines(),
+            "saved": sorted(p.name for p in self.root.glob("*.saved")),
+        }
 
     def faults(self) -> list[Fault]:
         def drop_tag() -> None:

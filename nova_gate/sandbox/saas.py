@@ -41,6 +41,23 @@ class SaasStandIns(Component):
     def _admin(port: int, body: dict[str, Any]) -> None:
         httpx.post(f"http://{ports.HOST}:{port}/admin", json=body, timeout=5).raise_for_status()
 
+    def snapshot(self) -> dict[str, Any]:
+        """The stand-ins' state file: dashboards, secrets, buckets. A secret's update time is
+        kept as its age in whole months (a reset re-dates it; the checks judge its age)."""
+        import datetime as dt
+        import json
+
+        try:
+            state = json.loads((self.dir / "state.json").read_text())
+        except (OSError, ValueError):
+            state = {}
+        now = dt.datetime.now(dt.UTC)
+        ages = {
+            path: (now - dt.datetime.fromisoformat(stamp)).days // 30
+            for path, stamp in state.get("secrets", {}).items()
+        }
+        return {**super().snapshot(), **{k: v for k, v in state.items() if k != "secrets"}, "secret_age_months": ages}
+
     def faults(self) -> list[Fault]:
         def admin(port: int, body: dict[str, Any]) -> Any:
             return lambda: self._admin(port, body)

@@ -114,6 +114,18 @@ class Simulator(Component):
         return Health(True, endpoint, pids, detail)
 
     # -- faults -----------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Runtime knobs, the active scenario's name, the auth service's JWKS key ids."""
+        scenario = admin("/admin/scenario") or {}
+        name = scenario.get("name") if isinstance(scenario, dict) else None
+        if isinstance(scenario, dict) and isinstance(scenario.get("scenario"), dict):
+            name = scenario["scenario"].get("name", name)
+        with urllib.request.urlopen(
+            f"http://{ports.HOST}:{ports.SERVICES[DOWN_SERVICE]}/.well-known/jwks.json", timeout=5
+        ) as resp:
+            kids = sorted(k.get("kid", "") for k in json.loads(resp.read()).get("keys", []))
+        return {**super().snapshot(), "knobs": admin("/admin/knobs"), "scenario": name, "jwks_kids": kids}
+
     def faults(self) -> list[Fault]:
         return [
             Fault(
@@ -121,7 +133,7 @@ class Simulator(Component):
                 f"{DOWN_SERVICE} answers 503 on every path (health, probes, JWKS, auth API)",
                 ("PST-1", "PST-2", "RBK-5", "PRE-CFG-3"),
                 lambda: set_knob(DOWN_SERVICE, down=True),
-                lambda: set_knob(DOWN_SERVICE, down=False),
+                _auth_back_up,
                 self.name,
             ),
             Fault(
@@ -147,6 +159,18 @@ class Simulator(Component):
 
 
 DOWN_SERVICE = "auth-service"
+
+
+def _auth_back_up() -> None:
+    """Undo auth-service-down: the service answers again, and Prometheus has scraped it up (else
+    its target stays down for up to a scrape interval, and an "all targets up" check right after
+    the undo fails)."""
+    from nova_gate.sandbox import manager  # by name: prometheus.py imports this module
+
+    set_knob(DOWN_SERVICE, down=False)
+    prometheus: Any = manager.component("prometheus")
+    if prometheus.pids():
+        prometheus._wait_target(DOWN_SERVICE, "up")
 
 
 def _smoke_grant(revoke: bool) -> None:

@@ -16,26 +16,16 @@ from ``canary``, the good release's rollback drill from ``rolled-out``); ``basel
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-
-class Stage(enum.StrEnum):
-    BASELINE = "baseline"
-    MIGRATED = "migrated"
-    CANARY = "canary"
-    SCALED = "scaled"
-    ROLLED_OUT = "rolled-out"
-    ROLLED_BACK = "rolled-back"
-
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        """The steps that enter this stage from the one before it."""
-        return ENTRY[self]
+# the stage names and the recorded stage live in base (components and faults name stages; this
+# module runs the steps that move between them, and so uses the components)
+from nova_gate.sandbox.base import Stage as Stage
+from nova_gate.sandbox.base import record_stage as _record
+from nova_gate.sandbox.base import recorded_stage as current
 
 
 @dataclass(frozen=True)
@@ -104,6 +94,11 @@ FORWARD = (Stage.BASELINE, Stage.MIGRATED, Stage.CANARY, Stage.SCALED, Stage.ROL
 ROLLBACK_FROM = (Stage.CANARY, Stage.SCALED, Stage.ROLLED_OUT)
 
 
+def steps(stage: Stage) -> tuple[Step, ...]:
+    """The steps that enter this stage from the one before it."""
+    return ENTRY[stage]
+
+
 def plan(target: Stage, current: Stage | None) -> list[Step]:
     """The steps from ``current`` (None: unknown) to ``target``, e.g.
 
@@ -121,37 +116,6 @@ def plan(target: Stage, current: Stage | None) -> list[Step]:
     # backwards, from rolled-back, or from an unknown state: from the release's start
     head = list(ENTRY[Stage.BASELINE])
     return head if target is Stage.BASELINE else head + plan(target, Stage.BASELINE)
-
-
-def _state_file() -> Path:
-    from nova_gate.sandbox.base import state_dir
-
-    return state_dir() / "release-stage"
-
-
-def current() -> Stage | None:
-    """The recorded stage; ``baseline`` when none is recorded (``sandbox up`` starts there), None
-    when the last advance failed half way (the state is unknown)."""
-    try:
-        text = _state_file().read_text().strip()
-    except OSError:
-        return Stage.BASELINE
-    try:
-        return Stage(text)
-    except ValueError:
-        return None
-
-
-def forget() -> None:
-    """The release's stage is unknown (a component was restarted): the next advance starts from
-    the release's start."""
-    _record(None)
-
-
-def _record(stage: Stage | None) -> None:
-    path = _state_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{stage.value if stage else 'unknown'}\n")
 
 
 #: called once per step: (step, seconds, the error or None)

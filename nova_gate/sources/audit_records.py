@@ -65,12 +65,35 @@ class AuditRecords(Source):
                     version=str(recorded.get("version")),
                     decision=decision,
                     items=dict(recorded.get("items") or {}),
-                    finished=dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC),
+                    finished=_finished(recorded, evidence if ok else None),
                     evidence_ok=ok,
                     evidence_detail=detail,
                 )
             )
         return sorted(out, key=lambda r: r.finished, reverse=True)
+
+
+#: a record that states no finish time has an unknown age: never a recent one
+UNKNOWN_AGE = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _finished(recorded: dict[str, Any], evidence: Path | None) -> dt.datetime:
+    """When the run finished, as the record says (not the file's mtime: a copy keeps its age).
+
+    ``finished`` in the decision; a record from before it existed has the evidence's
+    ``meta["Finished (UTC)"]`` (hash-covered too); neither: UNKNOWN_AGE.
+    """
+    raw = recorded.get("finished")
+    if raw is None and evidence is not None:
+        try:
+            raw = json.loads(evidence.read_text(encoding="utf-8")).get("meta", {}).get("Finished (UTC)")
+        except (OSError, ValueError, AttributeError):
+            raw = None
+    try:
+        stamp = dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        return UNKNOWN_AGE
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def _trusted(decision_path: Path, evidence: Path, detail: str) -> tuple[bool, str, dict[str, Any]]:

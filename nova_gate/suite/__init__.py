@@ -7,8 +7,4 @@ fixtures for its own checks with ``pytest_plugins = nova_gate.suite.FIXTURE_PLUG
 """
 
 #: the modules that define the backend fixtures (``nova_env``, ``nova_kafka``, ``postgres``, ...)
-FIXTURE_PLUGINS = [
-    "nova_gate.suite.fixtures.backends",
-    "nova_gate.suite.fixtures.services",
-    "nova_gate.suite.fixtures.kube",
-]
+FIXTURE_PLUGINS = ["nova_gate.suite.fixtures.backends"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from nova_gate import testing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,15 +31,7 @@ def run_gate(tmp_path):
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> GateRun:
         reports = tmp_path / "reports"
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "--reports-dir", str(reports), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
+        proc = testing.run_gate("--reports-dir", str(reports), *args, root=ROOT, timeout=timeout, env=env, options=())
         return GateRun(proc, reports)
 
     return run

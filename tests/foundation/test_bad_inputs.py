@@ -62,66 +62,18 @@ def _alias_bomb(levels: int = 12) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cases(path: Path) -> dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str, str]]:
+    """The data cases (bad_environments.yaml): dotted keys to set, expected key and message."""
+    raw: dict[str, dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {
+        name: (_set(**{k.replace(".", "__"): v for k, v in case["set"].items()}), case["key"], case["message"])
+        for name, case in raw.items()
+    }
+
+
 # name: (change of the sandbox document, expected key, expected message fragment)
 ENV_CASES: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str, str]] = {
-    "error-limit-100": (_set(thresholds__error_rate_pct=100), "thresholds.error_rate_pct", "never be exceeded"),
-    "error-limit-150": (_set(thresholds__error_rate_pct=150), "thresholds.error_rate_pct", "less than or equal"),
-    "stability-limit-100": (_set(thresholds__stability_error_rate_pct=100), "stability_error_rate_pct", "never"),
-    "cpu-100": (_set(thresholds__cpu_pct=100), "thresholds.cpu_pct", "never be exceeded"),
-    "memory-100": (_set(thresholds__memory_pct=100), "thresholds.memory_pct", "never be exceeded"),
-    "connections-100": (_set(thresholds__connections_pct=100), "thresholds.connections_pct", "never"),
-    "p95-infinite": (_set(thresholds__p95_ms=float("inf")), "thresholds.p95_ms", "finite"),
-    "p99-nan": (_set(thresholds__p99_ms=float("nan")), "thresholds.p99_ms", "finite"),
-    "p95-a-day": (_set(thresholds__p95_ms=86_400_000, thresholds__p99_ms=86_400_001), "p95_ms", "no latency limit"),
-    "p95-above-p99": (_set(thresholds__p95_ms=2000, thresholds__p99_ms=1000), "thresholds.p95_ms", "above p99"),
-    "p99-negative": (_set(thresholds__p99_ms=-5), "thresholds.p99_ms", "greater than 0"),
-    "ratio-huge": (_set(thresholds__error_ratio_vs_old=1e9), "error_ratio_vs_old", "no comparison"),
-    "latency-ratio-huge": (_set(thresholds__latency_ratio_vs_old=50), "latency_ratio_vs_old", "no comparison"),
-    "floor-100": (_set(thresholds__error_rate_floor_pct=100), "error_rate_floor_pct", "hides"),
-    "sustain-longer-than-window": (_set(thresholds__sustain_min=20), "sustain_min", "no breach could ever"),
-    "sustain-equal-window": (_set(thresholds__sustain_min=15), "thresholds.sustain_min", "not shorter"),
-    "window-one-scrape": (_set(thresholds__canary_window_min=0.4), "canary_window_min", "two scrapes"),
-    "rate-one-scrape": (_set(metrics__rate_window="15s"), "metrics.rate_window", "two scrapes"),
-    "rate-not-duration": (_set(metrics__rate_window="1 minute"), "metrics.rate_window", "not a Prometheus duration"),
-    "rate-injection": (_set(metrics__smooth_rate_window="5m]) or vector(1"), "smooth_rate_window", "not a Prometheus"),
-    "coverage-tiny": (_set(metrics__min_coverage=0.1), "metrics.min_coverage", "half their samples"),
-    "consumer-lag-negative": (_set(thresholds__consumer_lag=-1), "thresholds.consumer_lag", "greater than or equal"),
-    "consumer-lag-huge": (_set(thresholds__consumer_lag=10**12), "thresholds.consumer_lag", "never fail"),
-    "replica-lag-week": (_set(thresholds__replica_lag_s=604800), "thresholds.replica_lag_s", "never fail"),
-    "backup-age-year": (_set(thresholds__backup_max_age_h=8760), "backup_max_age_h", "never fail"),
-    "min-requests-text": (_set(thresholds__min_requests="many"), "thresholds.min_requests", "valid integer"),
-    "thresholds-list": (_set(thresholds=[1, 2]), "thresholds", "valid dictionary"),
-    "redis-min-above-max": (
-        _set(thresholds__redis_maxmemory_min_mb=100, thresholds__redis_maxmemory_max_mb=10),
-        "redis_maxmemory_min_mb",
-        "above",
-    ),
-    "unsafe-reason-too-short": (
-        _set(thresholds__error_rate_pct=100, allow_unsafe_thresholds="ok"),
-        "allow_unsafe_thresholds",
-        "at least 10",
-    ),
-    "waiver-share-100": (_set(policy__max_waived_share_pct=100), "policy.max_waived_share_pct", "never fail"),
-    "waiver-life-year": (_set(policy__waiver_max_days=365), "policy.waiver_max_days", "never fail"),
-    "approver-markup": (_set(policy__approvers=["<b>me</b>"]), "policy.approvers[0]", "pattern"),
-    "version-option": (_set(release__version="--output=/tmp/pwn"), "release.version", "invalid version"),
-    "version-traversal": (_set(release__version="v1/../../etc"), "release.version", "invalid version"),
-    "version-dotdot": (_set(release__version="v1..2"), "release.version", "invalid version"),
-    "version-newline": (_set(release__version="v1.0.0\nDECISION: PROCEED"), "release.version", "invalid version"),
-    "version-markup": (_set(release__version="<script>x</script>"), "release.version", "invalid version"),
-    "baseline-space": (_set(release__baseline_version="v0.9.0 --force"), "release.baseline_version", "invalid"),
-    "version-number": (_set(release__version=1.0), "release.version", "valid string"),
-    "env-name-path": (_set(name="../prod"), "name", "invalid environment name"),
-    "service-name-shell": (_set(release__services__0__name="auth;rm -rf /"), "services[0].name", "invalid service"),
-    "namespace-upper": (_set(release__namespace="Nova_Backend"), "release.namespace", "pattern"),
-    "git-sha-shell": (_set(release__git_sha="abc; rm -rf /"), "release.git_sha", "pattern"),
-    "no-services": (_set(release__services=[]), "release.services", "at least 1"),
-    "port-70000": (_set(backends__postgres__port=70000), "backends.postgres.port", "65535"),
-    "timeout-zero": (_set(backends__redis__timeout_s=0), "backends.redis.timeout_s", "greater than"),
-    "http-timeout-inf": (_set(release__http_timeout_s=float("inf")), "release.http_timeout_s", "finite"),
-    "kafka-no-servers": (_set(backends__kafka__bootstrap_servers=[]), "bootstrap_servers", "at least 1"),
-    "unknown-key": (_set(thresholdz={}), "thresholdz", "unknown key"),
-    "literal-secret": (_set(backends__postgres__password="hunter2"), "backends.postgres.password", "${ENV_VAR}"),
+    **_cases(Path(__file__).with_name("bad_environments.yaml")),
     "secret-default-prod": (
         lambda d: _prod(_set(backends__vault__token="${NOVA_GATE_SURELY_UNSET_1:-root}")(d)),
         "backends",

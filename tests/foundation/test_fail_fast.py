@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,8 @@ from nova_gate.backends.base import SourceError, is_unreachable
 from nova_gate.backends.http.source import HttpSource
 from nova_gate.catalog import load_catalog
 from nova_gate.config import Release, Service
-from nova_gate.sandbox.faultproxy import FaultProxy, sandbox_document
+from nova_gate.sandbox.faultproxy import FaultProxy
+from nova_gate.testing import run_gate, sandbox_document
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,24 +63,7 @@ def test_a_single_dead_backend_is_asked_once_in_a_gate_run(backend, tmp_path):
         env = tmp_path / "env.yaml"
         env.write_text(yaml.safe_dump(doc))
         reports = tmp_path / "reports"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                f"--env={env}",
-                f"--reports-dir={reports}",
-                *[f"--item={i}" for i in items],
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        proc = run_gate(root=ROOT, env_file=env, reports=reports, items=items)
         connections = hole.connections
     decision = json.loads((reports / "decision.json").read_text())
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -8,9 +8,9 @@ import datetime as dt
 from nova_gate import report
 from nova_gate.catalog import load_catalog
 from nova_gate.config import load_environment
-from nova_gate.plugin import RunState
-from nova_gate.plugin import TestRecord as Record
 from nova_gate.policy import Waiver
+from nova_gate.session import RunState
+from nova_gate.session import TestRecord as Record
 from nova_gate.verdict import Label
 
 CATALOG = load_catalog()
@@ -42,19 +42,24 @@ def _state(labels: dict[str, Label], *, waived: list[str] = (), skip: list[str] 
     return st
 
 
+def _decide(st: RunState) -> dict:
+    st.decide()
+    return report.decision_document(st)
+
+
 def test_the_whole_phase_passing_proceeds():
-    d = report.decide(_state({}))
+    d = _decide(_state({}))
     assert d["decision"] == "PROCEED" and not d["partial"]
 
 
 def test_a_missing_item_makes_the_run_partial():
-    d = report.decide(_state({}, skip=[PREFLIGHT[3]]))
+    d = _decide(_state({}, skip=[PREFLIGHT[3]]))
     assert d["decision"] == "PARTIAL" and d["partial"]
     assert d["phases"]["preflight"]["missing_items"] == [PREFLIGHT[3]]
 
 
 def test_narrowing_options_make_it_partial_even_when_every_item_ran():
-    d = report.decide(_state({}, narrowed=["-k auth"]))
+    d = _decide(_state({}, narrowed=["-k auth"]))
     assert d["decision"] == "PARTIAL"
     assert "-k auth" in d["phases"]["preflight"]["notes"][0]
 
@@ -62,11 +67,11 @@ def test_narrowing_options_make_it_partial_even_when_every_item_ran():
 def test_fewer_tests_than_collected_is_partial():
     st = _state({})
     st.tests_per_item[PREFLIGHT[0]] = 11  # e.g. -k selected one service's parametrization
-    assert report.decide(st)["decision"] == "PARTIAL"
+    assert _decide(st)["decision"] == "PARTIAL"
 
 
 def test_a_failure_in_a_partial_run_still_stops():
-    d = report.decide(_state({PREFLIGHT[0]: Label.FAIL}, skip=[PREFLIGHT[3]]))
+    d = _decide(_state({PREFLIGHT[0]: Label.FAIL}, skip=[PREFLIGHT[3]]))
     assert d["decision"] == "STOP"
 
 
@@ -74,16 +79,16 @@ def test_waivers_above_the_cap_stop_the_phase():
     cap = load_environment("sandbox").env.policy.max_waived_share_pct
     n = int(len(PREFLIGHT) * cap / 100) + 1
     failing = {i: Label.FAIL for i in PREFLIGHT[:n]}
-    d = report.decide(_state(failing, waived=PREFLIGHT[:n]))
+    d = _decide(_state(failing, waived=PREFLIGHT[:n]))
     phase = d["phases"]["preflight"]
     assert d["decision"] == "STOP" and len(phase["waived"]) == n
     assert "above the cap" in phase["notes"][0]
-    d = report.decide(_state(dict(list(failing.items())[:1]), waived=PREFLIGHT[:1]))
+    d = _decide(_state(dict(list(failing.items())[:1]), waived=PREFLIGHT[:1]))
     assert d["decision"] == "PROCEED" and d["phases"]["preflight"]["waived_share_pct"] > 0
 
 
 def test_the_html_summary_shows_partial_and_waived_loudly():
     st = _state({PREFLIGHT[0]: Label.FAIL}, waived=PREFLIGHT[:1], skip=[PREFLIGHT[5]])
-    st.decision = report.decide(st)
+    st.decide()
     html = "".join(report.html_summary(st))
     assert "Decision: PARTIAL" in html and "nova-warning" in html and "WAIVED 1 item" in html

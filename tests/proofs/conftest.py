@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from nova_gate.testing import run_gate, sandbox_document
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,22 +42,7 @@ def gate_run(tmp_path):
 
     def run(items: list[str], *args: str, env_file: Path | None = None, timeout: float = 300) -> GateRun:
         reports = tmp_path / f"reports-{next(counter)}"
-        argv = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--reports-dir={reports}",
-            *[f"--item={i}" for i in items],
-            *args,
-        ]
-        if env_file is not None:
-            argv.append(f"--env={env_file}")
-        proc = subprocess.run(
-            argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ}, check=False
-        )
+        proc = run_gate(*args, root=ROOT, env_file=env_file, reports=reports, items=items, timeout=timeout)
         return GateRun(proc, reports)
 
     return run
@@ -68,26 +53,13 @@ def env_file(tmp_path):
     """Write a copy of the sandbox environment with some keys changed; return its path."""
 
     def make(changes: dict[str, Any]) -> Path:
-        doc = yaml.safe_load((ROOT / "environments" / "sandbox.yaml").read_text())
+        doc = sandbox_document(ROOT)  # relative paths made absolute: they are relative to the file's directory
         for dotted, value in changes.items():
             node = doc
             keys = dotted.split(".")
             for key in keys[:-1]:
                 node = node.setdefault(key, {})
             node[keys[-1]] = value
-
-        # keep relative paths valid: they are relative to the environment file's directory
-        def absolute(node: Any) -> Any:
-            if isinstance(node, dict):
-                return {k: absolute(v) for k, v in node.items()}
-            if isinstance(node, list):
-                return [absolute(v) for v in node]
-            if isinstance(node, str) and node.startswith("../"):
-                return str((ROOT / "environments" / node).resolve())
-            return node
-
-        doc = absolute(doc)
-
         path = tmp_path / "env.yaml"
         path.write_text(yaml.safe_dump(doc))
         return path

@@ -13,15 +13,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from nova_gate.catalog import load_catalog
-from nova_gate.sandbox.faultproxy import FaultedEnvironment, sandbox_document
+from nova_gate.sandbox.faultproxy import FaultedEnvironment
+from nova_gate.testing import run_gate, sandbox_document
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
@@ -37,27 +36,7 @@ CREDENTIALED = {"postgres", "grafana", "vault", "s3", "kafka", "registry"}
 
 
 def _run(env_file: Path, reports: Path, items: list[str], extra: dict[str, str] | None = None):
-    import os
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--env={env_file}",
-            f"--reports-dir={reports}",
-            *[f"--item={i}" for i in items],
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, **(extra or {})},
-    )
+    proc = run_gate(root=ROOT, env_file=env_file, reports=reports, items=items, timeout=600, env=extra)
     decision = json.loads((reports / "decision.json").read_text())
     return proc, decision
 

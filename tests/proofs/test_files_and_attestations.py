@@ -71,6 +71,7 @@ def preflight_waivers(tmp_path):
     return path
 
 
+@pytest.mark.timeout(300)  # a whole preflight and six PD-1 runs
 def test_pd1_needs_a_fresh_intact_passing_preflight(gate_run, env_file, tmp_path, preflight_waivers):
     records = tmp_path / "records"
     attestations = tmp_path / "attestations.yaml"
@@ -82,28 +83,11 @@ def test_pd1_needs_a_fresh_intact_passing_preflight(gate_run, env_file, tmp_path
     run = gate_run(["PD-1"], env_file=env)
     assert run.labels()["PD-1"] == "FAIL" and "no preflight record" in run.explain()
     # a full, passing preflight written into the records directory
-    import subprocess
-    import sys
-
+    from nova_gate.testing import run_gate
     from tests.proofs.conftest import ROOT
 
-    pre = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-m",
-            "preflight",
-            f"--env={env}",
-            f"--reports-dir={records}",
-            f"--waivers={preflight_waivers}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    pre = run_gate(
+        "-m", "preflight", f"--waivers={preflight_waivers}", root=ROOT, env_file=env, reports=records, options=("-q",)
     )
     assert pre.returncode == 0, pre.stdout[-3000:]
     run = gate_run(["PD-1"], env_file=env)
@@ -115,9 +99,32 @@ def test_pd1_needs_a_fresh_intact_passing_preflight(gate_run, env_file, tmp_path
     run = gate_run(["PD-1"], env_file=env)
     assert run.labels()["PD-1"] == "FAIL" and "does not verify" in run.explain()
     evidence.write_bytes(original)
-    # and made old
+    # copied or touched: the age is the record's own finish time, not the file's
     old = time.time() - 48 * 3600
-    for path in records.glob("preflight-*.decision.json"):
+    for path in records.glob("preflight-*"):
         os.utime(path, (old, old))
     run = gate_run(["PD-1"], env_file=env)
+    assert run.labels()["PD-1"] == "PASS", run.explain()
+    # a record that finished 48 h ago (rewritten as that run would have written it, hash and all)
+    _finished_at(records, dt.datetime.now(dt.UTC) - dt.timedelta(hours=48))
+    run = gate_run(["PD-1"], env_file=env)
     assert run.labels()["PD-1"] == "FAIL" and "h old" in run.explain()
+
+
+def _finished_at(records, when: dt.datetime) -> None:
+    """Rewrite each preflight record as if its run had finished at ``when`` (decision, evidence, SHA-256)."""
+    import hashlib
+    import json
+
+    stamp = when.isoformat(timespec="seconds")
+    for evidence in records.glob("preflight-*.evidence.json"):
+        doc = json.loads(evidence.read_text())
+        doc["decision"]["finished"] = doc["meta"]["Finished (UTC)"] = stamp
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        evidence.write_text(text)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        evidence.with_name(evidence.name + ".sha256").write_text(f"{digest}  {evidence.name}\n")
+        decision = evidence.with_name(evidence.name.removesuffix(".evidence.json") + ".decision.json")
+        record = json.loads(decision.read_text())
+        record.update(finished=stamp, evidence_sha256=digest)
+        decision.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -481,3 +481,16 @@ def test_rules_are_flattened_with_their_group() -> None:
     }
     src = prom(lambda _: httpx.Response(200, json=body))
     assert src.rules() == [{"name": "NovaDown", "type": "alerting", "group": "nova", "file": "a.yml"}]
+
+
+def test_metric_table_rows_name_threshold_fields_and_reject_unknown_kinds() -> None:
+    from types import SimpleNamespace
+
+    from gates.metric_gate import Check
+
+    env = SimpleNamespace(thresholds=SimpleNamespace(review_window_h=24, canary_window_min=15, cpu_pct=80))
+    assert Check("P24-3", "cpu", "review_window_h", "cpu_pct", "gauge").window_min(env) == 24 * 60
+    assert Check("CAN-6", "cpu", "canary_window_min", "cpu_pct", "gauge").window_min(env) == 15
+    assert Check("CAN-6", "cpu", "canary_window_min", "cpu_pct", "gauge").limit(env) == 80
+    with pytest.raises(ValueError, match="unknown kind"):
+        Check("X-1", "cpu", "canary_window_min", "cpu_pct", "sampled")

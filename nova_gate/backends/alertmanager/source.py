@@ -4,46 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import yaml
 
 from nova_gate.backends.alertmanager.config import Alertmanager
-from nova_gate.backends.base import Source, SourceError
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http_api import ABSENT, HttpApiSource, token_auth
 
 
-class AlertmanagerSource(Source):
+class AlertmanagerSource(HttpApiSource):
     backend = "alertmanager"
 
-    def __init__(self, cfg: Alertmanager) -> None:
-        super().__init__()
-        import httpx
-
+    def __init__(self, cfg: Alertmanager, client: httpx.Client | None = None) -> None:
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=token_auth(cfg.token), client=client)
         self.cfg = cfg
-        self.driver_errors = (httpx.HTTPError, OSError)
-        self._http: httpx.Client | None = None
-
-    @property
-    def http(self) -> Any:
-        import httpx
-
-        if self._http is None:
-            headers = {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
-            self._http = httpx.Client(base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers)
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def _json(self, what: str, path: str, params: dict[str, str] | None = None) -> Any:
-        with self.call(what):
-            resp = self.http.get(path, params=params)
-        if resp.status_code != 200:
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code}: {resp.text[:200]}")
-        try:
-            return resp.json()
-        except ValueError as exc:
-            raise SourceError(self.backend, what, f"not JSON: {exc}") from exc
+        doc = self.get_json(path, what=what, params=params)
+        if doc is ABSENT:
+            raise SourceError(self.backend, what, f"HTTP 404: no {path} here (is this Alertmanager's API v2?)")
+        return doc
 
     def config(self) -> dict[str, Any]:
         """The running configuration, parsed from /api/v2/status ``config.original``."""

@@ -91,6 +91,9 @@ def import_kafka() -> tuple[type[BaseException], ...]:
         import kafka.admin
         import kafka.errors
         import kafka.structs
+    from nova_gate.kafka_compat import close_failed_connect_sockets
+
+    close_failed_connect_sockets()
     return (OSError, TimeoutError, kafka.errors.KafkaError)
 
 

@@ -11,7 +11,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from nova_gate.backends.base import Source, SourceError
+import httpx
+
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http_api import ABSENT, HttpApiSource, token_auth
 from nova_gate.backends.prometheus.config import Prometheus
 
 Sample = tuple[float, float | None]
@@ -21,44 +24,32 @@ Key = tuple[str, ...]
 MAX_POINTS = 11_000
 
 
-class PrometheusSource(Source):
+class PrometheusSource(HttpApiSource):
     backend = "prometheus"
 
-    def __init__(self, cfg: Prometheus) -> None:
-        super().__init__()
-        import httpx
-
+    def __init__(self, cfg: Prometheus, client: httpx.Client | None = None) -> None:
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=token_auth(cfg.token), client=client)
         self.cfg = cfg
-        self.driver_errors = (httpx.HTTPError, OSError)
-        self._http: httpx.Client | None = None
 
-    @property
-    def http(self) -> Any:
-        import httpx
-
-        if self._http is None:
-            headers = {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
-            self._http = httpx.Client(base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers)
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-
-    def _data(self, what: str, path: str, params: dict[str, str] | None = None) -> Any:
-        """GET an API path and return its ``data``; HTTP errors and ``status: error`` become SourceError."""
-        with self.call(what):
-            resp = self.http.get(path, params=params)
+    def error_detail(self, response: httpx.Response) -> str:
+        """Prometheus' error body: ``{"status": "error", "errorType": ..., "error": ...}``."""
         try:
-            doc = resp.json()
+            doc = response.json()
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code}: not a JSON object: {resp.text[:200]}")
-        if resp.status_code != 200 or doc.get("status") != "success":
-            problem = f"{doc.get('errorType', 'error')}: {doc.get('error', resp.text[:200])}"
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code}: {problem}")
+            return f"not a JSON object: {super().error_detail(response)}"
+        return f"{doc.get('errorType', 'error')}: {doc.get('error', super().error_detail(response))}"
+
+    def _data(self, what: str, path: str, params: dict[str, str] | None = None) -> Any:
+        """GET an API path and return its ``data``; the status table and ``status: error`` decide errors."""
+        doc = self.get_json(path, what=what, params=params)
+        if doc is ABSENT:
+            raise SourceError(self.backend, what, f"HTTP 404: no {path} here (is this Prometheus?)")
+        if not isinstance(doc, dict):
+            raise SourceError(self.backend, what, "not a JSON object")
+        if doc.get("status") != "success":
+            raise SourceError(self.backend, what, f"{doc.get('errorType', 'error')}: {doc.get('error', '?')}")
         return doc.get("data")
 
     # -- queries ---------------------------------------------------------------------------------------

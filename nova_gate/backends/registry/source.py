@@ -14,7 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from nova_gate.backends.base import Source, SourceError
+import httpx
+
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http_api import HttpApiSource
 from nova_gate.backends.registry.config import Registry
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -36,58 +39,32 @@ class ManifestFacts:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-class RegistrySource(Source):
+class RegistrySource(HttpApiSource):
     backend = "registry"
 
-    def __init__(self, cfg: Registry) -> None:
-        super().__init__()
-        import httpx
+    def __init__(self, cfg: Registry, client: httpx.Client | None = None) -> None:
+        from urllib.parse import urlsplit
 
+        from nova_gate.backends.registry.auth import EcrAuth, RegistryTokenAuth, ecr_region
+
+        # the registry's challenge decides: Docker's token flow (Bearer), Basic, or ECR's token
+        auth: httpx.Auth
+        ecr = ecr_region(urlsplit(cfg.url).netloc)
+        if cfg.password is None and ecr is not None:
+            auth = EcrAuth(ecr[1], ecr[0], timeout_s=cfg.timeout_s)
+        else:
+            password = cfg.password.get_secret_value() if cfg.password is not None else None
+            auth = RegistryTokenAuth(cfg.username, password)
+        # blobs may be served by a redirect to storage
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=auth, follow_redirects=True, client=client)
         self.cfg = cfg
-        self.driver_errors = (httpx.HTTPError, OSError)
-        self._http: httpx.Client | None = None
-
-    @property
-    def http(self) -> Any:
-        import httpx
-
-        if self._http is None:
-            from urllib.parse import urlsplit
-
-            from nova_gate.backends.registry.auth import EcrAuth, RegistryTokenAuth, ecr_region
-
-            auth: httpx.Auth
-            ecr = ecr_region(urlsplit(self.cfg.url).netloc)
-            if self.cfg.password is None and ecr is not None:
-                auth = EcrAuth(ecr[1], ecr[0], timeout_s=self.cfg.timeout_s)
-            else:
-                password = self.cfg.password.get_secret_value() if self.cfg.password is not None else None
-                auth = RegistryTokenAuth(self.cfg.username, password)
-            self._http = httpx.Client(
-                base_url=self.cfg.url.rstrip("/"),
-                timeout=self.cfg.timeout_s,
-                auth=auth,
-                follow_redirects=True,
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def repository(self, service: str) -> str:
         return f"{self.cfg.repository_prefix}{service}"
 
     def _get(self, what: str, path: str, *, head: bool = False, accept: str | None = None) -> Any:
-        headers = {"Accept": accept} if accept else {}
-        with self.call(what):
-            resp = (self.http.head if head else self.http.get)(path, headers=headers)
-        if resp.status_code in (401, 403):
-            raise SourceError(self.backend, what, f"unauthorised: HTTP {resp.status_code} (credentials refused)")
-        if resp.status_code >= 500:
-            raise SourceError(self.backend, what, f"HTTP {resp.status_code}")
-        return resp
+        headers = {"Accept": accept} if accept else None
+        return self.get(path, what=what, headers=headers, method="HEAD" if head else "GET")
 
     # -- facts --------------------------------------------------------------------------------
     def tags(self, repo: str) -> list[str] | None:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
-
-import elastic_transport
 
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.search.config import Search
 from nova_gate.backends.search.facts import ClusterHealth, IndexFacts, UnassignedShard
+
+if TYPE_CHECKING:
+    import elastic_transport
 
 # The transport logs every failed attempt with a full traceback; the one-line SourceError says it all.
 logging.getLogger("elastic_transport.transport").setLevel(logging.ERROR)
@@ -38,9 +39,13 @@ def _int(value: Any, default: int = 0) -> int:
 
 class SearchSource(Source):
     backend = "search"
-    driver_errors = (OSError, elastic_transport.TransportError, elastic_transport.SerializationError)
+    driver_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(self, cfg: Search) -> None:
+        # imported here, not at module level: collecting the gates must not pay for it (0.4 s)
+        import elastic_transport
+
+        self.driver_errors = (OSError, elastic_transport.TransportError, elastic_transport.SerializationError)
         super().__init__()
         self.cfg = cfg
         self._transport: elastic_transport.Transport | None = None
@@ -48,6 +53,8 @@ class SearchSource(Source):
     # -- connection ----------------------------------------------------------------------------
     @property
     def transport(self) -> elastic_transport.Transport:
+        import elastic_transport
+
         if self._transport is None:
             parts = urlsplit(self.cfg.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -1,0 +1,72 @@
+"""Helpers for nova-gate's own self-tests and benches: a gate run in a subprocess, a copy of the
+sandbox environment. Not used by the gates themselves."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+#: quiet, and no .pytest_cache written by the many runs of a proof
+QUIET = ("-q", "-p", "no:cacheprovider")
+
+
+def gate_argv(
+    *args: str,
+    env_file: str | os.PathLike[str] | None = None,
+    reports: str | os.PathLike[str] | None = None,
+    items: Iterable[str] = (),
+    options: Sequence[str] = QUIET,
+) -> list[str]:
+    """``python -m pytest OPTIONS [--env=] [--reports-dir=] [--item=]... ARGS``."""
+    argv = [sys.executable, "-m", "pytest", *options]
+    if env_file is not None:
+        argv.append(f"--env={env_file}")
+    if reports is not None:
+        argv.append(f"--reports-dir={reports}")
+    return [*argv, *[f"--item={i}" for i in items], *args]
+
+
+def run_gate(
+    *args: str,
+    root: str | os.PathLike[str],
+    env_file: str | os.PathLike[str] | None = None,
+    reports: str | os.PathLike[str] | None = None,
+    items: Iterable[str] = (),
+    timeout: float = 300,
+    env: Mapping[str, str] | None = None,
+    options: Sequence[str] = QUIET,
+) -> subprocess.CompletedProcess[str]:
+    """Run the gate tests of the checkout at ``root`` in a subprocess; output captured, never raises on exit."""
+    return subprocess.run(
+        gate_argv(*args, env_file=env_file, reports=reports, items=items, options=options),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def sandbox_document(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """environments/sandbox.yaml with its relative paths made absolute (for copies elsewhere)."""
+    import yaml
+
+    env_dir = Path(root) / "environments"
+    doc: dict[str, Any] = yaml.safe_load((env_dir / "sandbox.yaml").read_text())
+
+    def absolute(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: absolute(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [absolute(v) for v in node]
+        if isinstance(node, str) and node.startswith("../"):
+            return str((env_dir / node).resolve())
+        return node
+
+    result: dict[str, Any] = absolute(doc)
+    return result

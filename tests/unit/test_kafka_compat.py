@@ -1,0 +1,33 @@
+"""kafka-python's failed connects close their sockets (no ResourceWarning at a random later test)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import socket
+import warnings
+
+from nova_gate.sources.kafka import import_kafka
+
+
+def test_a_refused_connect_leaves_no_open_socket() -> None:
+    import_kafka()
+    from kafka.net.inet import KafkaNetSocket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    addr = socket.getaddrinfo("127.0.0.1", port, socket.AF_INET, socket.SOCK_STREAM)[0]
+
+    class RefusingNet:
+        def wait_write(self, sock: socket.socket, timeout_at: float | None = None) -> None:
+            raise ConnectionRefusedError("refused")
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        coro = KafkaNetSocket().connect(RefusingNet(), addr)
+        with contextlib.suppress(Exception):  # refused (or KafkaConnectionError): either way, failed
+            coro.send(None)
+        del coro
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)], [str(w.message) for w in seen]
