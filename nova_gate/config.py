@@ -391,6 +391,8 @@ def _endpoints(model: BaseModel) -> list[str]:
     found: list[str] = []
     for name in type(model).model_fields:
         value = getattr(model, name)
+        if value is None:
+            continue
         if name in _ENDPOINT_FIELDS:
             found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
         elif isinstance(value, BaseModel):

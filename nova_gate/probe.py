@@ -69,7 +69,8 @@ def probe(source: Source) -> None:
     elif kind == "VaultSource":
         _each([None], lambda _: s.get("/v1/sys/health"))
     elif kind == "S3Source":
-        _each([None], lambda _: s._get(""))
+        # reachability only: the gates' policy need not allow ListBuckets (a refusal is an answer)
+        _each([None], lambda _: s._ask("probe ListBuckets", "list_buckets"))
     else:
         with contextlib.suppress(SourceError):
             source.probe()

@@ -10,6 +10,17 @@ On first start the sandbox creates Nova's topics (replication factor 3), produce
 to each and commits offsets for one consumer group per consuming service, all with kafka-python.
 Later starts only start the nodes: a fault injected before ``sandbox up`` stays injected (except
 ``kafka-node-down``, which a start heals by starting the node).
+
+Locked as production locks Kafka: the client listener is SASL_SSL with SCRAM-SHA-512 users, the
+certificates come from the sandbox's CA (``pki.py``; a PKCS12 keystore, the CA as a PEM truststore);
+brokers and controllers talk to each other over mutual TLS (their certificate is their principal,
+a super user), and KRaft's StandardAuthorizer denies whatever no ACL allows. Users, made or updated
+at every start over the mutual-TLS listener with the sandbox's admin certificate:
+
+- ``nova-sandbox-admin`` (super user): the sandbox's own steps — topics, seed messages, offsets, faults;
+- ``nova-gate`` (environments/sandbox.yaml): Describe and DescribeConfigs on the cluster, topics and
+  groups — enough to read metadata, configurations, end offsets and committed offsets, nothing else;
+- ``nova-app``: the services' and smoke journey's user: read and write Nova's topics, its groups.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import base64
 import contextlib
 import json
 import os
-import shutil
+import secrets
 import sys
 import time
 import uuid
@@ -31,20 +42,17 @@ from typing import Any, TypeVar
 from nova_gate.backends.kafka.source import import_kafka
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
-    Component,
     Fault,
     Health,
     SandboxError,
-    apt_install,
-    build_log,
     cache_dir,
     port_open,
     run,
-    run_logged,
-    sandbox_data_dir,
     wait_for,
     wait_port,
 )
+from nova_gate.sandbox.jvm import JvmComponent, java_command
+from nova_gate.sandbox.pki import sandbox_ca
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "384m"
@@ -101,14 +109,72 @@ UNCOMMITTED_GROUP, UNCOMMITTED_TOPIC, UNCOMMITTED_PARTITION = "events-service-co
 UNCOMMITTED_MESSAGES = 1_500  # > the checklist's lag limit of 1000, all in that one partition
 
 BOOTSTRAP = [f"{ports.HOST}:{p}" for p in ports.KAFKA_BROKERS]
+INTERNAL = [f"{ports.HOST}:{p}" for p in ports.KAFKA_INTERNAL]
+
+# Identities
+SCRAM = "SCRAM-SHA-512"
+SCRAM_ITERATIONS = 8192
+BROKER_PRINCIPAL = "kafka-broker"  # CN of the brokers' certificate
+ADMIN_USER = "nova-sandbox-admin"  # a super user (SCRAM on the client listener, a certificate on INTERNAL)
+GATES_USER, GATES_PASSWORD_ENV, GATES_PASSWORD_DEFAULT = "nova-gate", "NOVA_GATE_KAFKA_PASSWORD", "sandbox-kafka-ro"
+APP_USER = "nova-app"
 
 
-def _admin(timeout_ms: int = 15_000) -> Any:
+def _state() -> Path:
+    from nova_gate.sandbox.base import state_dir
+
+    return state_dir() / "kafka"
+
+
+def passwords() -> dict[str, str]:
+    """The SCRAM users' passwords: the gates' from the environment (its sandbox default), the
+    others random, made once and kept 0600 in .sandbox/kafka/users.json."""
+    path = _state() / "users.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for user in (ADMIN_USER, APP_USER):
+        if not stored.get(user):
+            stored[user], changed = secrets.token_urlsafe(24), True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".partial")
+        tmp.write_text(json.dumps(stored))
+        tmp.chmod(0o600)
+        tmp.rename(path)
+    return {**stored, GATES_USER: os.environ.get(GATES_PASSWORD_ENV) or GATES_PASSWORD_DEFAULT}
+
+
+def client_kwargs(user: str = ADMIN_USER) -> dict[str, Any]:
+    """kafka-python settings for the client listener (SASL_SSL, SCRAM) as ``user``."""
+    return {
+        "bootstrap_servers": BOOTSTRAP,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": SCRAM,
+        "sasl_plain_username": user,
+        "sasl_plain_password": passwords()[user],
+        "ssl_cafile": str(sandbox_ca().ensure()),
+    }
+
+
+def internal_kwargs() -> dict[str, Any]:
+    """kafka-python settings for the mutual-TLS listener with the admin's certificate (user set-up)."""
+    ca = sandbox_ca()
+    pair = ca.client(ADMIN_USER)
+    return {
+        "bootstrap_servers": INTERNAL,
+        "security_protocol": "SSL",
+        "ssl_cafile": str(pair.ca),
+        "ssl_certfile": str(pair.cert),
+        "ssl_keyfile": str(pair.key),
+    }
+
+
+def _admin(timeout_ms: int = 15_000, internal: bool = False) -> Any:
     import_kafka()
     from kafka import KafkaAdminClient
 
     return KafkaAdminClient(
-        bootstrap_servers=BOOTSTRAP,
+        **(internal_kwargs() if internal else client_kwargs()),
         client_id="nova-sandbox",
         request_timeout_ms=timeout_ms,
         bootstrap_timeout_ms=5_000,
@@ -116,8 +182,8 @@ def _admin(timeout_ms: int = 15_000) -> Any:
 
 
 @contextlib.contextmanager
-def admin_client(timeout_ms: int = 15_000) -> Any:
-    client = _admin(timeout_ms)
+def admin_client(timeout_ms: int = 15_000, internal: bool = False) -> Any:
+    client = _admin(timeout_ms, internal)
     try:
         yield client
     finally:
@@ -130,7 +196,7 @@ def produce(topic: str, count: int, *, prefix: str = "seed", partition: int | No
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        bootstrap_servers=BOOTSTRAP,
+        **client_kwargs(),
         client_id="nova-sandbox-producer",
         acks="all",
         linger_ms=20,
@@ -154,7 +220,7 @@ def end_offsets(topics: list[str]) -> dict[Any, int]:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=BOOTSTRAP,
+        **client_kwargs(),
         client_id="nova-sandbox-offsets",
         enable_auto_commit=False,
         request_timeout_ms=15_000,
@@ -226,8 +292,9 @@ def under_replicated() -> list[str]:
     return bad
 
 
-class Kafka(Component):
+class Kafka(JvmComponent):
     name = "kafka"
+    maven_project = "kafka"
 
     def __init__(self, root: Path | None = None) -> None:
         super().__init__(root)
@@ -238,33 +305,17 @@ class Kafka(Component):
     def _installed(self) -> bool:
         return (self.libs / f"kafka_2.13-{self.version}.jar").exists()
 
-    def install(self) -> None:
-        if self._installed():
-            return
-        if not shutil.which("java"):
-            apt_install("openjdk-17-jre-headless")
-        if not shutil.which("mvn"):
-            apt_install("maven")
-        tmp = self.libs.with_name("libs.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        run_logged(
-            [
-                "mvn",
-                "-q",
-                "-B",
-                "-f",
-                str(sandbox_data_dir() / "kafka" / "pom.xml"),
-                f"-Dmaven.repo.local={cache_dir() / 'm2'}",
-                f"-Dkafka.version={self.version}",
-                "dependency:copy-dependencies",
-                "-DincludeScope=runtime",
-                f"-DoutputDirectory={tmp}",
-            ],
-            "kafka: Kafka jars from Maven Central",
-            build_log("kafka-jars"),
-            timeout=1200,
-        )
-        tmp.rename(self.libs)
+    @property
+    def build_dir(self) -> Path:
+        return self.libs
+
+    def _maven_args(self, out: Path) -> list[str]:
+        return [
+            f"-Dkafka.version={self.version}",
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={out}",
+        ]
 
     # -- configuration ------------------------------------------------------------------------
     def node_dir(self, node: int) -> Path:
@@ -282,20 +333,57 @@ class Kafka(Component):
         path.write_text(cid)
         return cid
 
+    def _tls_material(self) -> dict[str, str]:
+        """The brokers' keystore (PKCS12 from the CA's PEM) and truststore (the CA's PEM)."""
+        ca = sandbox_ca()
+        pair = ca.server(BROKER_PRINCIPAL)
+        pw_file = self.dir / "keystore-password"
+        if not pw_file.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            pw_file.write_text(secrets.token_urlsafe(18))
+            pw_file.chmod(0o600)
+        password = pw_file.read_text().strip()
+        keystore = ca.pkcs12(BROKER_PRINCIPAL, pair, password)
+        return {
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(keystore),
+            "ssl.keystore.password": password,
+            "ssl.key.password": password,
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(pair.ca),
+            "ssl.endpoint.identification.algorithm": "https",
+        }
+
     def _write_configs(self) -> None:
         voters = ",".join(f"{n}@{ports.HOST}:{port}" for n, port in zip(NODE_IDS, ports.KAFKA_CONTROLLERS, strict=True))
-        for n, broker, controller in zip(NODE_IDS, ports.KAFKA_BROKERS, ports.KAFKA_CONTROLLERS, strict=True):
+        tls = self._tls_material()
+        nodes = zip(NODE_IDS, ports.KAFKA_BROKERS, ports.KAFKA_INTERNAL, ports.KAFKA_CONTROLLERS, strict=True)
+        for n, broker, internal, controller in nodes:
             nd = self.node_dir(n)
             (nd / "data").mkdir(parents=True, exist_ok=True)
             props = {
                 "process.roles": "broker,controller",
                 "node.id": n,
                 "controller.quorum.voters": voters,
-                "listeners": f"PLAINTEXT://{ports.HOST}:{broker},CONTROLLER://{ports.HOST}:{controller}",
-                "advertised.listeners": f"PLAINTEXT://{ports.HOST}:{broker}",
+                "listeners": f"SASL_SSL://{ports.HOST}:{broker},INTERNAL://{ports.HOST}:{internal},"
+                f"CONTROLLER://{ports.HOST}:{controller}",
+                "advertised.listeners": f"SASL_SSL://{ports.HOST}:{broker},INTERNAL://{ports.HOST}:{internal}",
                 "controller.listener.names": "CONTROLLER",
-                "inter.broker.listener.name": "PLAINTEXT",
-                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name": "INTERNAL",
+                "listener.security.protocol.map": "CONTROLLER:SSL,INTERNAL:SSL,SASL_SSL:SASL_SSL",
+                # brokers and controllers: mutual TLS, the certificate's CN is the principal
+                "listener.name.internal.ssl.client.auth": "required",
+                "listener.name.controller.ssl.client.auth": "required",
+                "ssl.principal.mapping.rules": "RULE:^CN=([A-Za-z0-9._-]+)(,.*)?$/$1/,DEFAULT",
+                # clients: SCRAM over TLS
+                "sasl.enabled.mechanisms": SCRAM,
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+                "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "super.users": f"User:{BROKER_PRINCIPAL};User:{ADMIN_USER}",
+                "allow.everyone.if.no.acl.found": "false",
+                **tls,
                 "log.dirs": nd / "data",
                 "num.partitions": 3,
                 "default.replication.factor": 3,
@@ -315,25 +403,18 @@ class Kafka(Component):
                 "log.segment.bytes": 16 * 1024 * 1024,
                 "log.retention.check.interval.ms": 300_000,
             }
-            (nd / "server.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+            path = nd / "server.properties"
+            path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+            path.chmod(0o600)  # it holds the keystore password
         (self.dir / "log4j2.properties").write_text(LOG4J2)
 
     def _java(self, main: str, *args: str, heap: str = HEAP) -> list[str]:
-        return [
-            "java",
-            "-Xms128m",
-            f"-Xmx{heap}",
-            "-XX:+UseG1GC",
+        options = [
             "-XX:MaxGCPauseMillis=20",
-            "-XX:+ExitOnOutOfMemoryError",
-            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.logs}",
-            "-cp",
-            f"{self.libs}/*",
-            main,
-            *args,
         ]
+        return java_command(main, f"{self.libs}/*", *args, heap_min="128m", heap_max=heap, options=options)
 
     def _format(self, cluster_id: str) -> None:
         for n in NODE_IDS:
@@ -368,9 +449,16 @@ class Kafka(Component):
         for n, port in zip(NODE_IDS, ports.KAFKA_BROKERS, strict=True):
             wait_port(port, f"kafka node {n}", timeout=120)
         wait_for(
-            lambda: self._broker_count() == len(NODE_IDS),
-            "3 kafka brokers registered",
+            lambda: self._broker_count(internal=True) == len(NODE_IDS),
+            "3 kafka brokers registered (mutual-TLS listener)",
             timeout=120,
+            interval=1,
+        )
+        self._ensure_identities()
+        wait_for(
+            lambda: self._broker_count() == len(NODE_IDS),
+            f"3 kafka brokers answering {ADMIN_USER} over SASL_SSL",
+            timeout=60,
             interval=1,
         )
         marker = self.dir / "bootstrapped"
@@ -382,9 +470,54 @@ class Kafka(Component):
     def _start_node(self, n: int) -> int:
         return self.spawn(f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties")))
 
-    def _broker_count(self) -> int:
+    def _ensure_identities(self) -> None:
+        """SCRAM users and their ACLs (idempotent), set over the mutual-TLS listener as the admin."""
+        from kafka.admin import (
+            ACL,
+            ACLOperation,
+            ACLPermissionType,
+            ResourcePattern,
+            ResourceType,
+            ScramMechanism,
+            UserScramCredentialUpsertion,
+        )
+
+        pw = passwords()
+        upserts = [
+            UserScramCredentialUpsertion(user, ScramMechanism.SCRAM_SHA_512, pw[user], iterations=SCRAM_ITERATIONS)
+            for user in (ADMIN_USER, GATES_USER, APP_USER)
+        ]
+
+        def allow(user: str, kind: Any, name: str, *operations: Any) -> list[Any]:
+            pattern = ResourcePattern(kind, name)
+            return [ACL(f"User:{user}", "*", op, ACLPermissionType.ALLOW, pattern) for op in operations]
+
+        op = ACLOperation
+        acls = [
+            # the gates: metadata, configurations, end offsets and committed offsets; no Read, no Write
+            *allow(GATES_USER, ResourceType.CLUSTER, "kafka-cluster", op.DESCRIBE, op.DESCRIBE_CONFIGS),
+            *allow(GATES_USER, ResourceType.TOPIC, "*", op.DESCRIBE, op.DESCRIBE_CONFIGS),
+            *allow(GATES_USER, ResourceType.GROUP, "*", op.DESCRIBE),
+            # the services and the smoke journey: Nova's topics and groups
+            *[a for t in TOPICS for a in allow(APP_USER, ResourceType.TOPIC, t.name, op.READ, op.WRITE, op.DESCRIBE)],
+            *allow(APP_USER, ResourceType.GROUP, "*", op.READ, op.DESCRIBE),
+            *allow(APP_USER, ResourceType.CLUSTER, "kafka-cluster", op.IDEMPOTENT_WRITE),  # idempotent producers
+        ]
+
+        def apply() -> None:
+            with admin_client(30_000, internal=True) as admin:
+                errors = {u: e for u, e in admin.alter_user_scram_credentials(upserts).items() if e}
+                if errors:
+                    raise SandboxError(f"kafka: SCRAM users: {errors}")
+                result = admin.create_acls(acls)
+                if result.get("failed"):
+                    raise SandboxError(f"kafka: ACLs: {result['failed'][:3]}")
+
+        retrying(apply, "SCRAM users and ACLs")
+
+    def _broker_count(self, internal: bool = False) -> int:
         try:
-            with admin_client(5_000) as admin:
+            with admin_client(5_000, internal) as admin:
                 return len(admin.describe_cluster().get("brokers", []))
         except Exception:
             return 0
@@ -630,7 +763,7 @@ def _trickle(topic: str, rate: float, seconds: float) -> None:
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        bootstrap_servers=BOOTSTRAP,
+        **client_kwargs(),
         client_id="nova-sandbox-trickle",
         acks="all",
         linger_ms=50,

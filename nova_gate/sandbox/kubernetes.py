@@ -187,100 +187,36 @@ def build_all() -> float:
 # Certificates and kubeconfigs
 # ==============================================================================================
 def _pki(pki: Path) -> None:
-    """A self-signed CA, the API server's serving cert and client certs (written once)."""
-    if (pki / "admin.crt").exists():
-        return
-    import datetime as dt
-    import ipaddress
+    """The cluster's own CA (its trust domain, as in a real cluster), serving and client certs.
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    Made by nova_gate/sandbox/pki.py like every other sandbox certificate; kept while valid.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    pki.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    from nova_gate.sandbox.pki import LocalCA
 
-    def key_pem(key: object) -> bytes:
-        return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+    ca = LocalCA(pki, "nova-sandbox-kube-ca")
+    hosts = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "127.0.0.1", SERVICE_IP)
+    ca.server("apiserver", hosts, common_name="kube-apiserver")
+    ca.server("kubelet", hosts, common_name="kwok-kubelet")
+    ca.client("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",))
+    ca.client("controller-manager", "system:kube-controller-manager")
+    ca.client("scheduler", "system:kube-scheduler")
+    ca.client("kwok", "kwok-controller", ("system:masters",))
+    ca.client("admin", "nova-sandbox-admin", ("system:masters",))
+    if not (pki / "sa.key").exists():  # the service-account signing key: tokens outlive a restart
+        sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = sa.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-
-    def write(name: str, data: bytes, mode: int = 0o644) -> None:
-        path = pki / name
-        path.write_bytes(data)
-        path.chmod(mode)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nova-sandbox-kube-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    write("ca.crt", ca.public_bytes(serialization.Encoding.PEM))
-    write("ca.key", key_pem(ca_key), 0o600)
-
-    def issue(name: str, cn: str, orgs: tuple[str, ...] = (), server: bool = False) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
-        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                    if server
-                    else [ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
+        (pki / "sa.key").write_bytes(key)
+        (pki / "sa.key").chmod(0o600)
+        (pki / "sa.pub").write_bytes(
+            sa.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
-        if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [
-                        x509.DNSName("localhost"),
-                        x509.DNSName("kubernetes"),
-                        x509.DNSName("kubernetes.default"),
-                        x509.DNSName("kubernetes.default.svc"),
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.IPAddress(ipaddress.ip_address(SERVICE_IP)),
-                    ]
-                ),
-                critical=False,
-            )
-        cert = builder.sign(ca_key, hashes.SHA256())
-        write(f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM))
-        write(f"{name}.key", key_pem(key), 0o600)
-
-    issue("apiserver", "kube-apiserver", server=True)
-    issue("kubelet", "kwok-kubelet", server=True)
-    issue("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",))
-    issue("controller-manager", "system:kube-controller-manager")
-    issue("scheduler", "system:kube-scheduler")
-    issue("kwok", "kwok-controller", ("system:masters",))
-    issue("admin", "nova-sandbox-admin", ("system:masters",))
-    sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    write("sa.key", key_pem(sa), 0o600)
-    write(
-        "sa.pub",
-        sa.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
-    )
 
 
 def _kubeconfig(path: Path, pki: Path, user: str) -> None:
@@ -863,12 +799,99 @@ def ensure_nodes() -> None:
     set_node_allocatable(NODE_ALLOCATABLE)
 
 
+#: the gates' identity: examples/kubernetes/rbac.yaml (ServiceAccount nova-gate/nova-gate bound to
+#: the get/list/watch ClusterRole nova-gate-reader), its token written as a kubeconfig of its own
+GATES_NAMESPACE = "nova-gate"
+GATES_SERVICE_ACCOUNT = "nova-gate"
+GATES_KUBECONFIG = "gates.kubeconfig"
+#: lifetime of the gates' token; a sandbox start (or ``ensure_gates_identity``) requests a new one
+GATES_TOKEN_TTL_S = 7 * 24 * 3600
+
+
+def gates_kubeconfig_path() -> Path:
+    """The gates' kubeconfig (environments/sandbox.yaml ``backends.kubernetes.kubeconfig``)."""
+    return state_dir() / "kube" / GATES_KUBECONFIG
+
+
+def _rbac_docs() -> list[dict[str, Any]]:
+    import yaml
+
+    from nova_gate.config import project_root
+
+    text = (project_root() / "examples" / "kubernetes" / "rbac.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def request_token(namespace: str, service_account: str, ttl_s: int, audiences: list[str] | None = None) -> str:
+    """A bound ServiceAccount token (TokenRequest API), requested with the admin identity."""
+    from kubernetes import client
+
+    spec = client.V1TokenRequestSpec(audiences=audiences or [], expiration_seconds=ttl_s)
+    answer = _core().create_namespaced_service_account_token(
+        service_account, namespace, client.AuthenticationV1TokenRequest(spec=spec), _request_timeout=15
+    )
+    return str(answer.status.token)
+
+
+def token_kubeconfig(path: Path, token: str, user: str = "nova-gate") -> Path:
+    """A kubeconfig for the sandbox's API server that authenticates with ``token`` only (mode 0600)."""
+    import yaml
+
+    pki = state_dir() / "kube" / "pki"
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "nova-sandbox", "cluster": {"server": API_URL, "certificate-authority": str(pki / "ca.crt")}}
+        ],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": user, "context": {"cluster": "nova-sandbox", "user": user}}],
+        "current-context": user,
+    }
+    tmp = path.with_suffix(".partial")
+    tmp.write_text(yaml.safe_dump(doc))
+    tmp.chmod(0o600)
+    tmp.rename(path)
+    return path
+
+
+def ensure_gates_identity() -> Path:
+    """Apply the example RBAC (idempotent), request the gates' token and write their kubeconfig.
+
+    The gates read the cluster with this ServiceAccount only; the admin kubeconfig stays with the
+    sandbox's own release steps (canary, scale, rollout, rollback) and faults.
+    """
+    from kubernetes import client, utils
+    from kubernetes.client.exceptions import ApiException
+
+    api = _api()
+    for doc in _rbac_docs():
+        try:
+            utils.create_from_dict(api, doc)
+        except utils.FailToCreateError as exc:
+            if any(_status(e) != 409 for e in exc.api_exceptions):
+                raise SandboxError(f"kubernetes: applying examples/kubernetes/rbac.yaml: {exc}") from exc
+            if doc["kind"] == "ClusterRole":  # keep the rules equal to the example's
+                rbac: Any = client.RbacAuthorizationV1Api(api)
+                rbac.replace_cluster_role(doc["metadata"]["name"], doc, _request_timeout=15)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            token = request_token(GATES_NAMESPACE, GATES_SERVICE_ACCOUNT, GATES_TOKEN_TTL_S)
+            break
+        except ApiException as exc:
+            if _status(exc) != 404 or time.monotonic() > deadline:
+                raise SandboxError(f"kubernetes: TokenRequest for {GATES_SERVICE_ACCOUNT}: {_status(exc)}") from exc
+            time.sleep(0.5)
+    return token_kubeconfig(gates_kubeconfig_path(), token)
+
+
 class Kubernetes(Component):
     name = "kubernetes"
 
     def __init__(self, root: Path | None = None) -> None:
         super().__init__(root)
-        self.dir = self.root / "kube"  # environments/sandbox.yaml: ../.sandbox/kube/kubeconfig
+        self.dir = self.root / "kube"  # admin: kube/kubeconfig; the gates: kube/gates.kubeconfig
         self.bin = bin_dir()
         self.pki = self.dir / "pki"
 
@@ -960,6 +983,7 @@ class Kubernetes(Component):
         self._spawn_kwok()
         wait_for(self._default_sa_ready, "controller-manager (default service account)", 60)
         ensure_nodes()
+        ensure_gates_identity()
         reset_release(wait=True)
 
     def _spawn_kwok(self) -> None:
@@ -1011,7 +1035,10 @@ class Kubernetes(Component):
             return Health(False, API_URL, self.pids(), f"listing pods: {str(exc)[:160]}")
         ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))]
         ok = bool(pods) and len(ready) == len(pods) and len(self.pids()) == 5
-        return Health(ok, API_URL, self.pids(), f"{len(ready)}/{len(pods)} pods ready in {NAMESPACE}")
+        detail = f"{len(ready)}/{len(pods)} pods ready in {NAMESPACE}"
+        if not gates_kubeconfig_path().is_file():
+            ok, detail = False, f"{detail}; the gates' kubeconfig {GATES_KUBECONFIG} is missing (start again)"
+        return Health(ok, API_URL, self.pids(), detail)
 
     def reset(self) -> None:
         super().reset()

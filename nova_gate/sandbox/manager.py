@@ -20,6 +20,7 @@ from nova_gate.sandbox.base import Component, Fault, SandboxError, forget_stage,
 COMPONENTS: dict[str, str] = {
     "release": "release:Release",
     "saas": "saas:SaasStandIns",
+    "s3": "s3:S3",
     "postgres": "postgres:Postgres",
     "redis": "redis:RedisServers",
     "clickhouse": "clickhouse:ClickHouse",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,16 @@ import httpx
 
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
-    Component,
     Fault,
     Health,
     SandboxError,
-    apt_install,
-    build_log,
     cache_dir,
     port_open,
-    run_logged,
     sandbox_data_dir,
     wait_for,
     wait_port,
 )
+from nova_gate.sandbox.jvm import JvmComponent, java_command
 
 OPENSEARCH_VERSION = "2.19.6"
 HEAP = "512m"
@@ -137,8 +133,10 @@ logger.deprecation.level = error
 """
 
 
-class OpenSearch(Component):
+class OpenSearch(JvmComponent):
     name = "opensearch"
+    maven_project = "opensearch"
+    java_package = "openjdk-17-jdk-headless"  # the launcher is compiled
 
     def __init__(self, root: Path | None = None) -> None:
         super().__init__(root)
@@ -164,34 +162,15 @@ class OpenSearch(Component):
             and stamp.read_text().strip() == self._source_hash()
         )
 
-    def install(self) -> None:
-        if self._installed():
-            return
-        if not shutil.which("java"):
-            apt_install("openjdk-17-jdk-headless")
-        if not shutil.which("mvn"):
-            apt_install("maven")
-        tmp = self.build.with_name("build.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        run_logged(
-            [
-                "mvn",
-                "-q",
-                "-B",
-                "-f",
-                str(sandbox_data_dir() / "opensearch" / "pom.xml"),
-                f"-Dmaven.repo.local={cache_dir() / 'm2'}",
-                f"-Dopensearch.version={self.version}",
-                f"-Dnova.build.dir={tmp}",
-                "package",
-            ],
-            "opensearch: OpenSearch jars and launcher with Maven",
-            build_log("opensearch"),
-            timeout=1800,
-        )
-        (tmp / "source-hash").write_text(self._source_hash())
-        shutil.rmtree(self.build, ignore_errors=True)
-        tmp.rename(self.build)
+    @property
+    def build_dir(self) -> Path:
+        return self.build
+
+    def _maven_args(self, out: Path) -> list[str]:
+        return [f"-Dopensearch.version={self.version}", f"-Dnova.build.dir={out}", "package"]
+
+    def _after_build(self, out: Path) -> None:
+        (out / "source-hash").write_text(self._source_hash())
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _write_config(self) -> None:
@@ -211,13 +190,7 @@ class OpenSearch(Component):
         (config / "log4j2.properties").write_text(LOG4J2)
 
     def _argv(self) -> list[str]:
-        return [
-            "java",
-            f"-Xms{HEAP}",
-            f"-Xmx{HEAP}",
-            "-XX:+UseG1GC",
-            "-XX:+ExitOnOutOfMemoryError",
-            "-Djava.awt.headless=true",
+        options = [
             "-Dfile.encoding=UTF-8",
             "-Djna.nosys=true",
             "-Dio.netty.noUnsafe=true",
@@ -228,11 +201,9 @@ class OpenSearch(Component):
             "-Dlog4j2.disable.jmx=true",
             "-Djava.locale.providers=SPI,COMPAT",
             f"-Djava.io.tmpdir={self.dir / 'tmp'}",
-            "-cp",
-            f"{self.build / 'sandbox-node.jar'}:{self.build / 'libs'}/*",
-            MAIN_CLASS,
-            str(self.dir),
         ]
+        classpath = f"{self.build / 'sandbox-node.jar'}:{self.build / 'libs'}/*"
+        return java_command(MAIN_CLASS, classpath, str(self.dir), heap_min=HEAP, heap_max=HEAP, options=options)
 
     def start(self) -> None:
         if not self._installed():

@@ -4,6 +4,12 @@ After start, every service gets repository ``nova-<service>`` with tags v0.8.0, 
 latest (latest is the very manifest of v1.0.0), pushed over the registry HTTP API v2 only: a small
 gzip tar layer, an image config (linux/amd64) and a Docker schema2 manifest. Layers and configs
 are built deterministically, so a re-push yields the same digests.
+
+The registry is locked the way GHCR, Harbor or ECR lock theirs: ``auth: token``. A small token
+server (``registry_token.py``, port 55001) hands out JWTs after Docker's token specification; the
+gates' user (``nova-gate``, environments/sandbox.yaml) gets ``pull`` only, the sandbox's own release
+steps push and delete as ``nova-release`` (a random password kept in .sandbox/registry/). Every
+client here answers the ``WWW-Authenticate: Bearer`` challenge with ``nova_gate.backends.registry.auth``.
 """
 
 from __future__ import annotations
@@ -12,12 +18,16 @@ import gzip
 import hashlib
 import io
 import json
+import os
+import secrets
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from nova_gate.backends.registry.auth import RegistryAuthError, RegistryTokenAuth
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
     Component,
@@ -27,11 +37,23 @@ from nova_gate.sandbox.base import (
     apt_install,
     pid_alive,
     port_open,
+    state_dir,
     wait_for,
+    wait_port,
 )
+from nova_gate.sandbox.pki import sandbox_ca
+from nova_gate.sandbox.registry_token import user_entry
 
 BINARY = "/usr/bin/docker-registry"
 URL = f"http://{ports.HOST}:{ports.REGISTRY}"
+TOKEN_REALM = f"http://{ports.HOST}:{ports.REGISTRY_TOKEN}/token"
+TOKEN_SERVICE = "nova-sandbox-registry"
+TOKEN_ISSUER = "nova-sandbox-token-server"
+#: the gates' identity (environments/sandbox.yaml backends.registry): pull only
+GATES_USER, GATES_PASSWORD_ENV = "nova-gate", "NOVA_GATE_REGISTRY_PASSWORD"
+GATES_PASSWORD_DEFAULT = "sandbox-registry-ro"
+#: the sandbox's release steps (push, retention faults)
+RELEASE_USER = "nova-release"
 PREFIX = "nova-"
 VERSIONS = ("v0.8.0", "v0.9.0", "v1.0.0")
 RELEASE = "v1.0.0"
@@ -115,11 +137,29 @@ def build_image(service: str, version: str, architecture: str = "amd64") -> dict
     return {"blobs": {_sha256(config_bytes): config_bytes, _sha256(layer): layer}, "manifest": manifest_bytes}
 
 
-class RegistryClient:
-    """The few registry API v2 calls the sandbox needs."""
+def release_password(root: Path | None = None) -> str:
+    """The release user's password: random, made once, kept 0600 in the registry's state."""
+    path = (root or state_dir()) / "registry" / "release-password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
-    def __init__(self, url: str = URL, timeout: float = 10) -> None:
-        self.http = httpx.Client(base_url=url, timeout=timeout)
+
+def gates_password() -> str:
+    return os.environ.get(GATES_PASSWORD_ENV) or GATES_PASSWORD_DEFAULT
+
+
+class RegistryClient:
+    """The few registry API v2 calls the sandbox needs, as the release user unless told otherwise."""
+
+    def __init__(
+        self, url: str = URL, timeout: float = 10, username: str = RELEASE_USER, password: str | None = None
+    ) -> None:
+        if password is None:
+            password = release_password() if username == RELEASE_USER else gates_password()
+        self.http = httpx.Client(base_url=url, timeout=timeout, auth=RegistryTokenAuth(username, password))
 
     def close(self) -> None:
         self.http.close()
@@ -216,6 +256,12 @@ class Registry(Component):
                     f"  addr: {ports.HOST}:{ports.REGISTRY}",
                     "  headers:",
                     "    X-Content-Type-Options: [nosniff]",
+                    "auth:",
+                    "  token:",
+                    f"    realm: {TOKEN_REALM}",
+                    f"    service: {TOKEN_SERVICE}",
+                    f"    issuer: {TOKEN_ISSUER}",
+                    f"    rootcertbundle: {sandbox_ca().ensure()}",
                     "health:",
                     "  storagedriver:",
                     "    enabled: true",
@@ -227,7 +273,34 @@ class Registry(Component):
         )
         return path
 
+    def _token_server(self) -> None:
+        signer = sandbox_ca().issue("registry-token-signer", "nova-sandbox-registry-token", key_type="rsa")
+        key, cert = signer.key, signer.cert
+        users = {
+            GATES_USER: user_entry(gates_password(), {f"{PREFIX}*": ["pull"]}),
+            RELEASE_USER: user_entry(release_password(self.root), {"*": ["pull", "push", "delete"]}),
+        }
+        path = self.dir / "token-users.json"
+        path.write_text(json.dumps(users, indent=1))
+        path.chmod(0o600)
+        pid = self.pid("registry-token")
+        if pid and pid_alive(pid):
+            self.stop_process("registry-token", timeout=10)  # reload the users
+        if port_open(ports.REGISTRY_TOKEN):
+            raise SandboxError(f"registry: port {ports.REGISTRY_TOKEN} is taken by a process the sandbox did not start")
+        self.spawn(
+            "registry-token",
+            [
+                sys.executable, "-m", "nova_gate.sandbox.registry_token", f"--host={ports.HOST}",
+                f"--port={ports.REGISTRY_TOKEN}", f"--users={path}", f"--key={key}", f"--cert={cert}",
+                f"--issuer={TOKEN_ISSUER}", f"--service={TOKEN_SERVICE}",
+            ],
+        )  # fmt: skip
+        wait_port(ports.REGISTRY_TOKEN, "registry token server", timeout=20)
+
     def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._token_server()
         pid = self.pid("registry")
         if not (pid and pid_alive(pid)):
             if port_open(ports.REGISTRY):
@@ -242,8 +315,9 @@ class Registry(Component):
 
     def _api_ok(self) -> bool:
         try:
-            return httpx.get(f"{URL}/v2/", timeout=2).status_code == 200
-        except httpx.HTTPError:
+            with RegistryClient(timeout=2) as client:
+                return bool(client.http.get("/v2/").status_code == 200)
+        except (httpx.HTTPError, RegistryAuthError):
             return False
 
     def push_all(self) -> None:

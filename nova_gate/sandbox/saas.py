@@ -15,14 +15,13 @@ class SaasStandIns(Component):
     name = "saas"
 
     def start(self) -> None:
-        if port_open(ports.GRAFANA) and port_open(ports.VAULT) and port_open(ports.S3):
+        if port_open(ports.GRAFANA) and port_open(ports.VAULT):
             return
         self.stop()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.spawn("saas", [sys.executable, "-m", "nova_gate.sandbox.saas_server", str(self.dir / "state.json")])
         wait_port(ports.GRAFANA, "grafana stand-in", 20)
         wait_port(ports.VAULT, "vault stand-in", 20)
-        wait_port(ports.S3, "s3 stand-in", 20)
 
     def health(self) -> Health:
         endpoint = f"grafana http://{ports.HOST}:{ports.GRAFANA}, vault http://{ports.HOST}:{ports.VAULT}"
@@ -36,7 +35,7 @@ class SaasStandIns(Component):
         return Health(ok, endpoint, self.pids(), "" if ok else "not answering")
 
     def stop(self) -> None:
-        self.stop_and_wait([ports.GRAFANA, ports.VAULT, ports.S3])
+        self.stop_and_wait([ports.GRAFANA, ports.VAULT])
 
     @staticmethod
     def _admin(port: int, body: dict[str, Any]) -> None:
@@ -64,7 +63,6 @@ class SaasStandIns(Component):
             return lambda: self._admin(port, body)
 
         reset_g, reset_v = admin(ports.GRAFANA, {"reset": True}), admin(ports.VAULT, {"reset": True})
-        reset_s3 = admin(ports.S3, {"reset": True})
         return [
             Fault(
                 "grafana-dashboard-missing",
@@ -88,30 +86,6 @@ class SaasStandIns(Component):
                 ("PRE-CFG-2",),
                 admin(ports.VAULT, {"age_days": {"nova/prod/database-url": 200}}),
                 reset_v,
-                self.name,
-            ),
-            Fault(
-                "s3-public-access-open",
-                "bucket nova-media has its public access block switched off",
-                ("PRE-CFG-4",),
-                admin(ports.S3, {"bucket": {"nova-media": {"public": True}}}),
-                reset_s3,
-                self.name,
-            ),
-            Fault(
-                "s3-bucket-missing",
-                "bucket nova-cdn-origin does not exist",
-                ("PRE-CFG-4",),
-                admin(ports.S3, {"delete": "nova-cdn-origin"}),
-                reset_s3,
-                self.name,
-            ),
-            Fault(
-                "s3-services-cannot-write",
-                "the bucket policy lets the services read nova-media but not write",
-                ("PRE-CFG-4",),
-                admin(ports.S3, {"bucket": {"nova-media": {"actions": ["s3:GetObject"]}}}),
-                reset_s3,
                 self.name,
             ),
         ]

@@ -1,4 +1,6 @@
-"""Local stand-ins for SaaS APIs the checklist reads: Grafana (dashboards), Vault (KV v2), S3.
+"""Local stand-ins for SaaS APIs the checklist reads: Grafana (dashboards), Vault (KV v2).
+
+(S3 is moto's server with IAM enforcement, ``nova_gate/sandbox/s3.py``.)
 
 Only their read endpoints that nova-gate uses, with token checks, plus an admin endpoint on each
 port for the sandbox's faults. State lives in a JSON file so that faults survive a restart.
@@ -34,64 +36,11 @@ SECRETS = [
 ]
 
 
-S3_ACCESS_KEY = "AKIANOVASANDBOX00001"
-S3_SECRET_KEY = "sandbox-s3-secret"
-S3_PRINCIPAL = "arn:aws:iam::123456789012:role/nova-services"
-BUCKETS = ["nova-media", "nova-cdn-origin"]
-BLOCK_ALL = {
-    "BlockPublicAcls": True,
-    "IgnorePublicAcls": True,
-    "BlockPublicPolicy": True,
-    "RestrictPublicBuckets": True,
-}
-
-
-def bucket_policy(bucket: str, actions: list[str]) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "NovaServices",
-                "Effect": "Allow",
-                "Principal": {"AWS": S3_PRINCIPAL},
-                "Action": actions,
-                "Resource": [f"arn:aws:s3:::{bucket}/*"],
-            }
-        ],
-    }
-
-
 def initial_state(now: dt.datetime) -> dict[str, Any]:
     return {
         "dashboards": dict(DASHBOARDS),
         "secrets": {path: (now - dt.timedelta(days=3)).isoformat() for path in SECRETS},
-        "buckets": {
-            b: {"pab": dict(BLOCK_ALL), "policy": bucket_policy(b, ["s3:GetObject", "s3:PutObject"])} for b in BUCKETS
-        },
     }
-
-
-def s3_signature_ok(method: str, url: str, headers: Any) -> bool:
-    """Recompute the request's SigV4 signature with the sandbox's key pair."""
-    from nova_gate.backends.s3.source import sigv4_headers
-
-    auth, amz_date = headers.get("Authorization", ""), headers.get("x-amz-date", "")
-    if S3_ACCESS_KEY not in auth or not amz_date:
-        return False
-    try:
-        when = dt.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return False
-    expected = sigv4_headers(
-        method,
-        url,
-        "us-east-1",
-        S3_ACCESS_KEY,
-        S3_SECRET_KEY,
-        when,
-        payload_sha256=headers.get("x-amz-content-sha256", ""),
-    )
-    return bool(expected["Authorization"] == auth)
 
 
 class State:
@@ -128,46 +77,10 @@ def handler(kind: str, state: State) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(raw)
 
-        def s3(self, method: str) -> None:
-            data = state.load()
-            url = f"http://{self.headers.get('Host')}{self.path}"
-            if not s3_signature_ok(method, url, self.headers):
-                return self.xml(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>")
-            bucket, _, query = self.path.lstrip("/").partition("?")
-            info = data["buckets"].get(bucket)
-            if info is None:
-                return self.xml(404, "<Error><Code>NoSuchBucket</Code></Error>")
-            if method == "HEAD" or not query:
-                return self.xml(200, "")
-            if query == "publicAccessBlock":
-                if not info["pab"]:
-                    return self.xml(404, "<Error><Code>NoSuchPublicAccessBlockConfiguration</Code></Error>")
-                flags = "".join(f"<{k}>{str(v).lower()}</{k}>" for k, v in info["pab"].items())
-                return self.xml(200, f"<PublicAccessBlockConfiguration>{flags}</PublicAccessBlockConfiguration>")
-            if query == "policy":
-                if not info["policy"]:
-                    return self.xml(404, "<Error><Code>NoSuchBucketPolicy</Code></Error>")
-                return self.reply(200, info["policy"])
-            return self.xml(400, "<Error><Code>InvalidRequest</Code></Error>")
-
-        def xml(self, code: int, body: str) -> None:
-            raw = body.encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(raw)
-
         def do_HEAD(self) -> None:
-            if kind == "s3":
-                return self.s3("HEAD")
             return self.reply(405, {})
 
         def do_GET(self) -> None:
-            if kind == "s3":
-                return self.s3("GET")
-
             data = state.load()
             if kind == "grafana":
                 if self.path == "/api/health":
@@ -218,14 +131,9 @@ def handler(kind: str, state: State) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             now = dt.datetime.now(dt.UTC)
             data = initial_state(now) if body.get("reset") else state.load()
-            table = {"grafana": "dashboards", "vault": "secrets", "s3": "buckets"}[kind]
+            table = {"grafana": "dashboards", "vault": "secrets"}[kind]
             if "delete" in body:
                 data[table].pop(body["delete"], None)
-            for bucket, change in body.get("bucket", {}).items():
-                if "public" in change:
-                    data["buckets"][bucket]["pab"] = {k: not change["public"] for k in BLOCK_ALL}
-                if "actions" in change:
-                    data["buckets"][bucket]["policy"] = bucket_policy(bucket, change["actions"])
             for key, days in body.get("age_days", {}).items():
                 data["secrets"][key] = (now - dt.timedelta(days=float(days))).isoformat()
             state.save(data)
@@ -239,7 +147,6 @@ def main(argv: list[str]) -> int:
     servers = [
         ThreadingHTTPServer((ports.HOST, ports.GRAFANA), handler("grafana", state)),
         ThreadingHTTPServer((ports.HOST, ports.VAULT), handler("vault", state)),
-        ThreadingHTTPServer((ports.HOST, ports.S3), handler("s3", state)),
     ]
 
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]

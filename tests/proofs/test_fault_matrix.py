@@ -32,7 +32,7 @@ BACKEND_WORDS = re.compile(
     r"registry|kubernetes|kube|grafana|vault|s3|http|jwks|service|smoke|health",
     re.I,
 )
-CREDENTIALED = {"postgres", "grafana", "vault", "s3"}
+CREDENTIALED = {"postgres", "grafana", "vault", "s3", "kafka", "registry"}
 
 
 def _run(env_file: Path, reports: Path, items: list[str], extra: dict[str, str] | None = None):
@@ -81,6 +81,11 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
     items = list(dict.fromkeys(items))
     doc = copy.deepcopy(sandbox_document(ROOT))
     doc["backends"]["postgres"].pop("backup_catalog", None)
+    # S3: the gates' real access key with a wrong secret (the chain's static keys win over the profile)
+    from nova_gate.sandbox import s3 as sandbox_s3
+
+    doc["backends"]["s3"]["access_key_id"] = sandbox_s3.profile_keys(sandbox_s3.GATES)[0]
+    doc["backends"]["s3"]["secret_access_key"] = "${NOVA_GATE_S3_SECRET}"
     env_file = tmp_path / "env.yaml"
     env_file.write_text(yaml.safe_dump(doc))
     wrong = {
@@ -88,6 +93,8 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
         "NOVA_GATE_GRAFANA_TOKEN": "wrong-grafana-token",
         "NOVA_GATE_VAULT_TOKEN": "wrong-vault-token",
         "NOVA_GATE_S3_SECRET": "wrong-s3-secret",
+        "NOVA_GATE_KAFKA_PASSWORD": "wrong-kafka-password",
+        "NOVA_GATE_REGISTRY_PASSWORD": "wrong-registry-password",
     }
     proc, decision = _run(env_file, tmp_path / "reports", items, wrong)
     problems = _check(decision, proc.stdout + proc.stderr, items)

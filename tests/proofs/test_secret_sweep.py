@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 import secrets
 
-SANDBOX_SECRETS = ["sandbox-ro-secret", "sandbox-grafana-token", "sandbox-vault-token", "sandbox-s3-secret"]
+SANDBOX_SECRETS = [
+    "sandbox-ro-secret", "sandbox-grafana-token", "sandbox-vault-token", "sandbox-kafka-ro", "sandbox-registry-ro",
+]  # fmt: skip
 # every item whose backend takes a credential, and the smoke journey (receives a JWT, sends a password)
-ITEMS = ["PST-3", "PST-4", "PST-5", "PST-6", "PST-7", "PD-2", "PRE-CFG-2", "PRE-CFG-3", "PRE-CFG-4", "PRE-MON-2"]
+ITEMS = ["PST-3", "PST-4", "PST-5", "PST-6", "PST-7", "PD-2", "PRE-CFG-2", "PRE-CFG-3", "PRE-CFG-4", "PRE-MON-2",
+         "PRE-INF-4", "IMG-1"]  # fmt: skip
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
 BEARER = re.compile(r"(?i)bearer\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]{6,}")
 CRED_VALUE = re.compile(r'"(?:password|access_token|refresh_token|token|authorization)"\s*:\s*"(?!\*\*\*)[^"]+"', re.I)
@@ -41,7 +44,13 @@ def test_healthy_run_leaks_no_secret_nor_received_token(gate_run):
 def test_planted_credentials_never_appear(gate_run, monkeypatch):
     planted = {
         name: f"planted-{name.lower()}-{secrets.token_hex(8)}"
-        for name in ("NOVA_GATE_PG_PASSWORD", "NOVA_GATE_GRAFANA_TOKEN", "NOVA_GATE_VAULT_TOKEN", "NOVA_GATE_S3_SECRET")
+        for name in (
+            "NOVA_GATE_PG_PASSWORD",
+            "NOVA_GATE_GRAFANA_TOKEN",
+            "NOVA_GATE_VAULT_TOKEN",
+            "NOVA_GATE_KAFKA_PASSWORD",
+            "NOVA_GATE_REGISTRY_PASSWORD",
+        )
     }
     for name, value in planted.items():
         monkeypatch.setenv(name, value)

@@ -40,12 +40,18 @@ def test_every_probe_fails_when_its_backend_is_unreachable(gate_run, env_file):
     print(f"{len(PROBES)} probes failed closed in {elapsed:.1f}s")
 
 
-def test_wrong_credentials_fail(gate_run, monkeypatch):
+def test_wrong_credentials_fail(gate_run, env_file, monkeypatch):
+    from nova_gate.sandbox import s3 as sandbox_s3
+
     monkeypatch.setenv("NOVA_GATE_PG_PASSWORD", "wrong-password")
     monkeypatch.setenv("NOVA_GATE_GRAFANA_TOKEN", "wrong-token")
     monkeypatch.setenv("NOVA_GATE_VAULT_TOKEN", "wrong-token")
     monkeypatch.setenv("NOVA_GATE_S3_SECRET", "wrong-token")
-    run = gate_run(["PST-7", "PRE-MON-2", "PRE-CFG-2", "PRE-CFG-4"])
+    monkeypatch.setenv("NOVA_GATE_KAFKA_PASSWORD", "wrong-password")
+    monkeypatch.setenv("NOVA_GATE_REGISTRY_PASSWORD", "wrong-password")
+    s3_key = sandbox_s3.profile_keys(sandbox_s3.GATES)[0]
+    s3 = {"backends.s3.access_key_id": s3_key, "backends.s3.secret_access_key": "${NOVA_GATE_S3_SECRET}"}
+    run = gate_run(["PST-7", "PRE-MON-2", "PRE-CFG-2", "PRE-CFG-4", "PRE-INF-4", "IMG-1"], env_file=env_file(s3))
 
     assert set(run.labels().values()) == {"FAIL"}, run.explain()
     reasons = " ".join(r for rs in run.decision["reasons"].values() for r in rs)

@@ -14,9 +14,10 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nova_gate.backends.base import Source
+from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.kafka.config import Kafka
 from nova_gate.backends.kafka.facts import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
+from nova_gate.backends.kafka.security import client_kwargs, connection_failures
 
 #: topic configs the checklist compares (PRE-CFG-5)
 TOPIC_CONFIG_KEYS: tuple[str, ...] = ("retention.ms", "cleanup.policy")
@@ -110,15 +111,25 @@ class KafkaSource(Source):
     def admin(self) -> Any:
         if self._admin is None:
             timeout_ms = int(self.cfg.timeout_s * 1000)
-            with self.call("connect"):
+            with self.call("connect"), connection_failures() as refused:
                 from kafka import KafkaAdminClient
 
-                self._admin = KafkaAdminClient(
-                    bootstrap_servers=list(self.cfg.bootstrap_servers),
-                    client_id="nova-gate",
-                    request_timeout_ms=timeout_ms,
-                    bootstrap_timeout_ms=timeout_ms,
-                )
+                try:
+                    self._admin = KafkaAdminClient(
+                        bootstrap_servers=list(self.cfg.bootstrap_servers),
+                        client_id="nova-gate",
+                        request_timeout_ms=timeout_ms,
+                        bootstrap_timeout_ms=timeout_ms,
+                        **client_kwargs(self.cfg),
+                    )
+                except self.driver_errors as exc:
+                    # kafka-python hides a refused login or certificate behind a bootstrap timeout
+                    reason = refused.reason()
+                    if reason is None:
+                        raise
+                    error = SourceError(self.backend, "connect", reason)
+                    error.unreachable = True  # the same credentials are refused again: not retried
+                    raise error from exc
         return self._admin
 
     def close(self) -> None:

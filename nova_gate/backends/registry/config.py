@@ -1,4 +1,5 @@
-"""The container registry's config: its API v2 and optional basic auth."""
+"""The container registry's config: its API v2 and the credentials for its token server (or Basic);
+an ECR URL without a password uses the AWS credential chain."""
 
 from __future__ import annotations
 

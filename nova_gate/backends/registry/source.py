@@ -2,6 +2,10 @@
 
 Manifests are requested with Accept headers for Docker schema2 and OCI manifests and indexes, so
 the registry answers the manifest as it was pushed (no schema1 down-conversion).
+
+Authentication follows the registry's challenge (``auth.py``): Docker's token flow (Bearer, the
+credentials go to the token server only), Basic, or — an ECR host without a password — ECR's
+GetAuthorizationToken through the AWS credential chain.
 """
 
 from __future__ import annotations
@@ -30,9 +34,18 @@ class RegistrySource(HttpApiSource):
     backend = "registry"
 
     def __init__(self, cfg: Registry, client: httpx.Client | None = None) -> None:
-        auth = None
-        if cfg.username and cfg.password is not None:
-            auth = httpx.BasicAuth(cfg.username, cfg.password.get_secret_value())
+        from urllib.parse import urlsplit
+
+        from nova_gate.backends.registry.auth import EcrAuth, RegistryTokenAuth, ecr_region
+
+        # the registry's challenge decides: Docker's token flow (Bearer), Basic, or ECR's token
+        auth: httpx.Auth
+        ecr = ecr_region(urlsplit(cfg.url).netloc)
+        if cfg.password is None and ecr is not None:
+            auth = EcrAuth(ecr[1], ecr[0], timeout_s=cfg.timeout_s)
+        else:
+            password = cfg.password.get_secret_value() if cfg.password is not None else None
+            auth = RegistryTokenAuth(cfg.username, password)
         # blobs may be served by a redirect to storage
         super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=auth, follow_redirects=True, client=client)
         self.cfg = cfg
