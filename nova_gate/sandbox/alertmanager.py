@@ -191,7 +191,7 @@ class Alertmanager(Component):
             },
             "startsAt": _iso(now - timedelta(minutes=6)),
             "endsAt": _iso(ends),
-            "generatorURL": f"http://{ports.HOST}:{ports.PROMETHEUS}/graph?g0.expr=nova_http_error_ratio",
+            "generatorURL": f"https://{ports.HOST}:{ports.PROMETHEUS}/graph?g0.expr=nova_http_error_ratio",
         }
 
     def _firing(self) -> bool:

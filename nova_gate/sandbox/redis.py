@@ -246,7 +246,7 @@ class RedisServers(Component):
         cli(ports.REDIS, "EXPIRE", "nova:session:sandbox-smoke", "86400")
 
     def health(self) -> Health:
-        endpoint = f"redis://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
+        endpoint = f"rediss://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
         problems = [f"{p}: no PONG" for p in (ports.REDIS, *ports.REDIS_CLUSTER) if not _ping(p)]
         if not problems:
             problems += [

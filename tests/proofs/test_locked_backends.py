@@ -99,15 +99,18 @@ AM = f"https://{ports.HOST}:{ports.ALERTMANAGER}"
 def ch(sql: str, user: identities.Identity = identities.CH_GATES, password: str | None = None,
        verify: str | bool | None = None) -> httpx.Response:
     auth = (user.user, user.password if password is None else password)
-    resp = http("POST", CH, auth, verify, content=sql.encode())
-    if resp.status_code != 200:
-        raise PermissionError(f"clickhouse HTTP {resp.status_code}: {resp.text.strip()[:200]}")
-    return resp
+    return ok(http("POST", CH, auth, verify, content=sql.encode()))
+
+
+class Refused(PermissionError):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text.strip()[:200]}")
+        self.status = status
 
 
 def ok(resp: httpx.Response) -> httpx.Response:
     if resp.status_code != 200:
-        raise PermissionError(f"HTTP {resp.status_code}: {resp.text.strip()[:200]}")
+        raise Refused(resp.status_code, resp.text)
     return resp
 
 
@@ -238,7 +241,7 @@ REFUSALS: dict[str, tuple[Callable[[], Any], str]] = {
     "postgres-unknown-user": (_pg_fails(user="nobody_i12", password=WRONG), "auth"),
     "postgres-superuser-over-tcp": (_pg_fails(user="postgres", password=WRONG), "auth"),
     "postgres-untrusted-ca": (_pg_fails(sslrootcert=bad_ca()), "tls"),
-    "postgres-plaintext": (_pg_fails(sslmode="disable"), "tls"),
+    "postgres-plaintext": (_pg_fails(sslmode="disable"), "any"),
     "postgres-cert-role-without-certificate": (_pg_fails(user=identities.PG_GATES_CERT.user, password=WRONG), "tls"),
     "postgres-cert-role-foreign-certificate": (
         _pg_fails(user=identities.PG_GATES_CERT.user, **pg_cert(untrusted=True)), "tls"),
@@ -248,13 +251,13 @@ REFUSALS: dict[str, tuple[Callable[[], Any], str]] = {
     "redis-unknown-user": (lambda: rd(user="nobody", password=WRONG), "auth"),
     "redis-default-user-off": (lambda: rd(user=None, password=""), "auth"),
     "redis-untrusted-ca": (lambda: rd(cafile=bad_ca()), "tls"),
-    "redis-plaintext": (lambda: rd(tls=False), "tls"),
+    "redis-plaintext": (lambda: rd(tls=False), "any"),
     "redis-cluster-wrong-password": (lambda: rd(ports.REDIS_CLUSTER[1], password=WRONG), "auth"),
     "redis-cluster-untrusted-ca": (lambda: rd(ports.REDIS_CLUSTER[1], cafile=bad_ca()), "tls"),
     "clickhouse-wrong-password": (lambda: ch("SELECT 1", password=WRONG), "auth"),
     "clickhouse-unknown-user": (lambda: ch("SELECT 1", identities.Identity("clickhouse", "nobody", "", "x")), "auth"),
     "clickhouse-untrusted-ca": (lambda: ch("SELECT 1", verify=bad_ca()), "tls"),
-    "clickhouse-plaintext": (lambda: httpx.post(CH.replace("https", "http"), content=b"SELECT 1", timeout=5), "tls"),
+    "clickhouse-plaintext": (lambda: httpx.post(CH.replace("https", "http"), content=b"SELECT 1", timeout=5), "any"),
     "prometheus-wrong-password": (
         lambda: ok(http("GET", f"{PROM}/api/v1/query", (G_PROM[0], WRONG), params={"query": "up"})), "auth"),
     "prometheus-no-credentials": (lambda: ok(http("GET", f"{PROM}/api/v1/query", None, params={"query": "up"})),
@@ -275,7 +278,10 @@ REFUSALS: dict[str, tuple[Callable[[], Any], str]] = {
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
 def test_wrong_credentials_are_refused_fast(case: str) -> None:
-    attempt, _kind = REFUSALS[case]
+    """Refused fast, no secret in the refusal, and nova_gate.auth names it rightly (TLS/unauthorised)."""
+    from nova_gate.auth import TLS, UNAUTHORISED, failure_kind
+
+    attempt, kind = REFUSALS[case]
     READS[case.split("-")[0]]()  # the control: the right identity gets in, so the refusal is the lock
     started = time.monotonic()
     with pytest.raises(Exception) as info:
@@ -283,6 +289,9 @@ def test_wrong_credentials_are_refused_fast(case: str) -> None:
     elapsed = time.monotonic() - started
     assert elapsed < BUDGET_S, f"{case}: took {elapsed:.1f}s"
     assert not any(s in str(info.value) for s in SECRETS), f"{case}: a secret in {info.value!r}"
+    named = failure_kind(info.value, getattr(info.value, "status", None))
+    if kind != "any":
+        assert named == {"auth": UNAUTHORISED, "tls": TLS}[kind], f"{case}: named {named!r}: {info.value!r}"
 
 
 def test_sandbox_reloads_prometheus_without_the_lifecycle_api() -> None:
