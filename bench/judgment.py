@@ -71,6 +71,8 @@ class Cell:
 GATE_STEPS = {"CAN-3": 60, "CAN-4": 60, "SCL-2": 120, "SCL-3": 120}
 #: the gates' own defaults (nova_gate/rules/metrics.py CountRules): the bench judges with them
 RULES = CountRules()
+#: the new-vs-old rules as the scale gate runs them: SCL-2 and SCL-3 for 11 services share its budget
+RELATIVE = CountRules(family=2 * 11)
 
 
 def _profile(cell: Cell, steps: int) -> np.ndarray:
@@ -146,7 +148,7 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
         e1 = rng.binomial(n_new.astype(np.int64), np.minimum(prof * 2 * old_p, 1.0)).astype(float)
         e0 = rng.binomial(n_old.astype(np.int64), old_p).astype(float)
         counts = tuple(_windows(a)[:, -steps:] for a in (e1, n_new, e0, n_old))
-        tests = C.ratio_tests(2.0, 0.001, RULES.alpha, RULES.breach_alpha(steps * STEP, RULES.alpha_ratio))
+        tests = C.ratio_tests(2.0, 0.001, RULES.alpha, RELATIVE.relative_alpha(steps * STEP, RULES.alpha_ratio))
         w1, wn1, w0, wn0 = counts
         with np.errstate(divide="ignore", invalid="ignore"):
             r = (w1 / wn1) / np.maximum(w0 / wn0, 0.001)
@@ -159,7 +161,7 @@ def simulate(cell: Cell, trials: int, rng: np.random.Generator) -> dict[str, Any
         cum1 = _bucket_draw(rng, n_new.astype(np.int64), prof * 1.5 * old_p95)
         cum0 = _bucket_draw(rng, n_old.astype(np.int64), np.full(total, old_p95))
         counts = (_windows(cum1)[:, -steps:], _windows(cum0)[:, -steps:])
-        tests = C.latency_ratio_tests(0.95, 1.5, 0.05, RULES.alpha, BOUNDS, level)
+        tests = C.latency_ratio_tests(0.95, 1.5, 0.05, RULES.alpha, BOUNDS, RELATIVE.relative_alpha(steps * STEP))
         q1 = C.histogram_quantile(0.95, counts[0], BOUNDS)
         q0 = C.histogram_quantile(0.95, counts[1], BOUNDS)
         prom = legacy_rules.for_5m(np.nan_to_num(q1) > 1.5 * np.maximum(np.nan_to_num(q0, nan=np.inf), 0.05), SUSTAIN)
@@ -225,15 +227,201 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+# -- family-wise: a whole healthy walk ------------------------------------------------------------------
+HEALTHY = Path(__file__).resolve().parent.parent / "sandbox" / "scenarios" / "good-release.yaml"
+SERVICES = 11
+
+
+def _healthy_params() -> dict[str, dict[str, float]]:
+    import yaml
+
+    raw = yaml.safe_load(HEALTHY.read_text())
+    return {v: dict(p) for v, p in raw["defaults"].items() if v != "kafka"}
+
+
+def _sim_draw(
+    rng: np.random.Generator, rows: int, steps: int, p: dict[str, float], buckets: bool
+) -> tuple[np.ndarray, ...]:
+    """Per-step requests, errors and latency counts of one version, the simulator's way: all buckets
+    (cumulative) when ``buckets``, else only the requests slower than 500 ms and 1 s (bucket bounds)."""
+    from nova_gate.sandbox.nova_sim import BUCKETS as SIM_BUCKETS
+    from nova_gate.sandbox.nova_sim import latency_cdf
+
+    n = rng.poisson(p["rps"] * STEP, size=(rows, steps))
+    e = rng.binomial(n, p["error_pct"] / 100.0).astype(float)
+    fractions, _ = latency_cdf(p["p50_ms"], p["p95_ms"], p["p99_ms"])
+    if buckets:
+        probs = np.diff(np.concatenate([[0.0], np.asarray(fractions), [1.0]]))
+        return n.astype(float), e, np.cumsum(rng.multinomial(n, probs), axis=-1).astype(float)
+    over_half = 1.0 - fractions[SIM_BUCKETS.index(0.5)]
+    over_one = 1.0 - fractions[SIM_BUCKETS.index(1.0)]
+    slow500 = rng.binomial(n, over_half)
+    slow1000 = rng.binomial(slow500, over_one / over_half if over_half > 0 else 0.0)
+    return n.astype(float), e, slow500.astype(float), slow1000.astype(float)
+
+
+def healthy_walk(trials: int, rng: np.random.Generator) -> dict[str, Any]:
+    """False ROLLBACKs of a whole healthy walk: every count-judged cell of every gate, 11 services each.
+
+    Traffic is the healthy scenario's (sandbox/scenarios/good-release.yaml: new and old version rates,
+    error ratios and latency percentiles), drawn per 15-s scrape like the simulator; each cell is judged
+    by the gates' rule with the gates' levels (relative cells with their family share). A trial is one
+    walk; it falsely rolls back when any cell of any gate FAILs."""
+    from nova_gate.config import Thresholds
+
+    t = Thresholds()
+    params = _healthy_params()
+    new, old = params["v1.0.0"], params["v0.9.0"]
+    rows = trials * SERVICES
+    cells: dict[str, np.ndarray] = {}
+    gates = {"canary_gate": t.canary_window_min, "scale_gate": t.scale_window_min}
+    gates["stability_gate"] = t.stability_window_min
+    for gate, minutes in gates.items():
+        steps = round(minutes * 60 / STEP) + 1
+        total = steps + W
+        scale = gate == "scale_gate"
+        drawn = _sim_draw(rng, rows, total, new, buckets=scale)
+        n1, e1 = drawn[0], drawn[1]
+        win = {k: _windows(a)[:, -steps:] for k, a in (("n1", n1), ("e1", e1))}
+        if scale:
+            wc1 = _windows(drawn[2])[:, -steps:]
+            slow500, slow1000 = C.slow_counts(wc1, BOUNDS, t.p95_ms / 1000), C.slow_counts(wc1, BOUNDS, t.p99_ms / 1000)
+        else:
+            slow500, slow1000 = _windows(drawn[2])[:, -steps:], _windows(drawn[3])[:, -steps:]
+        missing = np.zeros((rows, steps), dtype=bool)
+        level = RULES.breach_alpha(minutes * 60)
+        inclusive = gate == "stability_gate"
+        err_limit = (t.stability_error_rate_pct if inclusive else t.error_rate_pct) / 100.0
+        judged: dict[str, tuple[Any, Any]] = {
+            "error": ((win["e1"], win["n1"]), C.excess_tests(err_limit, RULES.alpha, inclusive, level)),
+            "p95": ((slow500, win["n1"]), C.excess_tests(0.05, RULES.alpha, inclusive, level)),
+        }
+        if gate == "canary_gate":
+            judged["p99"] = ((slow1000, win["n1"]), C.excess_tests(0.01, RULES.alpha, False, level))
+        if gate == "scale_gate":
+            n0, e0, c0 = _sim_draw(rng, rows, total, old, buckets=True)
+            wn0, we0, wc0 = _windows(n0)[:, -steps:], _windows(e0)[:, -steps:], _windows(c0)[:, -steps:]
+            ratio_level = RELATIVE.relative_alpha(minutes * 60, RULES.alpha_ratio)
+            judged["SCL-2"] = (
+                (win["e1"], win["n1"], we0, wn0),
+                C.ratio_tests(t.error_ratio_vs_old, t.error_rate_floor_pct / 100, RULES.alpha, ratio_level),
+            )
+            judged["SCL-3"] = (
+                (wc1, wc0),
+                C.latency_ratio_tests(
+                    0.95,
+                    t.latency_ratio_vs_old,
+                    t.latency_floor_ms / 1000,
+                    RULES.alpha,
+                    BOUNDS,
+                    RELATIVE.relative_alpha(minutes * 60),
+                ),
+            )
+            # the same cells at the levels before the family budget (alpha_ratio, alpha_breach)
+            judged["SCL-2 before"] = (
+                judged["SCL-2"][0],
+                C.ratio_tests(t.error_ratio_vs_old, t.error_rate_floor_pct / 100, RULES.alpha, RULES.alpha_ratio),
+            )
+            judged["SCL-3 before"] = (
+                judged["SCL-3"][0],
+                C.latency_ratio_tests(
+                    0.95,
+                    t.latency_ratio_vs_old,
+                    t.latency_floor_ms / 1000,
+                    RULES.alpha,
+                    BOUNDS,
+                    RULES.breach_alpha(minutes * 60),
+                ),
+            )
+        for name, (counts, tests) in judged.items():
+            label, _ = C.decide(counts, missing, tests, W, SUSTAIN, RULES.max_gap_scrapes)
+            cells[f"{gate} {name}"] = (label == 2).reshape(trials, SERVICES)
+    per_cell = {k: float(v.mean()) for k, v in cells.items()}  # per (item, service) cell
+    walk = np.zeros(trials, dtype=bool)
+    before = np.zeros(trials, dtype=bool)
+    for k, v in cells.items():
+        if not k.endswith(" before"):
+            walk |= v.any(axis=1)
+        if not k.endswith(("SCL-2", "SCL-3")):
+            before |= v.any(axis=1)
+    n_cells = SERVICES * sum(not k.endswith(" before") for k in cells)
+    bound = RELATIVE.family_alpha  # the scale gate's budget; the absolute cells' measured share is added below
+    return {
+        "trials": trials,
+        "cells": n_cells,
+        "per_cell_false_fail": per_cell,
+        "walk_false_rollback": float(walk.mean()),
+        "walk_false_rollback_upper95": _upper95(int(walk.sum()), trials),
+        "walk_false_rollback_before": float(before.mean()),
+        "relative_budget": bound,
+        "relative_cell_level": RELATIVE.relative_alpha(t.scale_window_min * 60, RULES.alpha_ratio),
+    }
+
+
+def _upper95(k: int, n: int) -> float:
+    """Clopper-Pearson upper 95 % bound of a rate seen k times in n trials."""
+    from scipy.stats import beta
+
+    return 1.0 if k >= n else float(beta.ppf(0.95, k + 1, n - k))
+
+
+def scan_factor(trials: int, rng: np.random.Generator, levels: tuple[float, ...] = (0.1, 0.03, 0.01)) -> list[dict]:
+    """A relative cell's false-FAIL rate on equal versions, over its breach level (SCAN_FACTOR's evidence)."""
+    steps = GATE_STEPS["SCL-2"]
+    out: list[dict] = []
+    grid = [(1, 1, 0.01), (6, 14, 0.0015), (6, 14, 0.002), (3, 17, 0.01), (7, 7, 0.005), (20, 20, 0.005)]
+    grid += [(50, 50, 0.01), (7, 7, 0.02), (1, 19, 0.02)]
+    for level in levels:
+        for r1, r0, p in grid:
+            total = steps + W
+            n1 = rng.poisson(r1 * STEP, (trials, total))
+            n0 = rng.poisson(r0 * STEP, (trials, total))
+            e1, e0 = rng.binomial(n1, p).astype(float), rng.binomial(n0, p).astype(float)
+            counts = tuple(_windows(a)[:, -steps:] for a in (e1, n1.astype(float), e0, n0.astype(float)))
+            tests = C.ratio_tests(2.0, 0.001, RULES.alpha, level)
+            label, _ = C.decide(counts, np.zeros((trials, steps), bool), tests, W, SUSTAIN, RULES.max_gap_scrapes)
+            rate = float((label == 2).mean())
+            out.append(
+                {
+                    "level": level,
+                    "rps_new": r1,
+                    "rps_old": r0,
+                    "error_pct": 100 * p,
+                    "false_fail": rate,
+                    "upper95": _upper95(int((label == 2).sum()), trials),
+                    "factor": rate / level,
+                }
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rules", default="CAN-3,CAN-4,SCL-2,SCL-3")
     parser.add_argument("--json", default="reports/judgment.json")
+    parser.add_argument("--walk", action="store_true", help="only the family-wise false-ROLLBACK rate of a walk")
+    parser.add_argument("--scan", action="store_true", help="only the relative cells' scan factor")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     started = time.monotonic()
+    if args.walk or args.scan:
+        report: dict[str, Any] = {"trials": args.trials, "seed": args.seed}
+        if args.scan:
+            report["scan"] = scan_factor(args.trials, rng)
+            for r in report["scan"]:
+                print(
+                    f"level {r['level']:g} new {r['rps_new']} old {r['rps_old']} req/s at {r['error_pct']:g}%: "
+                    f"false FAIL {_pct(r['false_fail'])} (upper95 {_pct(r['upper95'])}), factor {r['factor']:.3f}"
+                )
+        if args.walk:
+            report["walk"] = healthy_walk(args.trials, rng)
+            print(json.dumps(report["walk"], indent=1))
+        print(f"{time.monotonic() - started:.1f} s wall")
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        return 0
     results: list[dict[str, Any]] = []
     for cell in cells(args.rules.split(",")):
         got = simulate(cell, args.trials, rng)

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nova_gate.backends.kubernetes.source import KubernetesSource  # noqa: E402
 from nova_gate.config import Kubernetes  # noqa: E402
 from nova_gate.sandbox.base import state_dir  # noqa: E402
-from nova_gate.sources.kubernetes import KubernetesSource  # noqa: E402
 
 NAMESPACE = "nova-bench-pagination"
 

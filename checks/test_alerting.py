@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import alertmanager as am_rules
+from nova_gate.backends.alertmanager import rules as am_rules
 
 
 @pytest.mark.item("PRE-MON-3")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import clickhouse as ch_rules
+from nova_gate.backends.clickhouse import rules as ch_rules
 
 
 @pytest.mark.item("PRE-CFG-7")

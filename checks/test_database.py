@@ -6,15 +6,16 @@ import datetime as dt
 
 import pytest
 
-from nova_gate.rules import migrations, sql_lint
-from nova_gate.rules import postgres as pg_rules
-from nova_gate.sources.migration_files import forward_migrations, read_migrations
+from nova_gate.backends.postgres import migrations, sql_lint
+from nova_gate.backends.postgres import rules as pg_rules
+from nova_gate.backends.postgres.facts import forward_migrations
+from nova_gate.backends.postgres.migration_files import read_migrations
 
 
 @pytest.fixture(scope="module")
 def migration_files(env):
     if env.release.migrations_dir is None:
-        from nova_gate.sources.base import SourceError
+        from nova_gate.backends.base import SourceError
 
         raise SourceError("files", "release.migrations_dir not configured")
     return read_migrations(env.release.migrations_dir)

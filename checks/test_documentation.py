@@ -2,7 +2,8 @@
 
 import pytest
 
-from nova_gate.rules import files, migrations
+from nova_gate.backends.postgres import migrations
+from nova_gate.rules import files
 
 
 @pytest.mark.item("PRE-DOC-1")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import registry as reg_rules
-from nova_gate.sources.registry import INDEX_TYPES
+from nova_gate.backends.registry import rules as reg_rules
+from nova_gate.backends.registry.source import INDEX_TYPES
 
 
 @pytest.mark.item("IMG-1")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nova_gate.rules import kafka as rules
+from nova_gate.backends.kafka import rules as rules
 
 
 @pytest.mark.item("PRE-CFG-5")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import kubernetes as k8s
+from nova_gate.backends.kubernetes import rules as k8s
 from nova_gate.sources.release_repo import ReleaseRepo
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nova_gate.rules.monitoring import alerts_have_runbooks, targets_up
+from nova_gate.backends.prometheus.rules import alerts_have_runbooks, targets_up
 
 
 @pytest.mark.item("PRE-MON-1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import redis as redis_rules
+from nova_gate.backends.redis import rules as redis_rules
 
 
 @pytest.mark.item("PRE-CFG-6")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nova_gate.rules.search import indices_healthy
+from nova_gate.backends.search.rules import indices_healthy
 
 
 @pytest.mark.item("PRE-INF-6")

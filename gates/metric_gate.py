@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from nova_gate.charts import line_chart
@@ -113,6 +114,8 @@ def relative_verdict(
 
 # -- judgment on counts (issue 10) ----------------------------------------------------------------------
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+#: the new-vs-old items of one gate (SCL-2, SCL-3): with the services, the family that shares its budget
+RELATIVE_ITEMS = 2
 
 
 def count_verdict(
@@ -186,7 +189,7 @@ def relative_count_verdict(
     """New vs old version over the same sliding windows: error ratio (rate-ratio test) or a percentile."""
     env = windows.env
     new, old = env.release.version, env.release.baseline_version
-    rules = windows.rules(window_min)
+    rules = dataclasses.replace(windows.rules(window_min), family=RELATIVE_ITEMS * len(env.service_names))
     min_requests = env.thresholds.min_requests
     if metric == "error_rate":
         a = windows.error_counts(window_min, new, [service])[service]

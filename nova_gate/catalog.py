@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from nova_gate.backends import MARKERS
+
 PHASES: tuple[str, ...] = (
     "preflight",
     "predeploy",
@@ -45,18 +47,8 @@ SECTIONS: dict[str, str] = {
     "Monitoring": "monitoring",
     "Documentation": "documentation",
 }
-BACKENDS: tuple[str, ...] = (
-    "postgres",
-    "redis",
-    "clickhouse",
-    "kafka",
-    "elasticsearch",
-    "prometheus",
-    "alertmanager",
-    "kubernetes",
-    "registry",
-    "http",
-)
+#: the backend markers, from the backend registry (nova_gate/backends/__init__.py)
+BACKENDS: tuple[str, ...] = MARKERS
 SEVERITIES = ("block", "warn")
 VERIFICATIONS = ("probe", "command", "files", "attestation")
 

@@ -28,6 +28,7 @@ import pytest
 
 from nova_gate import redact as redaction
 from nova_gate import report
+from nova_gate.backends.base import Source, SourceError
 from nova_gate.catalog import (
     BACKENDS,
     PHASES,
@@ -41,7 +42,6 @@ from nova_gate.catalog import (
 )
 from nova_gate.config import ENV_DIR_NAME, ConfigError, LoadedEnvironment, load_environment, secret_values
 from nova_gate.policy import PolicyError, Waiver, load_waivers
-from nova_gate.sources.base import Source, SourceError
 from nova_gate.verdict import Label, Verdict, failed
 
 #: the user property (on the call report only) that carries a test's verdict and evidence as JSON

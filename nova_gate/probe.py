@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from nova_gate.sources.base import Source, SourceError
+from nova_gate.backends.base import Source, SourceError
 
 
 def _each(items: list[Any], fn: Callable[[Any], Any]) -> None:

@@ -29,18 +29,12 @@ from typing import Any
 
 from nova_gate.catalog import PHASE_TITLES, PHASES, load_catalog
 from nova_gate.config import load_environment, project_root
+from nova_gate.sandbox import stages
+from nova_gate.sandbox.stages import Stage, Step
 
 OPERATOR = "sandbox-rehearsal"
 GOOD_SCENARIO = "good-release"
 BAD_SCENARIO = "rehearsal-bad-canary"
-
-
-@dataclass(frozen=True)
-class Step:
-    """A release engineer's action before a gate (the checklist's kubectl / sqlx commands)."""
-
-    name: str
-    run: Callable[[], object]
 
 
 def _attest_human_items() -> None:
@@ -51,48 +45,13 @@ def _attest_human_items() -> None:
             cli(["attest", item.id, "--by", OPERATOR, "--note", "rehearsal on the sandbox"])
 
 
-def _kube(step: str, name: str) -> Step:
-    """A Kubernetes release step of the sandbox, when this checkout has the control plane."""
-
-    def run() -> None:
-        from nova_gate.sandbox import manager
-
-        if "kubernetes" not in manager.available():
-            raise RuntimeError("the sandbox has no Kubernetes component in this checkout")
-        import importlib
-
-        getattr(importlib.import_module("nova_gate.sandbox.kubernetes"), step)()
-
-    return Step(name, run)
-
-
-def _migrate() -> None:
-    from nova_gate.sandbox import postgres
-
-    postgres.apply_release_migrations()
-
-
-def _revert() -> None:
-    from nova_gate.sandbox import postgres
-
-    postgres.revert_release_migrations()
-
-
-MIGRATE = Step("sqlx migrate run (the release's migrations)", _migrate)
-CANARY = _kube("canary", "kubectl apply the new version, 1 replica per service (canary 5%)")
-SCALE_HALF = _kube("scale_half", "kubectl scale the new version to 3 replicas (50% traffic)")
-ROLLOUT = _kube("rollout", "kubectl rollout: the new version at 3/3 everywhere")
-DRAIN_OLD = _kube("drain_old", "kubectl delete the old version's Deployments")
-ROLL_BACK = _kube("rollback", "kubectl scale the new version to 0 and the old one back to 3 (rollback)")
-REVERT = Step("sqlx migrate revert to the baseline's migration (rollback)", _revert)
-
-# What the release engineer does before each phase's gate in the good walk.
-STEPS: dict[str, list[Step]] = {
-    "migrations": [MIGRATE],
-    "canary_gate": [CANARY],
-    "scale_gate": [SCALE_HALF],
-    "rollout": [ROLLOUT, DRAIN_OLD],
-    "rollback": [ROLL_BACK, REVERT],
+# The release stage the sandbox is brought to before each phase's gate in the good walk.
+STAGES: dict[str, Stage] = {
+    "migrations": Stage.MIGRATED,
+    "canary_gate": Stage.CANARY,
+    "scale_gate": Stage.SCALED,
+    "rollout": Stage.ROLLED_OUT,
+    "rollback": Stage.ROLLED_BACK,
 }
 # The rollback phase is a drill after the T+24h review, then the sandbox is back at its start.
 ORDER = [p for p in PHASES if p != "rollback"] + ["rollback"]
@@ -104,7 +63,8 @@ class Walk:
     title: str
     scenario: str
     phases: list[tuple[str, str]]  # (phase, expected decision)
-    steps: dict[str, list[Step]]
+    #: the release stage each phase's gate judges (phases not named: wherever the sandbox is)
+    stages: dict[str, Stage]
     expected: str
     #: a walk that goes on after an unexpected decision (the bad canary must still roll back)
     always_continue: bool = False
@@ -117,7 +77,7 @@ def good_walk() -> Walk:
         "the good release, every phase",
         GOOD_SCENARIO,
         [(p, "PROCEED") for p in ORDER],
-        STEPS,
+        STAGES,
         "every phase PROCEEDs",
     )
 
@@ -128,7 +88,7 @@ def bad_walk() -> Walk:
         "a bad canary, rejected and rolled back",
         BAD_SCENARIO,
         [("migrations", "PROCEED"), ("images", "PROCEED"), ("canary_gate", "ROLLBACK"), ("rollback", "PROCEED")],
-        {"migrations": [MIGRATE], "canary_gate": [CANARY], "rollback": [ROLL_BACK, REVERT]},
+        {"migrations": Stage.MIGRATED, "canary_gate": Stage.CANARY, "rollback": Stage.ROLLED_BACK},
         "the canary gate decides ROLLBACK; after the rollback steps the rollback gate PROCEEDs",
         always_continue=True,
     )
@@ -136,6 +96,13 @@ def bad_walk() -> Walk:
 
 def reports_dir() -> Path:
     return project_root() / "reports"
+
+
+def advance_to(
+    stage: Stage, report: stages.StepReport | None = None, announce: Callable[[Step], None] | None = None
+) -> list[Step]:
+    """The sandbox's release at ``stage`` (the release engineer's steps); a seam for tests."""
+    return stages.advance_to(stage, report=report, announce=announce)
 
 
 def run_phase(phase: str) -> dict[str, Any]:
@@ -225,16 +192,22 @@ def walk(w: Walk, keep_going: bool, number: int, of: int) -> bool:
     for n, (phase, expected) in enumerate(w.phases, 1):
         title = PHASE_TITLES[phase]
         print(f"\nrehearsal [{w.name}] phase {n} of {total}: {phase} — {title} (expected {expected})", flush=True)
-        steps, errors = [], []
-        for step in w.steps.get(phase, []):
-            print(f"rehearsal [{w.name}]   step: {step.name}", flush=True)
-            t0 = time.monotonic()
-            try:
-                step.run()
-            except Exception as exc:  # the gate that follows judges the consequences
+        steps: list[str] = []
+        errors: list[str] = []
+
+        def done(
+            step: Step, seconds: float, exc: Exception | None, steps: list[str] = steps, errors: list[str] = errors
+        ) -> None:
+            steps.append(f"{step.name} ({seconds:.0f} s)")
+            if exc is not None:  # the gate that follows judges the consequences
                 errors.append(f"{step.name}: {exc}")
                 print(f"rehearsal [{w.name}]   step failed: {exc}", file=sys.stderr, flush=True)
-            steps.append(f"{step.name} ({time.monotonic() - t0:.0f} s)")
+
+        def announce(step: Step) -> None:
+            print(f"rehearsal [{w.name}]   step: {step.name}", flush=True)
+
+        if phase in w.stages:
+            advance_to(w.stages[phase], report=done, announce=announce)
         print(f"rehearsal [{w.name}]   gate: pytest -m {phase}", flush=True)
         decision = run_phase(phase)
         decision.update(phase=phase, expected=expected, steps=steps, step_errors=errors)
@@ -285,13 +258,8 @@ def write_index(w: Walk, ok: bool, started: dt.datetime, env: Any) -> Path:
 def _restore() -> None:
     """Back to the state the sandbox was in before: the release's start, the good scenario."""
     try:
-        from nova_gate.sandbox import manager
-
-        if "kubernetes" in manager.available():
-            from nova_gate.sandbox import kubernetes
-
-            print("rehearsal: sandbox step: back to the release's start (old version only)", flush=True)
-            kubernetes.reset_release()
+        print("rehearsal: sandbox step: back to the release's start (old version only)", flush=True)
+        advance_to(Stage.BASELINE)
         _load_scenario(GOOD_SCENARIO, force=True)
     except Exception as exc:
         print(f"rehearsal: restoring the sandbox failed: {exc}", file=sys.stderr)

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.prometheus.source import PrometheusSource
 from nova_gate.config import load_environment, project_root
 from nova_gate.rules.metrics import catastrophic
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.prometheus import PrometheusSource
 
 #: the false-ROLLBACK bound of the early stop over a whole watch
 WATCH_ALPHA = 0.05

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from nova_gate.rules import http as http_rules
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.key_ledger import KeyLedger
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http import rules as http_rules
+from nova_gate.backends.http.key_ledger import KeyLedger
 from nova_gate.verdict import Label, failed
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import http as http_rules
-from nova_gate.sources.http import SmokeFlow
+from nova_gate.backends.http import rules as http_rules
+from nova_gate.backends.http.source import SmokeFlow
 from nova_gate.verdict import combine
 
 

@@ -577,6 +577,11 @@ def _bad(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+#: a relative cell's false-FAIL rate on healthy traffic, as a multiple of its breach level (an upper
+#: bound of what bench/judgment.py --scan measures: at most 0.17 on its grid, >= 4000 trials a point)
+SCAN_FACTOR = 0.25
+
+
 @dataclass(frozen=True)
 class CountRules:
     """How counts are judged: sliding window, sustain, gaps, confidence; all in seconds/steps."""
@@ -590,12 +595,27 @@ class CountRules:
     #: breach level of the new-vs-old error ratio (the old version's own count noise is in it too)
     alpha_ratio: float = 0.1
     min_coverage: float = 0.8
+    #: the gate's false-ROLLBACK budget for its new-vs-old comparisons, split over ``family`` cells
+    #: (Bonferroni: items x services); see :meth:`relative_alpha` and the README's family-wise bound
+    family_alpha: float = 0.05
+    family: int = 1
 
     def breach_alpha(self, gate_window_s: float, base: float | None = None) -> float:
         """The breach level for a gate window: as calibrated (bench/judgment.py) up to 30 minutes, then
         scaled down with the window so a 2 h or 24 h window is not more likely to fail on noise."""
         level = self.alpha_breach if base is None else base
         return level * min(1.0, 1800.0 / max(gate_window_s, 1.0))
+
+    def relative_alpha(self, gate_window_s: float, base: float | None = None) -> float:
+        """The breach level of one new-vs-old cell: at most its Bonferroni share of the gate's budget.
+
+        Two versions that serve alike are the healthy state of a relative rule, and the noise of both
+        versions' small error counts reaches a 2x ratio now and then: one cell's sliding-window search
+        over a 30-minute window, at level a, falsely fails in at most ``SCAN_FACTOR`` x a of healthy
+        trials (measured by ``bench/judgment.py --scan`` over 1-50 req/s, 0.1-2 % errors, 5-50 % shares),
+        so ``family_alpha / (SCAN_FACTOR x family)`` per cell bounds the gate's false-ROLLBACK probability
+        by ``family_alpha`` (union bound over its cells)."""
+        return min(self.breach_alpha(gate_window_s, base), self.family_alpha / (SCAN_FACTOR * max(1, self.family)))
 
     @property
     def window_steps(self) -> int:
@@ -860,7 +880,7 @@ def relative_counts(
         new,
         (e1, n1, e0, n0),
         missing,
-        ratio_tests(max_ratio, floor_pct / 100.0, rules.alpha, rules.breach_alpha(_span_s(new), rules.alpha_ratio)),
+        ratio_tests(max_ratio, floor_pct / 100.0, rules.alpha, rules.relative_alpha(_span_s(new), rules.alpha_ratio)),
         rules,
         min_requests,
         max_ratio,
@@ -918,7 +938,7 @@ def relative_latency(
         WindowCounts(list(new.ts), [], [None if m else 1.0 for m in m1[0]]),
         (c1, c0),
         missing,
-        latency_ratio_tests(q, max_ratio, floor_ms / 1000.0, rules.alpha, bounds, rules.breach_alpha(_span_s(new))),
+        latency_ratio_tests(q, max_ratio, floor_ms / 1000.0, rules.alpha, bounds, rules.relative_alpha(_span_s(new))),
         rules,
         min_requests,
         max_ratio,

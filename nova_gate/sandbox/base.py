@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_gate.config import project_root
+from nova_gate.sandbox.stages import Stage
 
 _CHILDREN: list[subprocess.Popen[bytes]] = []
 
@@ -249,6 +250,26 @@ class Component:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    # -- faults and the state they change --------------------------------------------------
+    def faults(self) -> list[Fault]:
+        """The real faults this component can inject, each with its undo."""
+        return []
+
+    def snapshot(self) -> dict[str, Any]:
+        """Comparable facts about everything this component's faults can change (JSON-like).
+
+        Values that legitimately move (counters, timestamps, pids, generated names) are left out;
+        the undo proof (tests/proofs/test_fault_undo.py) compares a snapshot before a fault's
+        inject with one after its undo. The base lists which of the component's recorded
+        processes are alive (a fault's helper process left running is a difference).
+        """
+        alive = []
+        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
+            record = read_pidfile(pidfile)
+            if record is not None and ours_alive(*record):
+                alive.append(pidfile.stem)
+        return {"processes": alive}
+
     # -- process helpers --------------------------------------------------------------------
     def spawn(
         self,
@@ -360,8 +381,14 @@ class Fault:
     component: str = ""
     #: verdict the catching items must give (FAIL, or WARN for warn-only faults)
     expect: str = "FAIL"
-    #: "migrated": the proof runs with the release's migrations applied (migrations phase items)
-    stage: str = ""
+    #: the release stage the catching items are judged at (:mod:`nova_gate.sandbox.stages`)
+    stage: Stage = Stage.BASELINE
+    #: a fault judged against history (the gate must have seen the healthy state first): the proof
+    #: runs the items once, healthy, before injecting it
+    seen_healthy_first: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stage", Stage(self.stage))  # ValueError on an unknown stage name
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -370,7 +397,8 @@ class Fault:
             "catches": list(self.catches),
             "component": self.component,
             "expect": self.expect,
-            "stage": self.stage,
+            "stage": self.stage.value,
+            "seen_healthy_first": self.seen_healthy_first,
         }
 
 

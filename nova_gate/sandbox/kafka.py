@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nova_gate.backends.kafka.source import import_kafka
 from nova_gate.sandbox import ports
 from nova_gate.sandbox.base import (
     Component,
@@ -44,7 +45,6 @@ from nova_gate.sandbox.base import (
     wait_for,
     wait_port,
 )
-from nova_gate.sources.kafka import import_kafka
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "384m"

@@ -26,6 +26,7 @@ from nova_gate.sandbox.base import (
     wait_for,
     wait_port,
 )
+from nova_gate.sandbox.stages import Stage
 
 K8S_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.5.35"
@@ -1141,15 +1142,15 @@ def _faults() -> list[Fault]:
     return [
         f("kube-canary-init-crashloop",
           f"the {init_victim} canary's init container crash-loops (Init:CrashLoopBackOff, pod Pending)",
-          ("CAN-8", "CAN-2"), canary_init_crashloop, canary_init_healed, c, stage="canary"),
+          ("CAN-8", "CAN-2"), canary_init_crashloop, canary_init_healed, c, stage=Stage.CANARY),
         f("kube-canary-crashloop", f"the {victim} canary container crash-loops (restarts, CrashLoopBackOff)",
-          ("CAN-8", "CAN-2"), canary_crashloop, lambda: _heal_pods(canary_state), c, stage="canary"),
+          ("CAN-8", "CAN-2"), canary_crashloop, lambda: _heal_pods(canary_state), c, stage=Stage.CANARY),
         f("kube-canary-never-ready", "the user-service canary pod runs but its readiness probe fails",
-          ("CAN-2",), canary_not_ready, lambda: _heal_pods(canary_state), c, stage="canary"),
+          ("CAN-2",), canary_not_ready, lambda: _heal_pods(canary_state), c, stage=Stage.CANARY),
         f("kube-canary-replicas", "content-service's canary deployment runs 2 pods instead of 1",
-          ("CAN-1",), canary_twice, canary_once, c, stage="canary"),
+          ("CAN-1",), canary_twice, canary_once, c, stage=Stage.CANARY),
         f("kube-canary-error-logs", "the messaging-service canary logs ERROR lines and a panic",
-          ("CAN-9",), error_logs, clean_logs, c, expect="WARN", stage="canary"),
+          ("CAN-9",), error_logs, clean_logs, c, expect="WARN", stage=Stage.CANARY),
         f("kube-missing-env", "media-service's deployment lacks KAFKA_BROKERS and has an empty JWT_ISSUER",
           ("PRE-CFG-1",), missing_env, heal_base, c),
         f("kube-no-readiness-probe", "search-service's deployment has no readiness probe",
@@ -1157,15 +1158,15 @@ def _faults() -> list[Fault]:
         f("kube-capacity-too-small", "nodes shrunk to 4 CPU / 12Gi: no room for another set of replicas",
           ("PRE-INF-1",), shrink, unshrink, c),
         f("kube-scale-short", "streaming-service's new version scaled to 2 of 3 (not 50/50)",
-          ("SCL-1",), scale_short, scale_restored, c, stage="scaled"),
+          ("SCL-1",), scale_short, scale_restored, c, stage=Stage.SCALED),
         f("kube-rollout-stuck", "feed-service's rollout stuck half way (a new pod never becomes ready)",
-          ("ROL-1",), rollout_stuck, rollout_unstuck, c, stage="rolled-out"),
+          ("ROL-1",), rollout_stuck, rollout_unstuck, c, stage=Stage.ROLLED_OUT),
         f("kube-old-left-behind", "notification-service's old deployment left running after the drain",
-          ("ROL-3", "ROL-2"), old_left_behind, old_removed, c, stage="rolled-out"),
+          ("ROL-3", "ROL-2"), old_left_behind, old_removed, c, stage=Stage.ROLLED_OUT),
         f("kube-mixed-images", "after the rollback cdn-service's old deployment runs the new image",
-          ("RBK-4",), mixed_images, restore_rolled_back, c, stage="rolled-back"),
+          ("RBK-4",), mixed_images, restore_rolled_back, c, stage=Stage.ROLLED_BACK),
         f("kube-rollback-incomplete", "events-service: new version still at 1, old version at 2 of 3",
-          ("RBK-1", "RBK-2", "RBK-4"), rollback_incomplete, restore_rolled_back, c, stage="rolled-back"),
+          ("RBK-1", "RBK-2", "RBK-4"), rollback_incomplete, restore_rolled_back, c, stage=Stage.ROLLED_BACK),
     ]  # fmt: skip
 
 

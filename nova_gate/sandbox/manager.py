@@ -1,18 +1,22 @@
 """Bring the sandbox's components up and down in order; list and inject faults.
 
 Components are named ``"module:Class"`` and imported on first use, so a component whose module
-(or whose heavy dependency) is absent does not break the others.
+(or whose heavy dependency) is absent does not break the others. The start order comes from each
+component's ``requires`` (a topological order; ties keep the table's order); ``up --only X``
+brings up what X requires first.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nova_gate.sandbox import stages
 from nova_gate.sandbox.base import Component, Fault, SandboxError, state_dir, write_json
 
-# Start order matters: the simulator needs PostgreSQL and Redis, Prometheus scrapes the simulator.
+# The table's order only breaks ties: the start order comes from ``Component.requires``.
 COMPONENTS: dict[str, str] = {
     "release": "release:Release",
     "saas": "saas:SaasStandIns",
@@ -44,35 +48,79 @@ def available() -> list[str]:
     return names
 
 
-def component(name: str) -> Component:
+def component_class(name: str) -> type[Component]:
     try:
         module_name, class_name = COMPONENTS[name].split(":")
     except KeyError:
         raise SandboxError(f"unknown sandbox component {name!r}; known: {', '.join(COMPONENTS)}") from None
     module = importlib.import_module(f"nova_gate.sandbox.{module_name}")
     cls = getattr(module, class_name)
-    instance = cls()
-    assert isinstance(instance, Component)
-    return instance
+    assert isinstance(cls, type) and issubclass(cls, Component)
+    return cls
 
 
-def _selected(only: list[str] | None) -> list[str]:
+def component(name: str) -> Component:
+    return component_class(name)()
+
+
+def start_order(requires: Mapping[str, Iterable[str]], names: Iterable[str] | None = None) -> list[str]:
+    """``names`` and everything they require, each after what it requires (ties: table order).
+
+    >>> start_order({"a": (), "b": ("c",), "c": ("a",)}, ["b"])
+    ['a', 'c', 'b']
+
+    Raises SandboxError naming an unknown requirement or a cycle.
+    """
+    table = list(requires)
+    for name, needs in requires.items():
+        unknown = [n for n in needs if n not in requires]
+        if unknown:
+            raise SandboxError(f"sandbox component {name} requires unknown component(s): {', '.join(unknown)}")
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            cycle = [*visiting[visiting.index(name) :], name]
+            raise SandboxError(f"sandbox components require each other in a cycle: {' -> '.join(cycle)}")
+        visiting.append(name)
+        for need in sorted(requires[name], key=table.index):
+            visit(need)
+        visiting.pop()
+        order.append(name)
+
+    for name in table if names is None else sorted(names, key=table.index):
+        visit(name)
+    return order
+
+
+def _requires(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    return {n: tuple(component_class(n).requires) for n in names}
+
+
+def _selected(only: list[str] | None, with_requirements: bool = False) -> list[str]:
+    """The components to act on, in start order; with their requirements (``up --only``)."""
     names = available()
-    if not only:
-        return names
-    unknown = [n for n in only if n not in COMPONENTS]
+    unknown = [n for n in only or [] if n not in COMPONENTS]
     if unknown:
         raise SandboxError(f"unknown sandbox component(s) {', '.join(unknown)}; known: {', '.join(COMPONENTS)}")
-    missing = [n for n in only if n not in names]
+    missing = [n for n in only or [] if n not in names]
     if missing:
         raise SandboxError(f"component(s) not in this checkout: {', '.join(missing)}")
-    return [n for n in names if n in only]
+    requires = _requires(names)
+    absent = sorted({r for need in requires.values() for r in need if r not in names and r in COMPONENTS})
+    if absent:
+        raise SandboxError(f"required component(s) not in this checkout: {', '.join(absent)}")
+    order = start_order(requires, only or None)
+    return order if with_requirements or not only else [n for n in order if n in only]
 
 
 def up(only: list[str] | None = None, log: Any = print) -> dict[str, float]:
     """Install (if needed) and start components in order; return seconds taken per component."""
     timings: dict[str, float] = {}
-    names = _selected(only)
+    names = _selected(only, with_requirements=True)
     for i, name in enumerate(names, 1):
         comp = component(name)
         log(f"sandbox: {name} ({i} of {len(names)}): installing if needed, then starting")
@@ -81,6 +129,8 @@ def up(only: list[str] | None = None, log: Any = print) -> dict[str, float]:
         comp.start()
         timings[name] = round(time.monotonic() - t0, 1)
         log(f"sandbox: {name} up ({timings[name]}s)")
+        if name in ("postgres", "kubernetes"):
+            stages.forget()  # a (re)start may have moved the release: advance from its start next
     write_json(state_dir() / "timings.json", timings)
     return timings
 
@@ -111,8 +161,7 @@ def faults() -> dict[str, Fault]:
     """Every fault of every available component, by name."""
     found: dict[str, Fault] = {}
     for name in available():
-        comp = component(name)
-        for fault in getattr(comp, "faults", lambda: [])():
+        for fault in component(name).faults():
             if fault.name in found:
                 raise SandboxError(f"fault {fault.name!r} defined twice")
             found[fault.name] = fault

@@ -452,6 +452,19 @@ def noisy_cumulative(track: Track, t: float) -> list[float]:
     return [float(x) for x in _slot_sum(track, k0, k1)]
 
 
+#: relative standard deviation of the CPU and memory gauges from one scrape slot to the next
+CPU_NOISE = 0.08
+MEMORY_NOISE = 0.01
+
+
+def gauge_noise(key: str, which: str, t: float) -> float:
+    """A standard normal draw fixed by (track, gauge, 15-s slot): backfill and live scrapes agree."""
+    digest = hashlib.sha256(f"{key}/{which}/{math.floor(t / SLOT_S + 1e-9)}".encode()).digest()
+    u1 = (int.from_bytes(digest[:8], "big") + 1) / 2.0**64
+    u2 = int.from_bytes(digest[8:16], "big") / 2.0**64
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
 def _split_track(spec: Any, where: str) -> tuple[dict[str, float], list[dict[str, Any]]]:
     if spec is None:
         return {}, []
@@ -625,7 +638,11 @@ def version_samples(service: str, version: str, track: Track, t: float, extra: s
     out.append((f"http_request_duration_seconds_sum{{{sv}}}", round(cum[-1], 3)))
     out.append((f"http_request_duration_seconds_count{{{sv}}}", total))
     memory = params["memory_mb"] + params["memory_slope_mb_per_h"] * (t - params["_memory_origin"]) / 3600
-    out.append((f"process_cpu_usage_ratio{{{sv}}}", round(min(max(params["cpu_pct"], 0.0), 100.0) / 100, 6)))
+    cpu = params["cpu_pct"]
+    if track.noise_key is not None:  # gauges wander per scrape like a real process's (GC, load)
+        cpu *= 1.0 + CPU_NOISE * gauge_noise(track.noise_key, "cpu", t)
+        memory *= 1.0 + MEMORY_NOISE * gauge_noise(track.noise_key, "memory", t)
+    out.append((f"process_cpu_usage_ratio{{{sv}}}", round(min(max(cpu, 0.0), 100.0) / 100, 6)))
     out.append((f"process_resident_memory_bytes{{{sv}}}", round(max(memory, 0.0) * MIB)))
     out.append((f"container_memory_limit_bytes{{{sv}}}", round(params["memory_limit_mb"] * MIB)))
     out.append((f"process_start_time_seconds{{{sv}}}", round(restart, 3)))

@@ -43,6 +43,7 @@ from nova_gate.sandbox.base import (
     wait_port,
     write_json,
 )
+from nova_gate.sandbox.stages import Stage
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"
@@ -709,7 +710,7 @@ class Postgres(Component):
                 self._inject_failed_migration,
                 self._undo_failed_migration,
                 self.name,
-                stage="migrated",
+                stage=Stage.MIGRATED,
             ),
             Fault(
                 "pg-checksum-drift",
@@ -718,7 +719,7 @@ class Postgres(Component):
                 self._inject_checksum_drift,
                 self._undo_checksum_drift,
                 self.name,
-                stage="migrated",
+                stage=Stage.MIGRATED,
             ),
             Fault(
                 "pg-stale-backup",
@@ -845,7 +846,7 @@ class Postgres(Component):
                 owner("ALTER TABLE users DROP COLUMN IF EXISTS display_name"),
                 owner("ALTER TABLE users ADD COLUMN IF NOT EXISTS display_name TEXT"),
                 self.name,
-                stage="migrated",
+                stage=Stage.MIGRATED,
             ),
             Fault(
                 "pg-not-reverted",

@@ -73,7 +73,7 @@ def initial_state(now: dt.datetime) -> dict[str, Any]:
 
 def s3_signature_ok(method: str, url: str, headers: Any) -> bool:
     """Recompute the request's SigV4 signature with the sandbox's key pair."""
-    from nova_gate.sources.s3 import sigv4_headers
+    from nova_gate.backends.s3.source import sigv4_headers
 
     auth, amz_date = headers.get("Authorization", ""), headers.get("x-amz-date", "")
     if S3_ACCESS_KEY not in auth or not amz_date:

@@ -46,6 +46,7 @@ def set_knob(service: str, version: str | None = None, **knobs: Any) -> dict[str
 
 class Simulator(Component):
     name = "simulator"
+    requires = ("postgres", "redis")  # the services' database pool and cache
 
     def install(self) -> None:
         try:
@@ -132,7 +133,7 @@ class Simulator(Component):
                 lambda: admin("/admin/jwks", {"restore": True}),
                 self.name,
                 # the gate must have seen the old key before the fault: the proof runs it healthy first
-                stage="observed",
+                seen_healthy_first=True,
             ),
             Fault(
                 "smoke-role-revoked",

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nova_gate.backends.base import Source, SourceError
 from nova_gate.report import verify_evidence
-from nova_gate.sources.base import Source, SourceError
 
 
 @dataclass(frozen=True)

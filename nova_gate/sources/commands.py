@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nova_gate.sources.base import Source, SourceError
+from nova_gate.backends.base import Source, SourceError
 
 
 @dataclass(frozen=True)

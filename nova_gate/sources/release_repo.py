@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from nova_gate.sources.base import Source, SourceError
-from nova_gate.sources.kubernetes import DeploymentFacts, deployment_facts
+from nova_gate.backends.base import Source, SourceError
+from nova_gate.backends.kubernetes.facts import DeploymentFacts, deployment_facts
 
 
 class ReleaseRepo(Source):

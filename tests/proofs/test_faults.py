@@ -6,13 +6,10 @@ verdict, undo it, and assert the same items pass again.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
 
 from nova_gate.catalog import load_catalog
-from nova_gate.sandbox import manager
+from nova_gate.sandbox import manager, stages
 from tests.proofs.test_metric_scenarios import PROVEN_ITEMS
 
 FAULTS = manager.faults()
@@ -21,46 +18,12 @@ FAULTS = manager.faults()
 PROVEN_ELSEWHERE = {i.id for i in load_catalog() if i.verification == "attestation"} | {"PD-1"} | PROVEN_ITEMS
 
 
-# Release steps on the sandbox cluster (nova_gate/sandbox/kubernetes.py), in checklist order.
-KUBE_STAGES = {
-    "canary": ("canary",),
-    "scaled": ("canary", "scale_half"),
-    "rolled-out": ("canary", "scale_half", "rollout", "drain_old"),
-    "rolled-back": ("canary", "scale_half", "rollback"),
-}
-
-
-@contextlib.contextmanager
-def stage(name: str) -> Iterator[None]:
-    """Put the sandbox at the release step a fault's items are judged at."""
-    if name in KUBE_STAGES:
-        from nova_gate.sandbox import kubernetes as kube
-
-        for step in KUBE_STAGES[name]:
-            getattr(kube, step)()
-        try:
-            yield
-        finally:
-            kube.reset_release()
-        return
-    if name != "migrated":
-        yield
-        return
-    from nova_gate.sandbox import postgres
-
-    postgres.apply_release_migrations()
-    try:
-        yield
-    finally:
-        postgres.revert_release_migrations()
-
-
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_is_caught_then_healed(name, gate_run, env_file, tmp_path):
     fault = FAULTS[name]
     run_env = None
-    with stage(fault.stage):
-        if fault.stage == "observed":
+    with stages.at(fault.stage):
+        if fault.seen_healthy_first:
             # a fault judged against history (PRE-CFG-3's key history): a history of its own, in which
             # the gate sees the healthy state first
             run_env = env_file({"files.preflight_records": str(tmp_path / "records")})

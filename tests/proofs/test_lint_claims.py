@@ -12,8 +12,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from nova_gate.backends.postgres.sql_lint import lint_sql
 from nova_gate.config import load_environment
-from nova_gate.rules.sql_lint import lint_sql
 
 INDEX = "CREATE INDEX CONCURRENTLY nova_gate_probe_idx ON nova_gate_no_such_table (x)"
 

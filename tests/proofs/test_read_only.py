@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from nova_gate.backends.postgres.source import PostgresSource
 from nova_gate.config import load_environment
-from nova_gate.sources.postgres import PostgresSource
 
 
 def test_probe_session_refuses_writes():

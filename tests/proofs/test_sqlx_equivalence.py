@@ -11,11 +11,11 @@ import subprocess
 
 import pytest
 
+from nova_gate.backends.postgres.migration_files import read_migrations
+from nova_gate.backends.postgres.migrations import Status, migrate_info
+from nova_gate.backends.postgres.source import PostgresSource
 from nova_gate.config import load_environment
-from nova_gate.rules.migrations import Status, migrate_info
 from nova_gate.sandbox import manager, postgres
-from nova_gate.sources.migration_files import read_migrations
-from nova_gate.sources.postgres import PostgresSource
 
 LINE = re.compile(r"^(\d+)/(\w+)(?: \(([^)]*)\))? (.*)$")
 SQLX_STATUS = {

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from nova_gate.config import Url
-from nova_gate.rules.alertmanager import no_critical_alerts, paging_configured, paging_receivers
-from nova_gate.sources.alertmanager import AlertmanagerSource
-from nova_gate.sources.base import SourceError
+from nova_gate.backends.alertmanager.config import Alertmanager
+from nova_gate.backends.alertmanager.rules import no_critical_alerts, paging_configured, paging_receivers
+from nova_gate.backends.alertmanager.source import AlertmanagerSource
+from nova_gate.backends.base import SourceError
 from nova_gate.verdict import Label
 
 
@@ -73,7 +73,7 @@ def test_empty_severity_list_never_passes() -> None:
 
 
 def test_unreachable_alertmanager_is_a_source_error_in_bounded_time() -> None:
-    src = AlertmanagerSource(Url(url=f"http://127.0.0.1:{closed_port()}", timeout_s=1))
+    src = AlertmanagerSource(Alertmanager(url=f"http://127.0.0.1:{closed_port()}", timeout_s=1))
     started = time.monotonic()
     with pytest.raises(SourceError, match="alertmanager"):
         src.alerts()

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from nova_gate.config import ClickHouse
-from nova_gate.rules.clickhouse import parts_healthy, rows_present, schemas_match
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.clickhouse import ClickHouseSource, PartitionParts
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.clickhouse.config import ClickHouse
+from nova_gate.backends.clickhouse.facts import PartitionParts
+from nova_gate.backends.clickhouse.rules import parts_healthy, rows_present, schemas_match
+from nova_gate.backends.clickhouse.source import ClickHouseSource
 from nova_gate.verdict import Label
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from nova_gate.config import Release, Service
-from nova_gate.rules.http import (
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.http.facts import HttpAnswer
+from nova_gate.backends.http.rules import (
     all_healthy,
     endpoint_healthy,
     feed_served,
@@ -19,8 +20,8 @@ from nova_gate.rules.http import (
     probes_healthy,
     registered,
 )
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.http import HttpAnswer, HttpSource, SmokeFlow
+from nova_gate.backends.http.source import HttpSource, SmokeFlow
+from nova_gate.config import Release, Service
 from nova_gate.verdict import Label
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.config import Topic
-from nova_gate.rules.kafka import (
+from nova_gate.backends.kafka.config import Topic
+from nova_gate.backends.kafka.facts import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
+from nova_gate.backends.kafka.rules import (
     LagSample,
     consumer_lag_below,
     lag_not_growing,
@@ -14,7 +15,6 @@ from nova_gate.rules.kafka import (
     topics_listed,
     topics_match,
 )
-from nova_gate.sources.kafka import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
 from nova_gate.verdict import Label
 
 WEEK = 604_800_000

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nova_gate.rules import kubernetes as k8s
-from nova_gate.sources.kubernetes import (
+from nova_gate.backends.kubernetes import facts as k8s_facts
+from nova_gate.backends.kubernetes import rules as k8s
+from nova_gate.backends.kubernetes.facts import (
     ContainerSpec,
     ContainerState,
     DeploymentFacts,
@@ -53,17 +54,17 @@ def pod(name="p1", tag="v1.0.0", ready=True, restarts=0, waiting=None, phase="Ru
     ("text", "cpu_m"), [("250m", 250), ("1", 1000), ("1.5", 1500), ("16", 16000), (None, 0), ("0.1", 100)]
 )
 def test_cpu_quantities(text, cpu_m):
-    assert k8s.parse_cpu_m(text) == cpu_m
+    assert k8s_facts.parse_cpu_m(text) == cpu_m
 
 
 @pytest.mark.parametrize(("text", "b"), [("64Gi", 64 * 2**30), ("256Mi", 256 * 2**20), ("1G", 10**9), ("1e3", 1000)])
 def test_memory_quantities(text, b):
-    assert k8s.parse_memory_b(text) == b
+    assert k8s_facts.parse_memory_b(text) == b
 
 
 def test_bad_quantity_raises():
     with pytest.raises(ValueError):
-        k8s.parse_cpu_m("lots")
+        k8s_facts.parse_cpu_m("lots")
 
 
 def test_image_tag():

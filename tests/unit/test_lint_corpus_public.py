@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.rules.sql_lint import lint_sql, lint_verdict
+from nova_gate.backends.postgres.sql_lint import lint_sql, lint_verdict
 from nova_gate.verdict import Label
 
 PUBLIC = Path(__file__).parent / "lint_corpus" / "public"

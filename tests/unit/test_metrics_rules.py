@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from nova_gate.config import Url
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.prometheus.config import Prometheus
+from nova_gate.backends.prometheus.source import PrometheusSource
 from nova_gate.rules.metrics import (
     CHART_POINTS,
     Sample,
@@ -24,8 +26,6 @@ from nova_gate.rules.metrics import (
     trend_not_increasing,
     windowed_threshold,
 )
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.prometheus import PrometheusSource
 from nova_gate.verdict import Label, Verdict
 
 T0 = 1_700_000_000.0
@@ -416,7 +416,7 @@ def test_stats_and_downsample_of_empty_and_gappy_series() -> None:
 
 # -- PrometheusSource (httpx mock transport, no server) ------------------------------------------------------
 def prom(handler: Callable[[httpx.Request], httpx.Response]) -> PrometheusSource:
-    src = PrometheusSource(Url(url="http://prom.invalid", timeout_s=1))
+    src = PrometheusSource(Prometheus(url="http://prom.invalid", timeout_s=1))
     src._http = httpx.Client(base_url="http://prom.invalid", transport=httpx.MockTransport(handler))
     return src
 
@@ -468,7 +468,7 @@ def test_unreachable_prometheus_is_a_source_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    src = PrometheusSource(Url(url=f"http://127.0.0.1:{port}", timeout_s=1))
+    src = PrometheusSource(Prometheus(url=f"http://127.0.0.1:{port}", timeout_s=1))
     with pytest.raises(SourceError, match=r"^prometheus: GET /api/v1/targets"):
         src.targets()
     src.close()

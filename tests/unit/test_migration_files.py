@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.migration_files import (
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.postgres.facts import (
     MigrationFile,
-    MigrationFilesSource,
     MigrationKind,
     ParsedName,
-    checksum,
     forward_migrations,
-    list_directory,
     parse_i64,
     parse_name,
+)
+from nova_gate.backends.postgres.migration_files import (
+    MigrationFilesSource,
+    checksum,
+    list_directory,
     read_migrations,
 )
 

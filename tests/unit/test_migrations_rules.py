@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.rules.migrations import (
+from nova_gate.backends.postgres.facts import MigrationFile, MigrationKind
+from nova_gate.backends.postgres.migration_files import checksum
+from nova_gate.backends.postgres.migrations import (
     AppliedMigration,
     MigrationStatus,
     SqlSyntaxError,
@@ -23,7 +25,6 @@ from nova_gate.rules.migrations import (
     objects_exist,
     pending_migrations,
 )
-from nova_gate.sources.migration_files import MigrationFile, MigrationKind, checksum
 from nova_gate.verdict import Label
 
 WHEN = datetime(2025, 1, 1, tzinfo=UTC)

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from nova_gate.config import Redis
-from nova_gate.rules.redis import CLUSTER_SLOTS, MB, cluster_health, keyspace_present, memory_limits
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.redis import MemoryFacts, NodeFacts, RedisSource
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.redis.config import Redis
+from nova_gate.backends.redis.facts import MemoryFacts, NodeFacts
+from nova_gate.backends.redis.rules import CLUSTER_SLOTS, MB, cluster_health, keyspace_present, memory_limits
+from nova_gate.backends.redis.source import RedisSource
 from nova_gate.verdict import Label
 
 OK_CLUSTER = {

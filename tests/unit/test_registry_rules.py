@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from nova_gate.config import Registry
-from nova_gate.rules.registry import (
+from nova_gate.backends.base import SourceError
+from nova_gate.backends.registry.config import Registry
+from nova_gate.backends.registry.rules import (
     DOCKER_MANIFEST,
     OCI_INDEX,
     index_platforms,
@@ -19,8 +20,7 @@ from nova_gate.rules.registry import (
     retention,
     tag_present,
 )
-from nova_gate.sources.base import SourceError
-from nova_gate.sources.registry import RegistrySource
+from nova_gate.backends.registry.source import RegistrySource
 from nova_gate.verdict import Label
 
 

@@ -8,20 +8,20 @@ from dataclasses import dataclass
 
 import pytest
 
-from nova_gate.rules import clickhouse as ch_rules
-from nova_gate.rules import kafka as kafka_rules
-from nova_gate.rules import kubernetes as k8s
-from nova_gate.rules import postgres as pg_rules
+from nova_gate.backends.clickhouse import rules as ch_rules
+from nova_gate.backends.clickhouse.facts import PartitionParts
+from nova_gate.backends.kafka import rules as kafka_rules
+from nova_gate.backends.kafka.facts import PartitionLag
+from nova_gate.backends.kubernetes import rules as k8s
+from nova_gate.backends.kubernetes.facts import deployment_facts, pod_facts
+from nova_gate.backends.postgres import rules as pg_rules
+from nova_gate.backends.postgres.facts import ReplicaFacts
+from nova_gate.backends.postgres.sql_lint import lint_sql
+from nova_gate.backends.registry import rules as reg_rules
+from nova_gate.backends.search import rules as search_rules
+from nova_gate.backends.search.facts import IndexFacts
 from nova_gate.rules import records as records_rules
-from nova_gate.rules import registry as reg_rules
-from nova_gate.rules import search as search_rules
-from nova_gate.rules.sql_lint import lint_sql
 from nova_gate.sources.audit_records import AuditRecord
-from nova_gate.sources.clickhouse import PartitionParts
-from nova_gate.sources.kafka import PartitionLag
-from nova_gate.sources.kubernetes import deployment_facts, pod_facts
-from nova_gate.sources.postgres import ReplicaFacts
-from nova_gate.sources.search import IndexFacts
 from nova_gate.verdict import Label
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -216,7 +216,7 @@ def test_dropping_a_scratch_table_created_in_the_same_migration_passes() -> None
 
 # -- PRE-CFG-3 JWKS rotation overlap --------------------------------------------------------------------
 def jwks_rotation_overlap(*args: object) -> object:
-    from nova_gate.rules.http import jwks_rotation_overlap as rule
+    from nova_gate.backends.http.rules import jwks_rotation_overlap as rule
 
     return rule(*args)  # type: ignore[arg-type]
 
@@ -243,7 +243,7 @@ def test_empty_key_set_fails_overlap() -> None:
 
 # -- P24-5 / MON-7 never-committed partitions -------------------------------------------------------------
 def test_uncommitted_partitions_count_as_lag_from_log_start() -> None:
-    from nova_gate.sources.kafka import lag_with_uncommitted
+    from nova_gate.backends.kafka.source import lag_with_uncommitted
 
     committed = {("events", 0): 100}
     subscribed = [("events", 0), ("events", 1)]
@@ -293,7 +293,7 @@ def test_headroom_fails_when_the_new_version_needs_more() -> None:
 
 
 def test_subscribed_topics_of_active_members() -> None:
-    from nova_gate.sources.kafka import subscribed_topics
+    from nova_gate.backends.kafka.source import subscribed_topics
 
     description = {
         "members": [
@@ -327,10 +327,10 @@ def test_release_manifests_are_read_for_the_new_requests(tmp_path) -> None:  # t
 
 
 def test_key_ledger_round_trip_and_a_rotation_without_overlap(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from nova_gate.rules.http import jwks_keys_and_overlap
-    from nova_gate.sources.base import SourceError
-    from nova_gate.sources.http import HttpAnswer
-    from nova_gate.sources.key_ledger import KeyLedger
+    from nova_gate.backends.base import SourceError
+    from nova_gate.backends.http.facts import HttpAnswer
+    from nova_gate.backends.http.key_ledger import KeyLedger
+    from nova_gate.backends.http.rules import jwks_keys_and_overlap
 
     def answer(*kids: str) -> HttpAnswer:
         keys = [{"kid": k, "kty": "RSA", "n": "xyz", "e": "AQAB", "alg": "RS256", "use": "sig"} for k in kids]
@@ -353,7 +353,7 @@ def test_key_ledger_round_trip_and_a_rotation_without_overlap(tmp_path) -> None:
 
 
 def test_wal_sender_of_a_replica_is_found_on_a_busy_primary() -> None:
-    from nova_gate.sources.postgres import _sender_of
+    from nova_gate.backends.postgres.source import _sender_of
 
     senders = {"walreceiver": {"replay_lsn": "0/3000100", "replay_lag_s": 0.002}}
     # replay positions read from both sides a moment apart differ; one replica, one sender: it is it

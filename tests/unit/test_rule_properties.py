@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.rules import kubernetes as k8s
-from nova_gate.rules import registry as reg_rules
-from nova_gate.rules.sql_lint import lint_sql, statements
+from nova_gate.backends.kubernetes import rules as k8s
+from nova_gate.backends.postgres.sql_lint import lint_sql, statements
+from nova_gate.backends.registry import rules as reg_rules
 from nova_gate.verdict import Label
 
 CORPUS = Path(__file__).parent / "lint_corpus"

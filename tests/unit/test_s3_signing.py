@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from nova_gate.sources.s3 import EMPTY_SHA256, sigv4_headers
+from nova_gate.backends.s3.source import EMPTY_SHA256, sigv4_headers
 
 
 def test_signature_matches_the_aws_documentation_example():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nova_gate.rules.search import indices_healthy
-from nova_gate.sources.search import IndexFacts, UnassignedShard
+from nova_gate.backends.search.facts import IndexFacts, UnassignedShard
+from nova_gate.backends.search.rules import indices_healthy
 from nova_gate.verdict import Label
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nova_gate.rules.sql_lint import (
+from nova_gate.backends.postgres.migration_files import read_migrations
+from nova_gate.backends.postgres.sql_lint import (
     RULES,
     Finding,
     Severity,
@@ -16,7 +17,6 @@ from nova_gate.rules.sql_lint import (
     lint_verdict,
     statements,
 )
-from nova_gate.sources.migration_files import read_migrations
 from nova_gate.verdict import Label
 
 CORPUS = Path(__file__).parent / "lint_corpus"

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from nova_gate import rehearsal
-from nova_gate.rehearsal import Step, Walk
+from nova_gate.rehearsal import Walk
+from nova_gate.sandbox import stages
+from nova_gate.sandbox.stages import Stage, Step
 from nova_gate.walk_index import render_index
 
 
@@ -156,8 +158,20 @@ def test_bad_walk_goes_on_to_the_rollback_and_writes_its_index(
         "run_phase",
         lambda phase: {"decision": decided[phase], "counts": {"PASS": 1}, "duration_s": 1.0},
     )
+    at: list[Stage] = [Stage.BASELINE]
+
+    def advance_to(stage: Stage, report: Any = None, announce: Any = None) -> list[Step]:
+        # the real plan, with steps that only say they ran
+        steps = [Step(s.name, lambda name=s.name: ran.append(name)) for s in stages.plan(stage, at[-1])]
+        for step in steps:
+            announce(step)
+            step.run()
+            report(step, 0.0, None)
+        at.append(stage)
+        return steps
+
+    monkeypatch.setattr(rehearsal, "advance_to", advance_to)
     w = rehearsal.bad_walk()
-    w.steps = {p: [Step(s.name, lambda name=s.name: ran.append(name)) for s in steps] for p, steps in w.steps.items()}
     # the canary gate PROCEEDs although the canary is bad: the walk is not as expected, yet rolls back
     assert rehearsal.walk(w, keep_going=False, number=2, of=2) is False
     assert [r["phase"] for r in w.results] == ["migrations", "images", "canary_gate", "rollback"]
@@ -172,7 +186,7 @@ def test_bad_walk_goes_on_to_the_rollback_and_writes_its_index(
 
     decided["canary_gate"] = "ROLLBACK"
     w2 = rehearsal.bad_walk()
-    w2.steps = {}
+    w2.stages = {}
     assert rehearsal.walk(w2, keep_going=False, number=2, of=2) is True
 
 

@@ -1,0 +1,214 @@
+"""Kubernetes facts through the API server: deployments, pods, nodes, endpoint slices, pod logs.
+
+Every list is paginated (``limit=page_size`` + ``continue``) and streamed page by page: only one
+page of raw JSON is held at a time and each object is reduced to a small frozen fact before the
+next page is fetched, so a cluster with thousands of pods is never loaded at once. Every call has
+a connect/read timeout; urllib3 retries are off, so an unreachable API server fails fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from nova_gate.backends.base import Source, SourceError
+from nova_gate.backends.kubernetes.config import Kubernetes
+from nova_gate.backends.kubernetes.facts import (
+    DeploymentFacts,
+    EndpointFacts,
+    NodeFacts,
+    PodFacts,
+    deployment_facts,
+    node_facts,
+    pod_facts,
+)
+
+
+def _short(exc: BaseException) -> str:
+    """urllib3's MaxRetryError wraps the real cause; keep the innermost reason."""
+    reason = getattr(exc, "reason", None)
+    return str(reason if isinstance(reason, BaseException) else exc)
+
+
+class KubernetesSource(Source):
+    backend = "kubernetes"
+
+    def __init__(self, cfg: Kubernetes) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self._client: Any = None
+        self.pages = 0
+        errors: list[type[BaseException]] = [OSError, ValueError]
+        try:
+            import urllib3
+            from kubernetes.client.exceptions import ApiException, OpenApiException
+
+            errors += [urllib3.exceptions.HTTPError, OpenApiException, ApiException]
+        except ImportError:  # pragma: no cover - the client is a dependency
+            pass
+        self.driver_errors = tuple(errors)
+
+    # -- connection ----------------------------------------------------------------------------
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.cfg.timeout_s, self.cfg.timeout_s)
+
+    def _api(self) -> Any:
+        if self._client is not None:
+            return self._client
+        from kubernetes import client as kclient
+        from kubernetes import config as kconfig
+
+        conf = kclient.Configuration()
+        load_kube_config: Any = kconfig.load_kube_config
+        load_incluster_config: Any = kconfig.load_incluster_config
+        with self.call("load kubeconfig"):
+            try:
+                if self.cfg.kubeconfig is not None:
+                    if not self.cfg.kubeconfig.is_file():
+                        raise SourceError(self.backend, f"kubeconfig {self.cfg.kubeconfig} not found")
+                    load_kube_config(
+                        config_file=str(self.cfg.kubeconfig),
+                        context=self.cfg.context,
+                        client_configuration=conf,
+                        persist_config=False,
+                    )
+                elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+                    load_incluster_config(client_configuration=conf)
+                else:
+                    load_kube_config(context=self.cfg.context, client_configuration=conf, persist_config=False)
+            except kconfig.ConfigException as exc:
+                raise SourceError(self.backend, "loading the client configuration", exc) from exc
+        conf.retries = False  # fail fast: the gate's own timeouts bound every call
+        self._client = kclient.ApiClient(conf)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- raw calls -----------------------------------------------------------------------------
+    def _raw(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        with self.call(what):
+            try:
+                resp = method(*args, _request_timeout=self.timeout, _preload_content=False, **kwargs)
+            except ApiException as exc:
+                raise SourceError(self.backend, what, f"HTTP {exc.status} {exc.reason}") from None
+            except self.driver_errors as exc:
+                # the message carries the cause; dropping the chain keeps failure reports short and fast
+                raise SourceError(self.backend, what, _short(exc)) from None
+            try:
+                return resp.data
+            finally:
+                resp.release_conn()
+
+    def _list(self, what: str, method: Callable[..., Any], *args: Any, **params: Any) -> Iterator[dict[str, Any]]:
+        """Yield raw objects page by page (``limit`` + ``continue``); one page in memory at a time."""
+        params = {k: v for k, v in params.items() if v is not None}
+        token: str | None = None
+        while True:
+            page_params = dict(params, limit=self.cfg.page_size)
+            if token:
+                page_params["_continue"] = token
+            body = json.loads(self._raw(f"list {what}", method, *args, **page_params))
+            self.pages += 1
+            items = body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue") or None
+            del body
+            yield from items
+            if not token:
+                return
+
+    def _core(self) -> Any:
+        from kubernetes import client as kclient
+
+        return kclient.CoreV1Api(self._api())
+
+    def _apps(self) -> Any:
+        from kubernetes import client as kclient
+
+        return kclient.AppsV1Api(self._api())
+
+    # -- facts ---------------------------------------------------------------------------------
+    def deployments(self, namespace: str, selector: str | None = None) -> list[DeploymentFacts]:
+        api = self._apps()
+        return [
+            deployment_facts(d)
+            for d in self._list(
+                f"deployments {namespace} {selector or ''}".strip(),
+                api.list_namespaced_deployment,
+                namespace,
+                label_selector=selector,
+            )
+        ]
+
+    def pods(self, namespace: str | None, selector: str | None = None, field: str | None = None) -> Iterator[PodFacts]:
+        """Pods of one namespace (None: all namespaces), streamed."""
+        api = self._core()
+        if namespace is None:
+            raw = self._list(
+                "pods (all namespaces)", api.list_pod_for_all_namespaces, label_selector=selector, field_selector=field
+            )
+        else:
+            raw = self._list(
+                f"pods {namespace} {selector or ''}".strip(),
+                api.list_namespaced_pod,
+                namespace,
+                label_selector=selector,
+                field_selector=field,
+            )
+        for p in raw:
+            yield pod_facts(p)
+
+    def nodes(self) -> list[NodeFacts]:
+        return [node_facts(n) for n in self._list("nodes", self._core().list_node)]
+
+    def endpoints(self, namespace: str, service: str) -> EndpointFacts:
+        """Ready/not-ready endpoints of a Service, from its EndpointSlices."""
+        from kubernetes import client as kclient
+
+        api = kclient.DiscoveryV1Api(self._api())
+        ready = not_ready = 0
+        for s in self._list(
+            f"endpointslices {namespace}/{service}",
+            api.list_namespaced_endpoint_slice,
+            namespace,
+            label_selector=f"kubernetes.io/service-name={service}",
+        ):
+            for ep in s.get("endpoints") or []:
+                if (ep.get("conditions") or {}).get("ready") is not False:
+                    ready += 1
+                else:
+                    not_ready += 1
+        return EndpointFacts(service, ready, not_ready)
+
+    def service_exists(self, namespace: str, service: str) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        api = self._core()
+        with self.call(f"get service {namespace}/{service}"):
+            try:
+                api.read_namespaced_service(service, namespace, _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise SourceError(self.backend, f"get service {service}", f"HTTP {exc.status} {exc.reason}") from exc
+        return True
+
+    def pod_log(self, namespace: str, pod: str, container: str, tail_lines: int = 2000) -> str:
+        """The container's log through the API server's pod log endpoint (kubelet containerLogs)."""
+        data = self._raw(
+            f"log {namespace}/{pod}/{container}",
+            self._core().read_namespaced_pod_log,
+            pod,
+            namespace,
+            container=container,
+            tail_lines=tail_lines,
+            limit_bytes=1_000_000,
+        )
+        return bytes(data).decode("utf-8", errors="replace")
