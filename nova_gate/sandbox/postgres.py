@@ -938,7 +938,13 @@ class Postgres(Component):
                 "-c",
                 "SELECT pg_sleep(3600)",
             ],
-            env={"PGPASSWORD": OWNER_PASSWORD, "PGAPPNAME": LONG_QUERY_APP, "PGCONNECT_TIMEOUT": "5"},
+            env={
+                "PGPASSWORD": OWNER_PASSWORD,
+                "PGAPPNAME": LONG_QUERY_APP,
+                "PGCONNECT_TIMEOUT": "5",
+                "PGSSLMODE": "verify-full",
+                "PGSSLROOTCERT": str(self.root / "pki" / "ca.crt"),
+            },
         )
         wait_for(lambda: bool(self._long_query_backends()), "the long query to be running", timeout=20)
         (self.dir / "long-query.backend").write_text(str(self._long_query_backends()[0]))

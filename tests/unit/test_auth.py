@@ -104,3 +104,22 @@ def _chained(inner: BaseException, outer: str) -> BaseException:
 )
 def test_failure_kind(cause: object, status: int | None, kind: str | None) -> None:
     assert failure_kind(cause, status) == kind
+
+
+@pytest.mark.parametrize(
+    ("cause", "prefix", "not_retried"),
+    [
+        ('FATAL:  password authentication failed for user "nova_gate_ro"', "postgres: unauthorised: connect", True),
+        ("SSL error: certificate verify failed", "postgres: TLS: connect", True),
+        ("HTTP 401: Unauthorized", "postgres: unauthorised: connect", True),
+        ("permission denied for table users", "postgres: unauthorised: connect", False),  # one privilege
+        ("HTTP 403: forbidden", "postgres: unauthorised: connect", False),
+        ("division by zero", "postgres: connect", False),
+    ],
+)
+def test_source_error_names_the_refusal(cause: str, prefix: str, not_retried: bool) -> None:
+    from nova_gate.backends.base import SourceError
+
+    error = SourceError("postgres", "connect 127.0.0.1:5432", cause)
+    assert str(error).startswith(prefix)
+    assert error.unreachable is not_retried

@@ -26,8 +26,9 @@ class AlertmanagerSource(Source):
         import httpx
 
         if self._http is None:
-            headers = {"Authorization": f"Bearer {self.cfg.token.get_secret_value()}"} if self.cfg.token else {}
-            self._http = httpx.Client(base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, headers=headers)
+            with self.call("credentials"):
+                options = self.cfg.client_options()  # a *_file secret may be unreadable: a SourceError
+            self._http = httpx.Client(base_url=self.cfg.url.rstrip("/"), timeout=self.cfg.timeout_s, **options)
         return self._http
 
     def close(self) -> None:
