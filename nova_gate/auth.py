@@ -137,6 +137,7 @@ _AUTH_MARKERS = (
     "password authentication failed",  # PostgreSQL
     "authentication failed",  # ClickHouse 516, Kafka SASL
     "no pg_hba.conf entry",
+    "pg_hba.conf rejects connection",  # an explicit reject line for this identity (TLS is checked first)
     "certificate authentication failed",
     "wrongpass",  # Redis AUTH
     "invalid username-password pair",
