@@ -556,6 +556,13 @@ def secret_values(env: Environment) -> list[str]:
                 secret = value.get_secret_value()
                 if secret:
                     found.append(secret)
+            elif name in ("password_file", "token_file") and isinstance(value, Path):
+                try:  # read now only to redact it; the source reads it again when it uses it
+                    secret = value.read_text(encoding="utf-8").rstrip("\r\n")
+                except OSError:
+                    secret = ""
+                if secret:
+                    found.append(secret)
             elif isinstance(value, BaseModel):
                 walk(value)
             elif isinstance(value, list):

@@ -165,22 +165,18 @@ def _load_scenario(name: str, force: bool) -> None:
 def _wait_for_scrapes(timeout_s: float = 90) -> None:
     """After a reload Prometheus restarts: wait until every target has been scraped once (health
     "up"), so the first gate does not judge targets that are merely "unknown" yet."""
-    import httpx
+    from nova_gate.sandbox.base import SandboxError
+    from nova_gate.sandbox.prometheus import api  # the sandbox's own admin identity, over TLS
 
-    url = load_environment().env.backends.prometheus
-    base = str(getattr(url, "url", "") or "").rstrip("/")
-    if not base:
-        return
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(timeout=5) as client:
-        while time.monotonic() < deadline:
-            try:
-                targets = client.get(f"{base}/api/v1/targets").json()["data"]["activeTargets"]
-                if targets and all(t.get("health") == "up" for t in targets):
-                    return
-            except (httpx.HTTPError, ValueError, KeyError, TypeError):
-                pass
-            time.sleep(2)
+    while time.monotonic() < deadline:
+        try:
+            targets = api("/api/v1/targets", timeout=5)["activeTargets"]
+            if targets and all(t.get("health") == "up" for t in targets):
+                return
+        except (SandboxError, KeyError, TypeError):
+            pass
+        time.sleep(2)
     print("rehearsal:   Prometheus targets not all up yet; going on", flush=True)
 
 

@@ -57,6 +57,25 @@ def is_unreachable(cause: object) -> bool:
     return False
 
 
+def _http_status(cause: object) -> int | None:
+    """The status of an ``HTTP 401: ...`` cause (how the HTTP sources word a refusal)."""
+    text = str(cause)
+    if text.startswith("HTTP ") and text[5:8].isdigit():
+        return int(text[5:8])
+    return None
+
+
+def _refused_identity(kind: str | None, cause: object) -> bool:
+    """TLS refused, or the credentials themselves (not one privilege: "permission denied for table
+    x" or an HTTP 403 says nothing about the next call, which may need another privilege)."""
+    if kind == "TLS":
+        return True
+    if kind != "unauthorised" or _http_status(cause) == 403:
+        return False
+    text = str(cause).lower()
+    return not any(m in text for m in ("permission denied", "noperm", "readonly", "forbidden", "access denied"))
+
+
 class SourceError(Exception):
     """A backend could not answer: unreachable, timed out, unauthorised, or answered nonsense.
 
@@ -64,14 +83,19 @@ class SourceError(Exception):
     """
 
     def __init__(self, backend: str, what: str, cause: object | None = None) -> None:
-        text = f"{backend}: {what}"
+        from nova_gate.auth import failure_kind
+
+        #: "TLS" or "unauthorised" when the backend refused the gates' transport or credentials
+        self.kind = failure_kind(cause, _http_status(cause)) if cause is not None else None
+        text = f"{backend}: {self.kind}: {what}" if self.kind else f"{backend}: {what}"
         if cause is not None:
             detail = " ".join(str(cause).split()) or type(cause).__name__
             text += f": {detail}"
         super().__init__(text[:500])
         self.backend = backend
-        #: the backend did not answer (refused, black-holed, timed out): not worth asking again
-        self.unreachable = cause is not None and is_unreachable(cause)
+        #: the backend did not answer (refused, black-holed, timed out), or refused who we are: not
+        #: worth asking again (a wrong password retried by every item could lock the account)
+        self.unreachable = cause is not None and (is_unreachable(cause) or _refused_identity(self.kind, cause))
 
 
 class Source:

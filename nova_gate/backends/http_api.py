@@ -97,6 +97,7 @@ class HttpApiSource(Source):
         headers: dict[str, str] | None = None,
         follow_redirects: bool = False,
         client: httpx.Client | None = None,
+        options: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
@@ -108,13 +109,22 @@ class HttpApiSource(Source):
             "follow_redirects": follow_redirects,
         }
         self._http = client
+        # more httpx options (TLS ``verify``/``cert``, credential ``headers``) made when first used:
+        # a ``*_file`` secret that cannot be read is then a SourceError of this backend, not a crash
+        self._lazy_options = options
         self._lock = threading.Lock()  # the fail-fast probe may ask from several threads
 
     @property
     def http(self) -> httpx.Client:
         with self._lock:
             if self._http is None:
-                self._http = httpx.Client(**self._options)
+                options = dict(self._options)
+                if self._lazy_options is not None:
+                    with self.call("credentials"):
+                        extra = dict(self._lazy_options())
+                    options["headers"] = {**options["headers"], **extra.pop("headers", {})}
+                    options.update(extra)
+                self._http = httpx.Client(**options)
             return self._http
 
     def get(

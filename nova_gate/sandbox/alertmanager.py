@@ -7,6 +7,7 @@ to a ``pagerduty`` receiver; both point at the sink on 59095). Clustering is off
 
 from __future__ import annotations
 
+import ssl
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 
 from nova_gate.config import project_root
-from nova_gate.sandbox import ports
+from nova_gate.sandbox import identities, ports
 from nova_gate.sandbox.base import (
     Component,
     Fault,
@@ -25,11 +26,13 @@ from nova_gate.sandbox.base import (
     pid_alive,
     port_open,
     sandbox_data_dir,
+    state_dir,
     wait_for,
 )
 
 BINARY = "/usr/bin/prometheus-alertmanager"
-URL = f"http://{ports.HOST}:{ports.ALERTMANAGER}"
+#: HTTPS and basic auth (--web.config.file); the sandbox's own calls use the admin identity
+URL = f"https://{ports.HOST}:{ports.ALERTMANAGER}"
 SINK_URL = f"http://{ports.HOST}:{ports.ALERT_SINK}"
 CRITICAL_ALERT_LABELS = {"alertname": "NovaHighErrorRate", "severity": "critical", "service": "feed-service"}
 
@@ -38,9 +41,18 @@ def config_file() -> Path:
     return sandbox_data_dir() / "alertmanager" / "alertmanager.yml"
 
 
+def _client_kwargs(url: str) -> dict[str, Any]:
+    if not url.startswith(URL):
+        return {}
+    return {
+        "verify": ssl.create_default_context(cafile=str(state_dir() / "pki" / "ca.crt")),
+        "headers": identities.basic_auth_header(identities.AM_ADMIN),
+    }
+
+
 def _ok(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(url, timeout=2, **_client_kwargs(url)).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -50,13 +62,13 @@ def _iso(ts: datetime) -> str:
 
 
 def post_alerts(alerts: list[dict[str, Any]]) -> None:
-    resp = httpx.post(f"{URL}/api/v2/alerts", json=alerts, timeout=5)
+    resp = httpx.post(f"{URL}/api/v2/alerts", json=alerts, timeout=5, **_client_kwargs(URL))
     if resp.status_code != 200:
         raise SandboxError(f"alertmanager: POST /api/v2/alerts answered {resp.status_code}: {resp.text[:200]}")
 
 
 def active_alerts() -> list[dict[str, Any]]:
-    resp = httpx.get(f"{URL}/api/v2/alerts", params={"active": "true"}, timeout=5)
+    resp = httpx.get(f"{URL}/api/v2/alerts", params={"active": "true"}, timeout=5, **_client_kwargs(URL))
     resp.raise_for_status()
     alerts: list[dict[str, Any]] = resp.json()
     return alerts
@@ -90,6 +102,14 @@ class Alertmanager(Component):
         )
         self._spawn_checked("alertmanager", ports.ALERTMANAGER, self._argv(config_file()), f"{URL}/-/ready")
 
+    def _web_config(self) -> Path:
+        from nova_gate.sandbox.pki import sandbox_ca
+
+        pair = sandbox_ca(self.root).server("alertmanager")
+        path = self.dir / "web.yml"
+        identities.web_config(path, (identities.AM_ADMIN, identities.AM_GATES), pair.cert, pair.key)
+        return path
+
     def _argv(self, config: Path) -> list[str]:
         data = self.dir / "data"
         return [
@@ -97,6 +117,7 @@ class Alertmanager(Component):
             f"--config.file={config}",
             f"--storage.path={data}",
             f"--web.listen-address={ports.HOST}:{ports.ALERTMANAGER}",
+            f"--web.config.file={self._web_config()}",
             "--cluster.listen-address=",
             f"--web.external-url={URL}",
             "--data.retention=120h",
@@ -186,7 +207,7 @@ class Alertmanager(Component):
             },
             "startsAt": _iso(now - timedelta(minutes=6)),
             "endsAt": _iso(ends),
-            "generatorURL": f"http://{ports.HOST}:{ports.PROMETHEUS}/graph?g0.expr=nova_http_error_ratio",
+            "generatorURL": f"https://{ports.HOST}:{ports.PROMETHEUS}/graph?g0.expr=nova_http_error_ratio",
         }
 
     def _firing(self) -> bool:

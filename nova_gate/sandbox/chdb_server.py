@@ -6,21 +6,37 @@ HTTP protocol for clickhouse-connect: SQL in the ``query`` parameter and/or the 
 body (optionally lz4/zstd/gzip compressed), ``/ping``; it answers with chdb's output in the asked
 format and the ``X-ClickHouse-*`` headers the client reads. chdb keeps one session per process, so
 queries are serialized with a lock; the server is threaded so that many clients can wait at once.
+
+Locked like a production ClickHouse when given ``--users FILE`` (JSON ``{"users": {NAME:
+{"password_sha256_hex": HEX, "readonly": 0|1}}}``, as users.xml's ``password_sha256_hex``): every
+query needs a known user and its password, sent the ways ClickHouse's HTTP interface takes them
+(``X-ClickHouse-User``/``X-ClickHouse-Key`` headers, HTTP Basic auth, or ``user``/``password``
+parameters); a wrong one is ``Code: 516 AUTHENTICATION_FAILED`` (HTTP 401). A ``readonly: 1`` user may
+run only what ClickHouse's ``readonly=1`` allows (SELECT, SHOW, DESCRIBE, EXISTS, EXPLAIN, USE), decided
+on ClickHouse's own parse of the statement (``EXPLAIN AST``); anything else is ``Code: 164 READONLY``
+(HTTP 403). With ``--tls-cert``/``--tls-key`` it speaks HTTPS (each handshake in the request's thread,
+so a silent client cannot stall the others). ``/ping`` answers without credentials, as ClickHouse's does.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import re
+import socket
+import ssl
 import tempfile
 import threading
 import time
 import uuid
 import zlib
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -62,6 +78,63 @@ CONTENT_TYPES = {
 }
 
 
+#: statement kinds (the root of ClickHouse's ``EXPLAIN AST``) that ``readonly=1`` allows
+READONLY_KINDS = (
+    "SelectWithUnionQuery", "SelectIntersectExceptQuery", "ShowTables", "ShowProcesslistQuery",
+    "ShowCreate", "DescribeQuery", "Exists", "Explain", "UseQuery",
+)
+
+
+class AuthError(Exception):
+    """Authentication (516, HTTP 401) or permission (164/497, HTTP 403) refused."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    password_sha256_hex: str
+    readonly: bool
+
+
+def load_users(path: Path) -> dict[str, User]:
+    doc = json.loads(path.read_text())
+    return {
+        name: User(name, str(spec["password_sha256_hex"]).lower(), bool(spec.get("readonly", 0)))
+        for name, spec in doc["users"].items()
+    }
+
+
+def credentials(headers: Any, args: dict[str, str]) -> tuple[str, str]:
+    """(user, password) the way ClickHouse's HTTP interface accepts them; ``default`` and ''."""
+    user = headers.get("X-ClickHouse-User")
+    if user is not None:
+        return user, headers.get("X-ClickHouse-Key") or ""
+    auth = headers.get("Authorization") or ""
+    if auth[:6].lower() == "basic ":
+        try:
+            name, _, password = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise AuthError("516", "Authentication failed: malformed Basic credentials") from None
+        return name, password
+    return args.get("user") or "default", args.get("password") or ""
+
+
+def authenticate(users: dict[str, User], name: str, password: str) -> User:
+    user = users.get(name)
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    if user is None or not hmac.compare_digest(digest, user.password_sha256_hex):
+        raise AuthError(
+            "516",
+            f"{name}: Authentication failed: password is incorrect, or there is no user with such name."
+            " (AUTHENTICATION_FAILED)",
+        )
+    return user
+
+
 class Engine:
     """One chdb session; every query runs under the lock."""
 
@@ -74,12 +147,22 @@ class Engine:
         self.tmp = data.parent / "chdb-server-tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
 
-    def run(self, sql: str, fmt: str, database: str, params: dict[str, str], data: bytes | None) -> Any:
+    def run(
+        self,
+        sql: str,
+        fmt: str,
+        database: str,
+        params: dict[str, str],
+        data: bytes | None,
+        user: User | None = None,
+    ) -> Any:
         with self.lock:
             self.session.query(f"USE {database}")
             for name, value in params.items():
                 escaped = value.replace("\\", "\\\\").replace("'", "\\'")
                 self.session.query(f"SET param_{name} = '{escaped}'")
+            if user is not None and user.readonly:
+                self._check_readonly(sql, data, user)
             if data is None:
                 return self.session.query(sql, fmt)
             match = _INSERT.match(sql)
@@ -94,7 +177,22 @@ class Engine:
                 os.unlink(path)
 
 
+    def _check_readonly(self, sql: str, data: bytes | None, user: User) -> None:
+        denied = AuthError("164", f"{user.name}: Cannot execute query in readonly mode. (READONLY)")
+        if data is not None:
+            raise denied
+        bare = _FORMAT.sub("", sql).strip().rstrip(";")
+        try:
+            tree = self.session.query(f"EXPLAIN AST {bare}", "TabSeparated").bytes().decode()
+        except Exception:
+            raise denied from None  # what ClickHouse cannot parse is not known to be a read
+        kind = (tree.splitlines() or [""])[0].strip()
+        if not kind.startswith(READONLY_KINDS):
+            raise denied
+
+
 ENGINE: Engine | None = None
+USERS: dict[str, User] | None = None  # None: open (no --users), as before the sandbox was locked
 
 
 def _decompress(body: bytes, encoding: str) -> bytes:
@@ -178,6 +276,13 @@ class Handler(BaseHTTPRequestHandler):
             "X-ClickHouse-Server-Display-Name": "nova-chdb",
             "X-ClickHouse-Timezone": "UTC",
         }
+        user: User | None = None
+        try:
+            if USERS is not None:
+                user = authenticate(USERS, *credentials(self.headers, args))
+        except AuthError as exc:
+            self._refuse(exc, base_headers)
+            return
         try:
             body = _decompress(body, self.headers.get("Content-Encoding") or "")
             url_sql = args.get("query", "")
@@ -200,7 +305,7 @@ class Handler(BaseHTTPRequestHandler):
             started = time.monotonic()
             engine = ENGINE
             assert engine is not None
-            result = engine.run(sql, fmt, database, params, data)
+            result = engine.run(sql, fmt, database, params, data, user)
             out = result.bytes() if result is not None else b""
             summary = {
                 "read_rows": str(result.rows_read()) if result is not None else "0",
@@ -220,6 +325,8 @@ class Handler(BaseHTTPRequestHandler):
             if out or data is None:
                 headers["X-ClickHouse-Format"] = fmt
             self._send(200, out, headers)
+        except AuthError as exc:
+            self._refuse(exc, base_headers)
         except Exception as exc:  # chdb raises its own error type with ClickHouse's message
             text = " ".join(str(exc).split()) or type(exc).__name__
             code_match = _CODE.search(text)
@@ -238,22 +345,57 @@ class Handler(BaseHTTPRequestHandler):
             )
 
 
+    def _refuse(self, exc: AuthError, base_headers: dict[str, str]) -> None:
+        text = f"Code: {exc.code}. DB::Exception: {exc}"
+        headers = {**base_headers, "Content-Type": "text/plain; charset=UTF-8", "X-ClickHouse-Exception-Code": exc.code}
+        if exc.code == "516":
+            headers["WWW-Authenticate"] = 'Basic realm="ClickHouse"'
+        self._send(401 if exc.code == "516" else 403, (text + "\n").encode(), headers)
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    tls: ssl.SSLContext | None = None
+    handshake_timeout_s = 10.0
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """In the request's own thread: the TLS handshake (if any), then HTTP."""
+        if self.tls is not None:
+            assert isinstance(request, socket.socket)
+            request.settimeout(self.handshake_timeout_s)
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                with contextlib.suppress(OSError):
+                    request.close()
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
 
 
 def main() -> None:
-    global ENGINE
+    global ENGINE, USERS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=58123)
+    parser.add_argument("--users", type=Path, help="JSON users file; without it every query is allowed")
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args()
+    USERS = load_users(args.users) if args.users else None
     ENGINE = Engine(args.data)
     server = Server((args.host, args.port), Handler)
-    print(f"chdb-server: pid {os.getpid()} on {args.host}:{args.port}, data {args.data}", flush=True)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.tls = ctx
+    scheme = "https" if args.tls_cert else "http"
+    auth = f"{len(USERS)} users" if USERS is not None else "no authentication"
+    print(f"chdb-server: pid {os.getpid()} on {scheme}://{args.host}:{args.port}, {auth}, data {args.data}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever(poll_interval=0.5)
 

@@ -9,6 +9,9 @@ On first start it creates database ``nova`` with MergeTree tables ``feed_ranking
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import ssl
 import sys
 import urllib.error
 import urllib.parse
@@ -16,11 +19,30 @@ import urllib.request
 from typing import Any
 
 from nova_gate.config import project_root
-from nova_gate.sandbox import ports
-from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, run, wait_for
+from nova_gate.sandbox import identities, ports
+from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, run, state_dir, wait_for
 
 PROC = "clickhouse"
-URL = f"http://{ports.HOST}:{ports.CLICKHOUSE_HTTP}"
+#: HTTPS with the sandbox CA's certificate (chdb_server --tls-cert); users and passwords enforced
+URL = f"https://{ports.HOST}:{ports.CLICKHOUSE_HTTP}"
+
+
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(state_dir() / "pki" / "ca.crt"))
+
+
+def _admin_headers() -> dict[str, str]:
+    return {"X-ClickHouse-User": identities.CH_ADMIN.user, "X-ClickHouse-Key": identities.CH_ADMIN.password}
+
+
+def users_doc() -> dict[str, object]:
+    """The stand-in's users (as users.xml's password_sha256_hex): the admin, and the gates read-only."""
+    return {
+        "users": {
+            identities.CH_ADMIN.user: {"password_sha256_hex": identities.CH_ADMIN.sha256(), "readonly": 0},
+            identities.CH_GATES.user: {"password_sha256_hex": identities.CH_GATES.sha256(), "readonly": 1},
+        }
+    }
 EVENTS = "nova.feed_ranking_events"
 
 SCHEMA = (
@@ -38,9 +60,9 @@ SEED_BATCHES = 4
 def sql(statement: str, fmt: str = "TabSeparated", timeout: float = 30) -> str:
     """Run one statement through the HTTP interface and return the text answer."""
     url = f"{URL}/?" + urllib.parse.urlencode({"default_format": fmt})
-    req = urllib.request.Request(url, data=statement.encode(), method="POST")
+    req = urllib.request.Request(url, data=statement.encode(), method="POST", headers=_admin_headers())
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=_tls()) as resp:
             return str(resp.read().decode())
     except urllib.error.HTTPError as exc:
         raise SandboxError(f"clickhouse: {exc.read().decode(errors='replace').strip()[:300]}") from exc
@@ -64,12 +86,26 @@ class ClickHouse(Component):
         if not (self.pids() and self._ping()):
             if port_open(ports.CLICKHOUSE_HTTP) and not self.pids():
                 raise SandboxError(f"clickhouse: port {ports.CLICKHOUSE_HTTP} already in use by another process")
+            from nova_gate.sandbox.pki import sandbox_ca
+
+            pair = sandbox_ca(self.root).server("clickhouse")
+            users = self.dir / "users.json"
+            users.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(users_doc(), fh)
             self.spawn(
                 PROC,
                 [
                     sys.executable,
                     "-m",
                     "nova_gate.sandbox.chdb_server",
+                    "--users",
+                    str(users),
+                    "--tls-cert",
+                    str(pair.cert),
+                    "--tls-key",
+                    str(pair.key),
                     "--data",
                     str(self.data),
                     "--host",
@@ -107,7 +143,7 @@ class ClickHouse(Component):
 
     def _ping(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{URL}/ping", timeout=2) as resp:
+            with urllib.request.urlopen(f"{URL}/ping", timeout=2, context=_tls()) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False

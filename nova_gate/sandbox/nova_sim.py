@@ -917,12 +917,20 @@ class KeyRing:
 
 
 # -- database and cache -------------------------------------------------------------------------
+def _ca_file() -> str:
+    from nova_gate.sandbox.base import state_dir
+
+    return str(state_dir() / "pki" / "ca.crt")
+
+
 PG_DSN = os.environ.get(
     "NOVA_SIM_PG_DSN",
     f"host=127.0.0.1 port={ports.POSTGRES_PRIMARY} dbname=nova user=nova_smoke "
-    "password=sandbox-smoke-secret connect_timeout=3 application_name=nova-sim",
+    "password=sandbox-smoke-secret connect_timeout=3 application_name=nova-sim "
+    f"sslmode=verify-full sslrootcert={_ca_file()}",
 )
-REDIS_URL = os.environ.get("NOVA_SIM_REDIS_URL", f"redis://127.0.0.1:{ports.REDIS}/0")
+#: the app's own Redis account (nova_gate/sandbox/identities.py), over TLS
+REDIS_URL = os.environ.get("NOVA_SIM_REDIS_URL", f"rediss://127.0.0.1:{ports.REDIS}/0")
 
 
 class Pool:
@@ -966,7 +974,16 @@ class Backends:
         if self._redis is None:
             import redis
 
-            self._redis = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+            from nova_gate.sandbox.identities import REDIS_APP
+
+            self._redis = redis.Redis.from_url(
+                REDIS_URL,
+                socket_timeout=2,
+                socket_connect_timeout=2,
+                username=REDIS_APP.user,
+                password=REDIS_APP.password,
+                **({"ssl_ca_certs": _ca_file()} if REDIS_URL.startswith("rediss://") else {}),
+            )
         return self._redis
 
 

@@ -71,6 +71,23 @@ SMOKE_TABLES = (
 )
 LONG_QUERY_APP = "nova-sandbox-long-query"
 SERVERS = {"primary": ports.POSTGRES_PRIMARY, "replica": ports.POSTGRES_REPLICA}
+#: the role that may log in with a client certificate alone (CN = role); read-only like nova_gate_ro
+CERT_ROLE = "nova_gate_cert"
+#: TCP only over TLS; the superuser only over the Unix socket (the sandbox's own admin path)
+PG_HBA = "\n".join(
+    [
+        "# written by nova-gate's sandbox at every start (nova_gate/sandbox/postgres.py)",
+        "# TYPE    DATABASE     USER            ADDRESS        METHOD",
+        "local     all          all                            trust",
+        "local     replication  all                            trust",
+        f"hostssl   replication  {REPLICATION_ROLE}      127.0.0.1/32   cert",
+        "hostssl   all          postgres        127.0.0.1/32   reject",
+        f"hostssl   all          {CERT_ROLE}  127.0.0.1/32   cert",
+        "hostssl   all          all             127.0.0.1/32   scram-sha-256",
+        "hostnossl all          all             0.0.0.0/0      reject",
+        "",
+    ]
+)
 
 
 def migrations_dir() -> Path:
@@ -90,8 +107,13 @@ def backup_catalog() -> Path:
 
 
 def _owner_url(dbname: str = "") -> str:
+    from nova_gate.sandbox.pki import pki_dir
+
     db = dbname or DBNAME
-    return f"postgres://{OWNER_ROLE}:{OWNER_PASSWORD}@{ports.HOST}:{ports.POSTGRES_PRIMARY}/{db}"
+    return (
+        f"postgres://{OWNER_ROLE}:{OWNER_PASSWORD}@{ports.HOST}:{ports.POSTGRES_PRIMARY}/{db}"
+        f"?sslmode=verify-full&sslrootcert={pki_dir() / 'ca.crt'}"
+    )
 
 
 LONG_QUERY_WAIT_S = 6
@@ -120,8 +142,12 @@ def _connect(
     if user == SUPERUSER:
         params["host"] = str(_socket_dir())
     else:
+        from nova_gate.sandbox.pki import pki_dir
+
         params["host"] = ports.HOST
         params["password"] = password
+        params.setdefault("sslmode", "verify-full")
+        params.setdefault("sslrootcert", str(pki_dir() / "ca.crt"))
     return psycopg.connect(**params)
 
 
@@ -292,10 +318,12 @@ class Postgres(Component):
                 raise SandboxError(f"postgres: {parent} is not traversable by the {OS_USER} user")
         if not (self.data("primary") / "PG_VERSION").exists():
             self._initdb()
+        self._lock_down("primary")
         self._start_server("primary")
         self._bootstrap()
         if not (self.data("replica") / "PG_VERSION").exists():
             self._basebackup()
+        self._lock_down("replica")
         self._start_server("replica")
         wait_for(self._replica_streaming, "postgres replica streaming", timeout=60)
         if not backup_catalog().exists():
@@ -394,6 +422,55 @@ class Postgres(Component):
         )
         _chown_tree(primary, uid, gid)
 
+    def _lock_down(self, server: str) -> None:
+        """TLS with the sandbox CA's certificate, ``hostssl`` only, scram or client certificates.
+
+        Rewritten at every start (a data directory made before TLS existed is locked on its next
+        start). The superuser comes in over the Unix socket only; the replica streams with a
+        client certificate (``cert``); every other role needs TLS and a scram-sha-256 password, but
+        ``nova_gate_cert`` needs a client certificate whose CN is its name and nothing else.
+        """
+        from nova_gate.sandbox.pki import sandbox_ca
+
+        uid, gid = self._ids()
+        data = self.data(server)
+        ca = sandbox_ca(self.root)
+        pair = ca.server("postgres")
+        repl = ca.client(REPLICATION_ROLE)
+        for src, dst in ((pair.cert, "server.crt"), (pair.key, "server.key"), (ca.cert, "root.crt"),
+                         (repl.cert, "replicator.crt"), (repl.key, "replicator.key")):
+            target = data / dst
+            target.write_bytes(src.read_bytes())
+            target.chmod(0o600 if dst.endswith(".key") else 0o644)
+            os.chown(target, uid, gid)
+        (data / "nova_auth.conf").write_text(
+            "# written by nova-gate's sandbox at every start: TLS and password hashing\n"
+            "ssl = on\n"
+            "ssl_cert_file = 'server.crt'\n"
+            "ssl_key_file = 'server.key'\n"
+            "ssl_ca_file = 'root.crt'\n"
+            "ssl_min_protocol_version = 'TLSv1.2'\n"
+            "password_encryption = 'scram-sha-256'\n"
+        )
+        conf = data / "postgresql.conf"
+        if "nova_auth.conf" not in conf.read_text():
+            with open(conf, "a") as fh:
+                fh.write("\ninclude_if_exists = 'nova_auth.conf'\n")
+        (data / "pg_hba.conf").write_text(PG_HBA)
+        auto = data / "postgresql.auto.conf"
+        if server == "replica" and auto.exists():
+            conninfo = (
+                f"user={REPLICATION_ROLE} host={ports.HOST} port={ports.POSTGRES_PRIMARY} sslmode=verify-full "
+                f"sslrootcert={data / 'root.crt'} sslcert={data / 'replicator.crt'} "
+                f"sslkey={data / 'replicator.key'} application_name=replica"
+            )
+            lines = [ln for ln in auto.read_text().splitlines() if not ln.startswith("primary_conninfo")]
+            lines.append(f"primary_conninfo = '{conninfo}'")
+            auto.write_text("\n".join(lines) + "\n")
+        for name in ("nova_auth.conf", "pg_hba.conf", "postgresql.auto.conf"):
+            if (data / name).exists():
+                os.chown(data / name, uid, gid)
+
     def _start_server(self, server: str) -> None:
         port = SERVERS[server]
         proc = f"postgres-{server}"
@@ -445,17 +522,18 @@ class Postgres(Component):
     def _basebackup(self) -> None:
         uid, gid = self._ids()
         replica = self.data("replica")
+        primary = self.data("primary")
         shutil.rmtree(replica, ignore_errors=True)
         run(
             self._as_postgres(
                 [
                     str(PG_BIN / "pg_basebackup"),
-                    "-h",
-                    ports.HOST,
-                    "-p",
-                    str(ports.POSTGRES_PRIMARY),
-                    "-U",
-                    REPLICATION_ROLE,
+                    "-d",
+                    # the replication role logs in with its client certificate (pg_hba ``cert``);
+                    # the primary's copies are readable by the postgres OS user
+                    f"host={ports.HOST} port={ports.POSTGRES_PRIMARY} user={REPLICATION_ROLE} "
+                    f"sslmode=verify-full sslrootcert={primary / 'root.crt'} "
+                    f"sslcert={primary / 'replicator.crt'} sslkey={primary / 'replicator.key'}",
                     "-D",
                     str(replica),
                     "-R",
@@ -494,10 +572,18 @@ class Postgres(Component):
         role(OWNER_ROLE, OWNER_PASSWORD)
         role(RO_ROLE, ro_password())
         role(SMOKE_ROLE, SMOKE_PASSWORD)
+        role(CERT_ROLE, None)
         if not _sql("SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,), dbname="postgres"):
             _sql(f"CREATE DATABASE {DBNAME} OWNER {OWNER_ROLE}", dbname="postgres")
-        _sql(f"ALTER ROLE {RO_ROLE} SET default_transaction_read_only = on", dbname="postgres")
-        _sql(f"GRANT pg_read_all_data, pg_monitor TO {RO_ROLE}", dbname="postgres")
+        # read-only by privilege (pg_read_all_data grants SELECT only; PostgreSQL 15 gives PUBLIC no
+        # CREATE on schema public), not only by the session default a client could SET off
+        for ro in (RO_ROLE, CERT_ROLE):
+            _sql(f"ALTER ROLE {ro} SET default_transaction_read_only = on", dbname="postgres")
+            _sql(f"GRANT pg_read_all_data, pg_monitor TO {ro}", dbname="postgres")
+        for db in (DBNAME, STAGING_DBNAME):
+            if _sql("SELECT 1 FROM pg_database WHERE datname = %s", (db,), dbname="postgres"):
+                _sql(f"REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC", dbname="postgres")
+                _sql(f"GRANT TEMPORARY ON DATABASE {db} TO {OWNER_ROLE}, {SMOKE_ROLE}", dbname="postgres")
         _sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         applied = applied_versions()
         if BASELINE_MIGRATION not in applied:
@@ -939,7 +1025,13 @@ class Postgres(Component):
                 "-c",
                 "SELECT pg_sleep(3600)",
             ],
-            env={"PGPASSWORD": OWNER_PASSWORD, "PGAPPNAME": LONG_QUERY_APP, "PGCONNECT_TIMEOUT": "5"},
+            env={
+                "PGPASSWORD": OWNER_PASSWORD,
+                "PGAPPNAME": LONG_QUERY_APP,
+                "PGCONNECT_TIMEOUT": "5",
+                "PGSSLMODE": "verify-full",
+                "PGSSLROOTCERT": str(self.root / "pki" / "ca.crt"),
+            },
         )
         wait_for(lambda: bool(self._long_query_backends()), "the long query to be running", timeout=20)
         (self.dir / "long-query.backend").write_text(str(self._long_query_backends()[0]))

@@ -8,7 +8,10 @@ only loaded while the ``prom-rule-without-runbook`` fault is injected.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -18,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from nova_gate.sandbox import ports
+from nova_gate.sandbox import identities, ports
 from nova_gate.sandbox.base import (
     Component,
     Fault,
@@ -28,6 +31,7 @@ from nova_gate.sandbox.base import (
     port_open,
     run,
     sandbox_data_dir,
+    state_dir,
     wait_for,
 )
 from nova_gate.sandbox.history import PROMTOOL
@@ -35,15 +39,26 @@ from nova_gate.sandbox.history import PROMTOOL
 PROC = "prometheus"
 BINARY = "/usr/bin/prometheus"
 SCRAPE_INTERVAL = "15s"
-URL = f"http://{ports.HOST}:{ports.PROMETHEUS}"
+#: HTTPS and basic auth (--web.config.file); the admin API, lifecycle and remote write are off
+URL = f"https://{ports.HOST}:{ports.PROMETHEUS}"
+
+
+def tls_context() -> ssl.SSLContext:
+    """Trusts the sandbox CA (what every sandbox-internal client of Prometheus/Alertmanager uses)."""
+    return ssl.create_default_context(cafile=str(state_dir() / "pki" / "ca.crt"))
 
 
 def api(path: str, params: dict[str, Any] | None = None, method: str = "GET", timeout: float = 10) -> Any:
-    """Call Prometheus' HTTP API; return the decoded ``data`` (or the raw body for non-JSON)."""
+    """Call Prometheus' HTTP API as the sandbox's admin; return the decoded ``data`` (or raw body)."""
     url = URL + path + ("?" + urllib.parse.urlencode(params) if params else "")
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    req = urllib.request.Request(
+        url,
+        method=method,
+        data=b"" if method == "POST" else None,
+        headers=identities.basic_auth_header(identities.PROM_ADMIN),
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=tls_context()) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
         raise SandboxError(f"prometheus {path}: HTTP {exc.code}: {exc.read()[:200]!r}") from exc
@@ -80,6 +95,24 @@ class Prometheus(Component):
     def no_runbook_marker(self) -> Path:
         return self.dir / "fault-rules-no-runbook"
 
+    @property
+    def web_config_path(self) -> Path:
+        return self.dir / "web.yml"
+
+    def write_web_config(self) -> Path:
+        """TLS from the sandbox CA and two basic-auth users: the sandbox's admin and the gates."""
+        from nova_gate.sandbox.pki import sandbox_ca
+
+        pair = sandbox_ca(self.root).server("prometheus")
+        users = (identities.PROM_ADMIN, identities.PROM_GATES)
+        identities.web_config(self.web_config_path, users, pair.cert, pair.key)
+        # the password Prometheus sends to Alertmanager (basic_auth.password_file)
+        secret = self.dir / "alertmanager.password"
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(identities.AM_ADMIN.password)
+        return self.web_config_path
+
     # -- lifecycle --------------------------------------------------------------------------
     def install(self) -> None:
         if not (Path(BINARY).exists() and Path(PROMTOOL).exists()):
@@ -102,7 +135,19 @@ class Prometheus(Component):
                 "evaluation_interval": SCRAPE_INTERVAL,
                 "external_labels": {"environment": "sandbox"},
             },
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{ports.HOST}:{ports.ALERTMANAGER}"]}]}]},
+            "alerting": {
+                "alertmanagers": [
+                    {
+                        "scheme": "https",
+                        "tls_config": {"ca_file": str(self.root / "pki" / "ca.crt")},
+                        "basic_auth": {
+                            "username": identities.AM_ADMIN.user,
+                            "password_file": str(self.dir / "alertmanager.password"),
+                        },
+                        "static_configs": [{"targets": [f"{ports.HOST}:{ports.ALERTMANAGER}"]}],
+                    }
+                ]
+            },
             "rule_files": rule_files,
             "scrape_configs": [
                 {
@@ -126,6 +171,8 @@ class Prometheus(Component):
         return self.config_path
 
     def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.write_web_config()
         self.write_config()
         if self.pids() and self.health().healthy:
             return
@@ -146,9 +193,10 @@ class Prometheus(Component):
                 f"--storage.tsdb.path={self.tsdb}",
                 "--storage.tsdb.retention.time=15d",
                 f"--web.listen-address={ports.HOST}:{ports.PROMETHEUS}",
+                f"--web.config.file={self.web_config_path}",
                 f"--web.external-url={URL}",
-                "--web.enable-admin-api",
-                "--web.enable-lifecycle",
+                # as production: no admin API (delete series, snapshots), no /-/reload or /-/quit over
+                # HTTP (the sandbox reloads with SIGHUP), no remote-write receiver: nothing writes
                 "--log.level=warn",
             ],
             cwd=self.dir,
@@ -161,15 +209,29 @@ class Prometheus(Component):
         self.stop_and_wait([ports.PROMETHEUS], timeout=30)
 
     def _ready(self) -> bool:
+        req = urllib.request.Request(f"{URL}/-/ready", headers=identities.basic_auth_header(identities.PROM_ADMIN))
         try:
-            with urllib.request.urlopen(f"{URL}/-/ready", timeout=2) as resp:
+            with urllib.request.urlopen(req, timeout=2, context=tls_context()) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 
+    def _last_config_time(self) -> str:
+        try:
+            return str(api("/api/v1/status/runtimeinfo", timeout=5).get("lastConfigTime", ""))
+        except (SandboxError, AttributeError):
+            return ""
+
     def reload(self) -> None:
+        """Rewrite the config and SIGHUP the server (the lifecycle API is off); wait for the reload."""
         self.write_config()
-        api("/-/reload", method="POST")
+        before = self._last_config_time()
+        time.sleep(1.1)  # lastConfigTime has one-second resolution: a reload in the same second is invisible
+        pids = self.pids()
+        if not pids:
+            raise SandboxError("prometheus: not running, cannot reload")
+        os.kill(pids[0], signal.SIGHUP)
+        wait_for(lambda: self._last_config_time() not in ("", before), "prometheus to reload its config", 20)
 
     def wipe_tsdb(self) -> None:
         shutil.rmtree(self.tsdb, ignore_errors=True)

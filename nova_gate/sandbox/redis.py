@@ -7,10 +7,12 @@ created once with ``redis-cli --cluster create``; later starts reuse each node's
 
 from __future__ import annotations
 
+import os
 import shutil
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from nova_gate.sandbox import ports
+from nova_gate.sandbox import identities, ports
 from nova_gate.sandbox.base import (
     Component,
     Fault,
@@ -20,9 +22,13 @@ from nova_gate.sandbox.base import (
     pid_alive,
     port_open,
     run,
+    state_dir,
     wait_for,
     wait_port,
 )
+
+if TYPE_CHECKING:
+    from nova_gate.sandbox.pki import CertPair
 
 MAXMEMORY = "256mb"
 MAXMEMORY_POLICY = "allkeys-lru"
@@ -38,8 +44,35 @@ SEED_KEYS = {
 }
 
 
+#: the read commands the gates use (nova_gate's Redis source), and nothing else: no key access.
+#: (redis-py 5 also sends CLIENT SETINFO, which Redis 7.0 does not know; it ignores the refusal.)
+GATES_COMMANDS = (
+    "+ping", "+info", "+config|get", "+cluster|info", "+cluster|nodes", "+cluster|slots", "+cluster|shards",
+    "+dbsize",
+)
+
+
+def pki() -> Path:
+    return state_dir() / "pki"
+
+
+def acl_lines() -> list[str]:
+    """The ACL file: default off, the sandbox's admin, the gates (read-only), the app (its keys)."""
+    a, g, app = identities.REDIS_ADMIN, identities.REDIS_GATES, identities.REDIS_APP
+    return [
+        "user default off resetkeys resetchannels -@all",
+        f"user {a.user} on #{a.sha256()} ~* &* +@all",
+        f"user {g.user} on #{g.sha256()} resetkeys resetchannels -@all {' '.join(GATES_COMMANDS)}",
+        f"user {app.user} on #{app.sha256()} ~nova:* resetchannels -@all +@read +@write +@keyspace +@string "
+        "+@hash +@list +@set +@sortedset +@connection +@transaction -@dangerous",
+    ]
+
+
 def cli(port: int, *args: str, timeout: float = 10) -> str:
-    return run(["redis-cli", "-h", ports.HOST, "-p", str(port), *args], timeout=timeout).strip()
+    """redis-cli as the sandbox's admin, over TLS with the sandbox CA."""
+    env = {**os.environ, "REDISCLI_AUTH": identities.REDIS_ADMIN.password}
+    tls = ["--tls", "--cacert", str(pki() / "ca.crt"), "--user", identities.REDIS_ADMIN.user]
+    return run(["redis-cli", *tls, "-h", ports.HOST, "-p", str(port), *args], timeout=timeout, env=env).strip()
 
 
 def _ping(port: int) -> bool:
@@ -127,14 +160,31 @@ class RedisServers(Component):
             return
         if port_open(port):
             raise SandboxError(f"redis: port {port} is taken by a process this sandbox did not start")
+        pair = self._tls()
         self.spawn(
             proc,
             [
                 "redis-server",
                 "--bind",
                 ports.HOST,
+                # TLS only: the plaintext port is off, the fixed port speaks TLS (cluster bus too)
                 "--port",
+                "0",
+                "--tls-port",
                 str(port),
+                "--tls-cert-file",
+                str(pair.cert),
+                "--tls-key-file",
+                str(pair.key),
+                "--tls-ca-cert-file",
+                str(pair.ca),
+                "--tls-auth-clients",
+                "optional",
+                "--tls-replication",
+                "yes",
+                *(["--tls-cluster", "yes"] if "--cluster-enabled" in extra else []),
+                "--aclfile",
+                str(self.dir / "users.acl"),
                 "--daemonize",
                 "no",
                 "--protected-mode",
@@ -146,7 +196,20 @@ class RedisServers(Component):
         )
         wait_for(lambda: _ping(port), f"{proc} on port {port}", timeout=30)
 
+    def _tls(self) -> CertPair:
+        from nova_gate.sandbox.pki import sandbox_ca
+
+        return sandbox_ca(self.root).server("redis")
+
+    def _write_acl(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / "users.acl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("\n".join(acl_lines()) + "\n")
+
     def start(self) -> None:
+        self._write_acl()
         self._start_standalone()
         for port in ports.REDIS_CLUSTER:
             self._start_node(port)
@@ -154,6 +217,11 @@ class RedisServers(Component):
             run(
                 [
                     "redis-cli",
+                    "--tls",
+                    "--cacert",
+                    str(pki() / "ca.crt"),
+                    "--user",
+                    identities.REDIS_ADMIN.user,
                     "--cluster",
                     "create",
                     *(f"{ports.HOST}:{p}" for p in ports.REDIS_CLUSTER),
@@ -162,6 +230,7 @@ class RedisServers(Component):
                     "--cluster-yes",
                 ],
                 timeout=60,
+                env={**os.environ, "REDISCLI_AUTH": identities.REDIS_ADMIN.password},
             )
         wait_for(
             lambda: all(_cluster_state(p) == "ok" for p in ports.REDIS_CLUSTER),
@@ -177,7 +246,7 @@ class RedisServers(Component):
         cli(ports.REDIS, "EXPIRE", "nova:session:sandbox-smoke", "86400")
 
     def health(self) -> Health:
-        endpoint = f"redis://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
+        endpoint = f"rediss://{ports.HOST}:{ports.REDIS}/0 + cluster {','.join(map(str, ports.REDIS_CLUSTER))}"
         problems = [f"{p}: no PONG" for p in (ports.REDIS, *ports.REDIS_CLUSTER) if not _ping(p)]
         if not problems:
             problems += [

@@ -31,15 +31,7 @@ def test_concurrently_in_a_multi_statement_file_fails_on_postgres(sql: str, reje
     assert cfg is not None and cfg.password is not None
     flagged = any(f.rule == "concurrently-in-transaction" for f in lint_sql(sql, "m.sql"))
     assert flagged == rejected_as_in_transaction
-    with psycopg.connect(
-        host=cfg.host,
-        port=cfg.port,
-        dbname=cfg.dbname,
-        user=cfg.user,
-        password=cfg.password.get_secret_value(),
-        autocommit=True,
-        connect_timeout=5,
-    ) as conn:
+    with psycopg.connect(cfg.dsn(), autocommit=True) as conn:  # the environment's TLS and credentials
         conn.execute("SET default_transaction_read_only = off")  # the probe role's default; nothing is created
         expected = psycopg.errors.ActiveSqlTransaction if rejected_as_in_transaction else psycopg.errors.UndefinedTable
         with pytest.raises(expected):

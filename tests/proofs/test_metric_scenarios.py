@@ -93,18 +93,17 @@ def test_history_has_the_designed_values_over_24h():
     over an hour), and per minute the counts are as noisy as Poisson traffic (variance ~ mean)."""
     import time
 
-    import httpx
-
-    from nova_gate.sandbox import ports
+    from nova_gate.sandbox.prometheus import api as prometheus_api  # the sandbox's admin, over TLS
 
     started = time.monotonic()
     history.load(str(sandbox_data_dir() / "scenarios" / "good-release.yaml"))
     print(f"24 h history queryable after {time.monotonic() - started:.1f}s")
     end = time.time()
-    api = f"http://{ports.HOST}:{ports.PROMETHEUS}/api/v1/query_range"
     query = 'sum by (version) (rate(http_requests_total{service="auth-service"}[1h]))'
-    result = httpx.get(api, params={"query": query, "start": end - 82_800, "end": end, "step": 900}, timeout=30).json()
-    by_version = {r["metric"]["version"]: [float(v) for _, v in r["values"]] for r in result["data"]["result"]}
+    result = prometheus_api(
+        "/api/v1/query_range", {"query": query, "start": end - 82_800, "end": end, "step": 900}, timeout=30
+    )
+    by_version = {r["metric"]["version"]: [float(v) for _, v in r["values"]] for r in result["result"]}
     designed = {"v0.9.0": 14.0, "v1.0.0": 6.0}  # sandbox/scenarios/good-release.yaml
     for version, rps in designed.items():
         values = by_version[version]
@@ -113,8 +112,10 @@ def test_history_has_the_designed_values_over_24h():
         assert worst <= rps * 0.03, f"{version}: designed {rps} req/s, off by up to {worst:.3f}"
     # raw counter samples once a minute over the fine-grained last 2 h: exact per-minute counts
     raw = 'sum(http_requests_total{service="auth-service",version="v1.0.0"})'
-    result = httpx.get(api, params={"query": raw, "start": end - 7200, "end": end - 60, "step": 60}, timeout=30).json()
-    counter = [float(v) for _, v in result["data"]["result"][0]["values"]]
+    result = prometheus_api(
+        "/api/v1/query_range", {"query": raw, "start": end - 7200, "end": end - 60, "step": 60}, timeout=30
+    )
+    counter = [float(v) for _, v in result["result"][0]["values"]]
     per_minute = [b - a for a, b in itertools.pairwise(counter) if b >= a]
     mean = sum(per_minute) / len(per_minute)
     variance = sum((x - mean) ** 2 for x in per_minute) / (len(per_minute) - 1)

@@ -11,6 +11,7 @@ import httpx
 
 from nova_gate.sandbox import history, ports
 from nova_gate.sandbox.base import sandbox_data_dir
+from nova_gate.sandbox.prometheus import api as prometheus_api  # the sandbox admin, over TLS
 from nova_gate.watch import watch
 
 ADMIN = f"http://{ports.HOST}:{ports.SIMULATOR_ADMIN}/admin/knobs"
@@ -30,9 +31,7 @@ def _wait_until_calm(timeout: float = 120) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        result = httpx.get(
-            f"http://{ports.HOST}:{ports.PROMETHEUS}/api/v1/query", params={"query": query}, timeout=5
-        ).json()["data"]["result"]
+        result = prometheus_api("/api/v1/query", {"query": query}, timeout=5)["result"]
         if result and float(result[0]["value"][1]) < 0.05:
             return
         time.sleep(5)

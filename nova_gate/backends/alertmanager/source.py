@@ -9,14 +9,14 @@ import yaml
 
 from nova_gate.backends.alertmanager.config import Alertmanager
 from nova_gate.backends.base import SourceError
-from nova_gate.backends.http_api import ABSENT, HttpApiSource, token_auth
+from nova_gate.backends.http_api import ABSENT, HttpApiSource
 
 
 class AlertmanagerSource(HttpApiSource):
     backend = "alertmanager"
 
     def __init__(self, cfg: Alertmanager, client: httpx.Client | None = None) -> None:
-        super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=token_auth(cfg.token), client=client)
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, client=client, options=cfg.client_options)
         self.cfg = cfg
 
     def _json(self, what: str, path: str, params: dict[str, str] | None = None) -> Any:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 
+from nova_gate.auth import Tls
 from nova_gate.backends.model import Model, Port, Seconds
 
 
@@ -13,4 +16,8 @@ class ClickHouse(Model):
     database: str = "default"
     user: str = "default"
     password: SecretStr | None = None
+    password_file: Path | None = None
+    #: HTTPS (ClickHouse's https_port, 8443); implied by ``tls``
+    secure: bool = False
+    tls: Tls | None = None
     timeout_s: Seconds = 10

@@ -25,12 +25,26 @@ class ClickHouseSource(Source):
         if self._client is None:
             import clickhouse_connect
 
+            from nova_gate.auth import read_secret
+
+            tls = self.cfg.tls
+            secure: dict[str, Any] = {}
+            if self.cfg.secure or tls is not None:
+                secure = {"secure": True, "verify": True}
+                if tls is not None and tls.ca_file:
+                    secure["ca_cert"] = str(tls.ca_file)
+                if tls is not None and tls.cert_file:
+                    secure["client_cert"] = str(tls.cert_file)
+                    secure["client_cert_key"] = str(tls.key_file)
+                if tls is not None and tls.server_name:
+                    secure["server_host_name"] = tls.server_name
             with self.call(f"connect {self.cfg.host}:{self.cfg.port}"):
                 self._client = clickhouse_connect.get_client(
                     host=self.cfg.host,
                     port=self.cfg.port,
                     username=self.cfg.user,
-                    password=self.cfg.password.get_secret_value() if self.cfg.password else "",
+                    password=read_secret(self.cfg.password, self.cfg.password_file) or "",
+                    **secure,
                     database=self.cfg.database,
                     connect_timeout=self.cfg.timeout_s,
                     send_receive_timeout=self.cfg.timeout_s,

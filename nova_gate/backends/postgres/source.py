@@ -43,7 +43,11 @@ class PostgresSource(Source):
         )
         with self.call(f"connect {host}:{port}"):
             try:
-                conn = psycopg.connect(self.cfg.dsn(host, port), options=options, autocommit=True)
+                dsn = self.cfg.dsn(host, port)
+            except OSError as exc:  # an unreadable password_file: its path, never a secret
+                raise SourceError(self.backend, f"cannot connect to {host}:{port}", exc) from None
+            try:
+                conn = psycopg.connect(dsn, options=options, autocommit=True)
             except psycopg.OperationalError as exc:
                 # libpq messages can echo the conninfo; keep only the first line, never the DSN.
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from nova_gate.backends.base import SourceError
-from nova_gate.backends.http_api import ABSENT, HttpApiSource, token_auth
+from nova_gate.backends.http_api import ABSENT, HttpApiSource
 from nova_gate.backends.prometheus.config import Prometheus
 
 Sample = tuple[float, float | None]
@@ -28,7 +28,7 @@ class PrometheusSource(HttpApiSource):
     backend = "prometheus"
 
     def __init__(self, cfg: Prometheus, client: httpx.Client | None = None) -> None:
-        super().__init__(cfg.url, timeout_s=cfg.timeout_s, auth=token_auth(cfg.token), client=client)
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, client=client, options=cfg.client_options)
         self.cfg = cfg
 
     def error_detail(self, response: httpx.Response) -> str:

@@ -10,6 +10,7 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from nova_gate.auth import read_secret
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.redis.config import Redis
 from nova_gate.backends.redis.facts import MemoryFacts, NodeFacts
@@ -47,7 +48,9 @@ class RedisSource(Source):
                 host=host or "127.0.0.1",
                 port=int(port),
                 db=self.db if address == self.address else 0,
-                password=self.cfg.password.get_secret_value() if self.cfg.password else None,
+                username=self.cfg.username,
+                password=read_secret(self.cfg.password, self.cfg.password_file),
+                **self._tls_options(),
                 socket_timeout=self.cfg.timeout_s,
                 socket_connect_timeout=self.cfg.timeout_s,
                 retry=Retry(NoBackoff(), 0),
@@ -55,6 +58,20 @@ class RedisSource(Source):
             )
             self._clients[address] = client
         return client
+
+    def _tls_options(self) -> dict[str, Any]:
+        tls = self.cfg.tls
+        if not self.cfg.uses_tls:
+            return {}
+        return {
+            "ssl": True,
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True,
+            "ssl_ca_certs": str(tls.ca_file) if tls and tls.ca_file else None,
+            "ssl_certfile": str(tls.cert_file) if tls and tls.cert_file else None,
+            "ssl_keyfile": str(tls.key_file) if tls and tls.key_file else None,
+            "ssl_min_version": __import__("ssl").TLSVersion.TLSv1_2,
+        }
 
     def close(self) -> None:
         for client in self._clients.values():
