@@ -167,6 +167,8 @@ class Thresholds(_Model):
     slow_statement_ms: Annotated[float, Field(gt=0)] = 500
     attestation_max_age_h: Annotated[float, Field(gt=0)] = 24
     secret_rotation_window_d: Annotated[float, Field(gt=0)] = 30
+    # PRE-MON-5: how far ahead of the preflight someone must be on call (the release and its T+24h review)
+    oncall_window_h: Annotated[float, Field(gt=0, le=24 * 90)] = 48
     preflight_record_max_age_h: Annotated[float, Field(gt=0)] = 36
     images_retained: Annotated[int, Field(ge=1)] = 3
     redis_maxmemory_min_mb: Annotated[float, Field(ge=0)] = 64
@@ -187,6 +189,8 @@ class Expectations(_Model):
     required_secrets: list[str] = []
     search_indices: list[str] = []
     dashboards: list[str] = []
+    #: PRE-MON-5: PagerDuty escalation policy ids that must have someone on call
+    escalation_policies: list[str] = []
     s3_buckets: list[str] = []
     s3_principal: str | None = None
     critical_severities: list[str] = ["critical"]

@@ -302,6 +302,11 @@ def _check_options(config: pytest.Config, catalog: Catalog) -> None:
 @pytest.hookimpl(tryfirst=True)  # before pytest-html's, which reads htmlpath in its own pytest_configure
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "item(*ids): the checklist item(s) this test verifies")
+    config.addinivalue_line(
+        "markers",
+        "when_configured(*fields): run only where the environment configures one of backends.<fields>, "
+        "unless no other test of its item would run",
+    )
     for phase in PHASES:
         config.addinivalue_line("markers", f"{phase}: checklist phase {phase}")
     for section in SECTIONS.values():
@@ -399,6 +404,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if STATE not in config.stash:
         return
     st = state(config)
+    items[:] = unconfigured_alternatives_removed(items, st.loaded.env.backends)
     unknown: list[str] = []
     for node in items:
         ids = item_ids(node)
@@ -430,6 +436,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         keep = [n for n in items if wanted & set(item_ids(n))]
         config.hook.pytest_deselected(items=[n for n in items if n not in keep])
         items[:] = keep
+
+
+def unconfigured_alternatives_removed(items: list[pytest.Item], backends: Any) -> list[pytest.Item]:
+    """Drop a test marked ``when_configured(*fields)`` whose fields the environment leaves empty,
+    when its item keeps another test (Vault or Secrets Manager for PRE-CFG-2; PagerDuty beside the
+    attestation for PRE-MON-5). An item is never left without a test: with none of its alternatives
+    configured they all stay, and each FAILs "backends.<field> is not configured"."""
+
+    def configured(node: pytest.Item) -> bool:
+        mark = node.get_closest_marker("when_configured")
+        return mark is None or any(getattr(backends, str(f), None) is not None for f in mark.args)
+
+    kept = [n for n in items if configured(n)]
+    covered = {i for n in kept for i in item_ids(n)}
+    return [n for n in items if configured(n) or not set(item_ids(n)) <= covered]
 
 
 def _narrowing(config: pytest.Config) -> list[str]:

@@ -77,6 +77,11 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
        "HashiCorp Vault's KV v2 metadata API (secret values are never read)"),
     _b("s3", "S3Source", "S3", ("s3",), {"s3": "s3"},
        "The S3 REST API (SigV4-signed, read-only requests)"),
+    _b("secretsmanager", "SecretsManagerSource", "SecretsManager", ("secretsmanager",),
+       {"secretsmanager": "secretsmanager"},
+       "AWS Secrets Manager's DescribeSecret (metadata only: secret values are never read)"),
+    _b("pagerduty", "PagerDutySource", "PagerDuty", ("pagerduty",), {"pagerduty": "pagerduty"},
+       "PagerDuty's REST API v2 on-calls (a read-only API key)"),
     _b("http", "HttpSource", "Jwks", ("jwks",), {"services_http": RELEASE},
        "The services' HTTP APIs at release.base_url, with release.http_timeout_s on every request"),
 )}

@@ -13,7 +13,7 @@ a base URL, an auth hook, timeouts, no redirects unless asked, and ONE status ta
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Final
 
 import httpx
@@ -79,6 +79,9 @@ class HeaderAuth(httpx.Auth):
         yield request
 
 
+#: query parameters: a mapping, or ``httpx.QueryParams`` when a key repeats (``ids[]=a&ids[]=b``)
+Params = Mapping[str, str] | httpx.QueryParams | None
+
 AuthHook = httpx.Auth | Callable[[httpx.Request], httpx.Request] | None
 
 
@@ -132,7 +135,7 @@ class HttpApiSource(Source):
         path: str,
         *,
         what: str | None = None,
-        params: dict[str, str] | None = None,
+        params: Params = None,
         headers: dict[str, str] | None = None,
         method: str = "GET",
     ) -> httpx.Response:
@@ -151,7 +154,7 @@ class HttpApiSource(Source):
         """The one-line why of an error answer (an API with error bodies overrides this)."""
         return _snippet(response)
 
-    def get_json(self, path: str, *, what: str | None = None, params: dict[str, str] | None = None) -> Any:
+    def get_json(self, path: str, *, what: str | None = None, params: Params = None) -> Any:
         """The decoded JSON answer, or ``ABSENT`` for a 404; a body that is not JSON is a SourceError."""
         what = what or f"GET {path}"
         response = self.get(path, what=what, params=params)

@@ -221,11 +221,12 @@ class FaultedEnvironment:
             b["redis"]["cluster_nodes"] = [self._url(n) for n in b["redis"].get("cluster_nodes", [])]
         if b.get("kafka"):
             b["kafka"]["bootstrap_servers"] = [self._url(n) for n in b["kafka"]["bootstrap_servers"]]
-        for name in ("search", "prometheus", "alertmanager", "registry", "grafana", "vault", "jwks"):
+        for name in ("search", "prometheus", "alertmanager", "registry", "grafana", "vault", "pagerduty", "jwks"):
             if b.get(name):
                 b[name]["url"] = self._url(b[name]["url"])
-        if b.get("s3"):
-            b["s3"]["endpoint"] = self._url(b["s3"]["endpoint"])
+        for name in ("s3", "secretsmanager"):
+            if b.get(name):
+                b[name]["endpoint"] = self._url(b[name]["endpoint"])
         kube = b.get("kubernetes")
         if kube and kube.get("kubeconfig"):
             from pathlib import Path

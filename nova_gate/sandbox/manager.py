@@ -21,6 +21,7 @@ COMPONENTS: dict[str, str] = {
     "release": "release:Release",
     "saas": "saas:SaasStandIns",
     "s3": "s3:S3",
+    "pagerduty": "pagerduty:PagerDutyStandIn",
     "postgres": "postgres:Postgres",
     "redis": "redis:RedisServers",
     "clickhouse": "clickhouse:ClickHouse",

@@ -13,6 +13,7 @@ SIMULATOR_ADMIN = 58099
 GRAFANA = 58200  # local stand-in for Grafana's HTTP API
 VAULT = 58201  # local stand-in for HashiCorp Vault's KV v2 API
 S3 = 58202  # local stand-in for the S3 REST API (SigV4-checked)
+PAGERDUTY = 58203  # local stand-in for PagerDuty's REST API v2 (on-calls)
 ALERT_SINK = 59095  # local stand-in for Slack and PagerDuty webhooks
 REGISTRY = 55000
 REGISTRY_TOKEN = 55001  # the registry's token server (Docker's token authentication)

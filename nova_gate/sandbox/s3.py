@@ -1,4 +1,4 @@
-"""S3 for the sandbox: moto's server mode with its IAM enforcement switched on (port 58202).
+"""S3 and Secrets Manager for the sandbox: moto's server mode with its IAM enforcement switched on (port 58202).
 
 AWS is a SaaS API, so a stand-in is allowed; moto is the well-kept one, and with
 ``INITIAL_NO_AUTH_ACTION_COUNT`` it authenticates every request (SigV4, botocore's own rules on
@@ -8,11 +8,15 @@ unchecked; everything after is checked, the sandbox's own set-up included (as ``
 
 Identities (a shared credentials file, .sandbox/s3/credentials, mode 0600, one profile each):
 
-- ``nova-gate``: ListBucket, GetBucketPublicAccessBlock, GetBucketPolicy on Nova's buckets — nothing else;
+- ``nova-gate``: ListBucket, GetBucketPublicAccessBlock, GetBucketPolicy on Nova's buckets and
+  secretsmanager:DescribeSecret — nothing else;
 - ``nova-smoke``: the smoke journey: Put/Get/DeleteObject under ``nova-media/smoke/`` only;
 - ``nova-sandbox-admin``: the sandbox's set-up and faults;
 - role ``nova-gate-ci`` (the gates' policy), assumable with a web-identity token
   (``AssumeRoleWithWebIdentity``, what IRSA and GitHub's OIDC hand a CI job).
+
+Secrets Manager (``nova_gate/sandbox/secretsmanager.py``): Nova's secrets are seeded on the same
+server after the buckets, and its faults are this component's.
 
 moto keeps its state in memory: every start seeds it afresh, so a fault does not survive a restart.
 """
@@ -26,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nova_gate.sandbox import ports
+from nova_gate.sandbox import ports, secretsmanager
 from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, state_dir, wait_port
 
 ENDPOINT = f"http://{ports.HOST}:{ports.S3}"
@@ -54,7 +58,7 @@ def policies() -> dict[str, dict[str, Any]]:
     buckets = [f"arn:aws:s3:::{b}" for b in BUCKETS]
     # AWS authorises HeadBucket with s3:ListBucket; moto names that permission s3:HeadBucket
     read = ["s3:ListBucket", "s3:HeadBucket", "s3:GetBucketPublicAccessBlock", "s3:GetBucketPolicy"]
-    gates = {"Version": "2012-10-17", "Statement": [_statement(read, buckets)]}
+    gates = {"Version": "2012-10-17", "Statement": [_statement(read, buckets), secretsmanager.gates_statement()]}
     smoke = {
         "Version": "2012-10-17",
         "Statement": [
@@ -63,7 +67,7 @@ def policies() -> dict[str, dict[str, Any]]:
             )
         ],
     }
-    admin = {"Version": "2012-10-17", "Statement": [_statement(["s3:*"], ["*"])]}
+    admin = {"Version": "2012-10-17", "Statement": [_statement(["s3:*"], ["*"]), secretsmanager.admin_statement()]}
     return {GATES: gates, SMOKE: smoke, ADMIN: admin}
 
 
@@ -155,6 +159,7 @@ class S3(Component):
         wait_port(ports.S3, "moto (S3, IAM, STS)", 30)
         self._seed_identities()
         self._seed_buckets()
+        secretsmanager.seed(client("secretsmanager"))
 
     def _seed_identities(self) -> None:
         iam = _anonymous("iam")
@@ -226,13 +231,28 @@ class S3(Component):
             s3 = client(profile=GATES)
             for bucket in BUCKETS:
                 s3.head_bucket(Bucket=bucket)
+            client("secretsmanager", profile=GATES).describe_secret(SecretId=secretsmanager.SECRETS[0])
         except Exception as exc:
             return Health(False, ENDPOINT, self.pids(), f"as {GATES}: {str(exc)[:160]}")
-        return Health(True, ENDPOINT, self.pids(), f"moto (IAM enforced), buckets {', '.join(BUCKETS)}")
+        return Health(
+            True,
+            ENDPOINT,
+            self.pids(),
+            f"moto (IAM enforced), buckets {', '.join(BUCKETS)}, {len(secretsmanager.SECRETS)} secrets",
+        )
 
     def stop(self) -> None:
         self.stop_and_wait([ports.S3])
         credentials_file().unlink(missing_ok=True)  # moto's keys die with it
+
+    def snapshot(self) -> dict[str, Any]:
+        """The processes and the secrets' state (the Secrets Manager faults' undo is compared on it)."""
+        out = super().snapshot()
+        try:
+            out["secrets"] = secretsmanager.snapshot(client("secretsmanager"))
+        except Exception as exc:  # moto down: the difference shows as the error
+            out["secrets"] = f"unreadable: {type(exc).__name__}"
+        return out
 
     # -- faults ---------------------------------------------------------------------------------
     def faults(self) -> list[Fault]:
@@ -257,6 +277,7 @@ class S3(Component):
             self._ensure_bucket(client(), "nova-media", ["s3:GetObject"])
 
         return [
+            *secretsmanager.faults(lambda: client("secretsmanager"), self.name),
             Fault(
                 "s3-public-access-open",
                 "bucket nova-media has its public access block switched off",

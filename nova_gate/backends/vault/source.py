@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from nova_gate.backends.http_api import ABSENT, HeaderAuth, HttpApiSource
+from nova_gate.backends.secret_store import SecretFacts
 from nova_gate.backends.vault.config import Vault
 
 
@@ -31,3 +32,8 @@ class VaultSource(HttpApiSource):
             stamp = (answer.get("data") or {}).get("updated_time") if isinstance(answer, dict) else None
             out[path] = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
         return out
+
+    def secrets(self, names: list[str]) -> dict[str, SecretFacts]:
+        """The shared secrets-store facts (``nova_gate.rules.secrets``): KV v2 knows existence and time."""
+        updated = self.secret_updated(names)
+        return {name: SecretFacts(name, exists=t is not None, updated=t) for name, t in updated.items()}

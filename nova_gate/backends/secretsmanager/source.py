@@ -1,0 +1,103 @@
+"""AWS Secrets Manager through botocore: ``DescribeSecret`` per required secret, metadata only.
+
+The gates' identity needs ``secretsmanager:DescribeSecret`` on Nova's secrets and nothing else:
+secret values are never read (no ``GetSecretValue``). A refused identity (AccessDenied, an unknown
+key, a bad signature, an expired token, no credentials) is one line: ``secretsmanager: ...:
+unauthorised (CODE)``; ``ResourceNotFoundException`` is data (the secret does not exist).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from nova_gate import aws
+from nova_gate.backends.base import Source, SourceError
+from nova_gate.backends.secret_store import SecretFacts
+from nova_gate.backends.secretsmanager.config import SecretsManager
+
+NOT_FOUND = "ResourceNotFoundException"
+
+
+def facts_of(name: str, answer: dict[str, Any] | None) -> SecretFacts:
+    """SecretFacts from one DescribeSecret answer (None: no such secret)."""
+    if answer is None:
+        return SecretFacts(name, exists=False)
+    stages = answer.get("VersionIdsToStages") or {}
+    current = any("AWSCURRENT" in s for s in stages.values())
+    pending = any("AWSPENDING" in s and "AWSCURRENT" not in s for s in stages.values())
+    enabled = bool(answer.get("RotationEnabled"))
+    due = _time(answer.get("NextRotationDate"))
+    days = (answer.get("RotationRules") or {}).get("AutomaticallyAfterDays")
+    last_rotated = _time(answer.get("LastRotatedDate"))
+    if due is None and enabled and days and last_rotated is not None:
+        due = last_rotated + dt.timedelta(days=int(days))
+    # the value changed at the last rotation or the last change of any kind, whichever is later
+    changes = [t for t in (_time(answer.get("LastChangedDate")), last_rotated) if t is not None]
+    return SecretFacts(
+        name,
+        exists=True,
+        updated=max(changes) if changes else _time(answer.get("CreatedDate")),
+        has_current=current,
+        deletion_date=_time(answer.get("DeletedDate")),
+        rotation_enabled=enabled,
+        rotation_due=due,
+        rotation_pending=pending,
+    )
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return None
+
+
+class SecretsManagerSource(Source):
+    backend = "secretsmanager"
+
+    def __init__(self, cfg: SecretsManager) -> None:
+        super().__init__()
+        import botocore.exceptions
+
+        self.cfg = cfg
+        self.driver_errors = (botocore.exceptions.BotoCoreError, OSError)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            settings = self.cfg.aws_settings()
+            assert isinstance(settings, aws.AwsSettings)
+            with self.call("create the Secrets Manager client"):
+                self._client = aws.client("secretsmanager", settings)
+        return self._client
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        """DescribeSecret's answer; None when the secret does not exist."""
+        import botocore.exceptions
+
+        client = self.client
+        what = f"DescribeSecret {name}"
+        with self.call(what):
+            try:
+                answer: dict[str, Any] = client.describe_secret(SecretId=name)
+                return answer
+            except botocore.exceptions.NoCredentialsError as exc:
+                raise SourceError(self.backend, what, "unauthorised: no AWS credentials found in the chain") from exc
+            except botocore.exceptions.ClientError as exc:
+                code, status = aws.error_code(exc) or "?", aws.status_code(exc)
+                if code == NOT_FOUND:
+                    return None
+                if aws.is_unauthorised(exc):
+                    raise SourceError(self.backend, what, f"unauthorised ({code}, HTTP {status})") from exc
+                raise SourceError(self.backend, what, f"{code} (HTTP {status})") from exc
+
+    def secrets(self, names: list[str]) -> dict[str, SecretFacts]:
+        return {name: facts_of(name, self.describe(name)) for name in names}
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close()
