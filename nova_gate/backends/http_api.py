@@ -154,10 +154,12 @@ class HttpApiSource(Source):
         """The one-line why of an error answer (an API with error bodies overrides this)."""
         return _snippet(response)
 
-    def get_json(self, path: str, *, what: str | None = None, params: Params = None) -> Any:
+    def get_json(
+        self, path: str, *, what: str | None = None, params: Params = None, headers: dict[str, str] | None = None
+    ) -> Any:
         """The decoded JSON answer, or ``ABSENT`` for a 404; a body that is not JSON is a SourceError."""
         what = what or f"GET {path}"
-        response = self.get(path, what=what, params=params)
+        response = self.get(path, what=what, params=params, headers=headers)
         if status_class(response.status_code) == ABSENT_STATUS:
             return ABSENT
         try:

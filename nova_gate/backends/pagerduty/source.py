@@ -51,7 +51,7 @@ class PagerDutySource(HttpApiSource):
                 out["headers"] = {**out["headers"], "Authorization": f"Token token={token}"}
             return out
 
-        super().__init__(cfg.url, timeout_s=cfg.timeout_s, headers={"Accept": ACCEPT}, client=client, options=options)
+        super().__init__(cfg.url, timeout_s=cfg.timeout_s, client=client, options=options)
         self.level = cfg.escalation_level
 
     def error_detail(self, response: httpx.Response) -> str:
@@ -78,7 +78,8 @@ class PagerDutySource(HttpApiSource):
                     ("offset", str(offset)),
                 ]
             )
-            answer = self.get_json("/oncalls", what=what, params=params)
+            # the API version is part of the request (an injected client keeps it too)
+            answer = self.get_json("/oncalls", what=what, params=params, headers={"Accept": ACCEPT})
             if not isinstance(answer, dict) or not isinstance(answer.get("oncalls"), list):
                 raise SourceError(self.backend, what, "answer without an oncalls list")
             page = answer["oncalls"]
