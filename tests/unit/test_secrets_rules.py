@@ -48,7 +48,8 @@ def test_rotation_within_grace_or_disabled_passes() -> None:
     late = NOW - ROTATION_GRACE / 2
     assert secrets_current({"x": fresh("x", rotation_enabled=True, rotation_due=late)}, WINDOW, NOW).label is Label.PASS
     stale_due = NOW - dt.timedelta(days=10)
-    assert secrets_current({"x": fresh("x", rotation_enabled=False, rotation_due=stale_due)}, WINDOW, NOW).label is Label.PASS
+    off = fresh("x", rotation_enabled=False, rotation_due=stale_due)
+    assert secrets_current({"x": off}, WINDOW, NOW).label is Label.PASS
 
 
 def test_the_window_edge() -> None:
