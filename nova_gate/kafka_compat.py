@@ -1,4 +1,17 @@
-"""A leak in kafka-python 3.0, closed at our boundary.
+"""Two faults of kafka-python 3.0, closed at our boundary.
+
+1. A leaked socket on every failed connect (below).
+2. A broker's last answer thrown away: ``KafkaTCPTransport._read_from_sock`` aborts the
+   connection when the socket reports end-of-file (or an error) in the same read as data, and the
+   data read before it is dropped. A broker that refuses a SASL login answers the
+   SaslAuthenticate request with ``SASL_AUTHENTICATION_FAILED`` and then closes the connection
+   (after ``connection.failed.authentication.delay.ms``, 100 ms by default); a client that reads
+   late (a busy IO thread, e.g. while other backends are probed concurrently) gets both at once,
+   loses the refusal, sees "socket disconnected", retries until its bootstrap times out and says
+   "Unable to bootstrap" instead of "authentication failed". ``deliver_data_before_disconnect``
+   hands the data to the protocol first and reports the disconnect on the next read.
+
+The leak:
 
 ``kafka.net.inet.KafkaNetSocket.connect`` creates a non-blocking socket and, when the connect
 fails (refused: a broker is down; timed out: a black hole), raises without closing it. Every
@@ -14,6 +27,8 @@ import contextlib
 from typing import Any
 
 _MARK = "_nova_gate_closes_failed_sockets"
+_DATA_FIRST = "_nova_gate_delivers_data_first"
+_PENDING = "_nova_gate_pending_error"
 
 
 def close_failed_connect_sockets() -> None:
@@ -37,3 +52,34 @@ def close_failed_connect_sockets() -> None:
 
     setattr(sock_connect, _MARK, True)
     cls.sock_connect = sock_connect
+
+
+def deliver_data_before_disconnect() -> None:
+    """Patch the transports' ``_sock_recv`` (once each) so that data read together with a
+    disconnect reaches the protocol; the disconnect is reported by the next read."""
+    try:
+        from kafka.net import transport
+    except ImportError:  # another kafka-python line: nothing to patch
+        return
+    for name in ("KafkaTCPTransport", "KafkaSSLTransport"):
+        cls: Any = getattr(transport, name, None)
+        original = None if cls is None else cls.__dict__.get("_sock_recv")
+        if original is None or getattr(original, _DATA_FIRST, False):
+            continue
+        cls._sock_recv = _data_first(original)
+
+
+def _data_first(original: Any) -> Any:
+    def _sock_recv(self: Any) -> tuple[bytes, Any]:
+        pending = getattr(self, _PENDING, None)
+        if pending is not None:
+            setattr(self, _PENDING, None)
+            return b"", pending
+        data, err = original(self)
+        if data and err is not None:
+            setattr(self, _PENDING, err)  # the socket stays readable (EOF/error): the next read reports it
+            return data, None
+        return data, err
+
+    setattr(_sock_recv, _DATA_FIRST, True)
+    return _sock_recv

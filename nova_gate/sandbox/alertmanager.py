@@ -148,8 +148,8 @@ class Alertmanager(Component):
     def snapshot(self) -> dict[str, Any]:
         """The running configuration (routes, receivers), active alerts and silences (labels,
         matchers, state; not ids or times)."""
-        status = httpx.get(f"{URL}/api/v2/status", timeout=5).json()
-        silences = httpx.get(f"{URL}/api/v2/silences", timeout=5).json()
+        status = httpx.get(f"{URL}/api/v2/status", timeout=5, **_client_kwargs(URL)).json()
+        silences = httpx.get(f"{URL}/api/v2/silences", timeout=5, **_client_kwargs(URL)).json()
         return {
             **super().snapshot(),
             "config": status.get("config", {}).get("original", ""),

@@ -208,10 +208,15 @@ class TsdbServer(Protocol):
 
 def load(scenario_path: str | os.PathLike[str], log: Any = print) -> dict[str, Any]:
     """Activate a scenario and rebuild Prometheus' TSDB from it; return timings and counts."""
+    return load_raw(read_scenario(scenario_path), log=log)
+
+
+def load_raw(raw: dict[str, Any], log: Any = print) -> dict[str, Any]:
+    """Activate an already-read scenario (e.g. the active one again, ``active_scenario()["scenario"]``)
+    and rebuild Prometheus' TSDB from it: the only way to drop series, the admin API being off."""
     from nova_gate.sandbox import manager
 
     t0 = time.monotonic()
-    raw = read_scenario(scenario_path)
     prune_knob_history()
     anchor = activate(raw)
     model = active_model()

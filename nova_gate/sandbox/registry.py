@@ -278,7 +278,9 @@ class Registry(Component):
         key, cert = signer.key, signer.cert
         users = {
             GATES_USER: user_entry(gates_password(), {f"{PREFIX}*": ["pull"]}),
-            RELEASE_USER: user_entry(release_password(self.root), {"*": ["pull", "push", "delete"]}),
+            RELEASE_USER: user_entry(
+                release_password(self.root), {"*": ["pull", "push", "delete"], "registry:catalog": ["*"]}
+            ),
         }
         path = self.dir / "token-users.json"
         path.write_text(json.dumps(users, indent=1))

@@ -70,17 +70,24 @@ class TokenIssuer:
         return user if ok else None
 
     def granted(self, user: str, scope: str) -> dict[str, Any] | None:
-        """``repository:NAME:a,b`` -> the access entry with the actions this user may have."""
+        """``repository:NAME:a,b`` -> the access entry with the actions this user may have.
+
+        ``registry:catalog:*`` (listing every repository) is granted only by a ``registry:catalog``
+        grant: repository patterns never match it, so the gates' pull-only user cannot list.
+        """
         parts = scope.split(":")
-        if len(parts) < 3 or parts[0] != "repository":
+        if len(parts) < 3 or parts[0] not in ("repository", "registry"):
             return None
-        name, actions = ":".join(parts[1:-1]), [a for a in parts[-1].split(",") if a]
+        kind, name, actions = parts[0], ":".join(parts[1:-1]), [a for a in parts[-1].split(",") if a]
         allowed: set[str] = set()
         for pattern, acts in self.users[user].get("grants", {}).items():
-            if fnmatch.fnmatchcase(name, pattern):
+            if kind == "registry":
+                if pattern == f"registry:{name}":
+                    allowed.update(acts)
+            elif not pattern.startswith("registry:") and fnmatch.fnmatchcase(name, pattern):
                 allowed.update(acts)
         given = [a for a in actions if a in allowed or "*" in allowed]
-        return {"type": "repository", "name": name, "actions": given}
+        return {"type": kind, "name": name, "actions": given}
 
     def token(self, user: str, scopes: list[str], now: float | None = None) -> dict[str, Any]:
         from cryptography.hazmat.primitives import hashes

@@ -151,7 +151,7 @@ def postgres_up() -> dict[str, Any]:
     source = write_migrations()
     if not pg._sql("SELECT 1 FROM pg_database WHERE datname = %s", (DBNAME,), dbname="postgres"):
         pg._sql(f"CREATE DATABASE {DBNAME} OWNER {pg.OWNER_ROLE}", dbname="postgres")
-    url = f"postgres://{pg.OWNER_ROLE}:{pg.OWNER_PASSWORD}@{ports.HOST}:{ports.POSTGRES_PRIMARY}/{DBNAME}"
+    url = pg._owner_url(DBNAME)  # TLS, verify-full against the sandbox CA (pg_hba: hostssl only)
     run(
         [str(pg.sqlx_bin()), "migrate", "run", "--source", str(source), "--database-url", url, "--no-dotenv",
          "--connect-timeout", "10"],
@@ -318,7 +318,7 @@ def prometheus_up() -> dict[str, Any]:
         res = _prom_api(
             "/api/v1/query", {"query": f'count(count by (service) (count_over_time(up{{job="{JOB}"}}[1d])))'}
         )
-        result = res.get("data", {}).get("result", [])
+        result = res.get("result", []) if isinstance(res, dict) else []  # api() answers the ``data``
         return bool(result) and int(float(result[0]["value"][1])) >= len(services())
 
     wait_for(loaded, "prometheus: the scaled blocks loaded", 180)
@@ -332,10 +332,16 @@ def prometheus_up() -> dict[str, Any]:
 
 
 def prometheus_down() -> dict[str, Any]:
-    match = f'{{job="{JOB}"}}'
-    _prom_api("/api/v1/admin/tsdb/delete_series", {"match[]": match}, method="POST", timeout=300)
-    _prom_api("/api/v1/admin/tsdb/clean_tombstones", method="POST", timeout=600)
-    return {"deleted": match}
+    """Drop the scaled job's series. Prometheus runs as production does, without the admin API
+    (no delete_series), so the TSDB is rebuilt from the active scenario's history instead (the
+    scaled blocks may have been compacted together with the scenario's, so no block can be picked out)."""
+    from nova_gate.sandbox import history
+
+    active = history.active_scenario()
+    if active is None:
+        raise SandboxError("prometheus: no active scenario to rebuild the TSDB from")
+    result = history.load_raw(dict(active["scenario"]), log=lambda _line: None)
+    return {"deleted": f'{{job="{JOB}"}}', "rebuilt_from": result.get("scenario"), "seconds": result.get("total_s")}
 
 
 # -- kubernetes --------------------------------------------------------------------------------

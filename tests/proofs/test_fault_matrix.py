@@ -32,7 +32,19 @@ BACKEND_WORDS = re.compile(
     r"registry|kubernetes|kube|grafana|vault|s3|http|jwks|service|smoke|health",
     re.I,
 )
-CREDENTIALED = {"postgres", "grafana", "vault", "s3", "kafka", "registry"}
+#: backends the gates log in to (every one has a wrong-credential cell)
+CREDENTIALED = {
+    "postgres",
+    "redis",
+    "clickhouse",
+    "kafka",
+    "prometheus",
+    "alertmanager",
+    "registry",
+    "grafana",
+    "vault",
+    "s3",
+}
 
 
 def _run(env_file: Path, reports: Path, items: list[str], extra: dict[str, str] | None = None):
@@ -90,6 +102,10 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
     env_file.write_text(yaml.safe_dump(doc))
     wrong = {
         "NOVA_GATE_PG_PASSWORD": "wrong-pg-password",
+        "NOVA_GATE_REDIS_PASSWORD": "wrong-redis-password",
+        "NOVA_GATE_CLICKHOUSE_PASSWORD": "wrong-clickhouse-password",
+        "NOVA_GATE_PROMETHEUS_PASSWORD": "wrong-prometheus-password",
+        "NOVA_GATE_ALERTMANAGER_PASSWORD": "wrong-alertmanager-password",
         "NOVA_GATE_GRAFANA_TOKEN": "wrong-grafana-token",
         "NOVA_GATE_VAULT_TOKEN": "wrong-vault-token",
         "NOVA_GATE_S3_SECRET": "wrong-s3-secret",

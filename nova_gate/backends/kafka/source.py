@@ -91,9 +91,10 @@ def import_kafka() -> tuple[type[BaseException], ...]:
         import kafka.admin
         import kafka.errors
         import kafka.structs
-    from nova_gate.kafka_compat import close_failed_connect_sockets
+    from nova_gate.kafka_compat import close_failed_connect_sockets, deliver_data_before_disconnect
 
     close_failed_connect_sockets()
+    deliver_data_before_disconnect()
     return (OSError, TimeoutError, kafka.errors.KafkaError)
 
 
