@@ -29,7 +29,7 @@ MODES = ["refused", "blackhole", "empty", "html", "truncate", "slow"]
 #: words that name a backend in a reason (the source's name or the thing it talks to)
 BACKEND_WORDS = re.compile(
     r"postgres|replica|redis|kafka|broker|clickhouse|search|opensearch|elastic|prometheus|alertmanager|"
-    r"registry|kubernetes|kube|grafana|vault|s3|http|jwks|service|smoke|health",
+    r"registry|kubernetes|kube|grafana|vault|s3|secretsmanager|pagerduty|http|jwks|service|smoke|health",
     re.I,
 )
 #: backends the gates log in to (every one has a wrong-credential cell)
@@ -44,6 +44,8 @@ CREDENTIALED = {
     "grafana",
     "vault",
     "s3",
+    "secretsmanager",
+    "pagerduty",
 }
 
 
@@ -89,7 +91,7 @@ def test_every_probe_fails_closed_under_the_fault(mode, tmp_path):
 
 def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
     items = [i for i in PROBES if set(CATALOG[i].backends) & CREDENTIALED]
-    items += ["PRE-MON-2", "PRE-CFG-2", "PRE-CFG-4"]  # grafana, vault, s3 (catalog backend "-")
+    items += ["PRE-MON-2", "PRE-CFG-2", "PRE-CFG-4", "PRE-MON-5"]  # grafana, vault + secretsmanager, s3, pagerduty
     items = list(dict.fromkeys(items))
     doc = copy.deepcopy(sandbox_document(ROOT))
     doc["backends"]["postgres"].pop("backup_catalog", None)
@@ -98,6 +100,8 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
 
     doc["backends"]["s3"]["access_key_id"] = sandbox_s3.profile_keys(sandbox_s3.GATES)[0]
     doc["backends"]["s3"]["secret_access_key"] = "${NOVA_GATE_S3_SECRET}"
+    doc["backends"]["secretsmanager"]["access_key_id"] = sandbox_s3.profile_keys(sandbox_s3.GATES)[0]
+    doc["backends"]["secretsmanager"]["secret_access_key"] = "${NOVA_GATE_S3_SECRET}"
     env_file = tmp_path / "env.yaml"
     env_file.write_text(yaml.safe_dump(doc))
     wrong = {
@@ -109,6 +113,7 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
         "NOVA_GATE_GRAFANA_TOKEN": "wrong-grafana-token",
         "NOVA_GATE_VAULT_TOKEN": "wrong-vault-token",
         "NOVA_GATE_S3_SECRET": "wrong-s3-secret",
+        "NOVA_GATE_PAGERDUTY_TOKEN": "wrong-pagerduty-token",
         "NOVA_GATE_KAFKA_PASSWORD": "wrong-kafka-password",
         "NOVA_GATE_REGISTRY_PASSWORD": "wrong-registry-password",
     }
