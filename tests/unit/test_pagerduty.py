@@ -216,3 +216,12 @@ def test_an_unconfigured_alternative_steps_aside_but_never_leaves_an_item_withou
     assert keep(nodes, _Backends(secretsmanager=object(), pagerduty=object())) == [sm, attest, pd]
     assert keep(nodes, _Backends(vault=object(), secretsmanager=object())) == [vault, sm, attest]
     assert keep(nodes, _Backends()) == [vault, sm, attest]  # neither store: both stay and FAIL "not configured"
+
+
+def test_the_probe_is_one_allowed_read(server: str) -> None:
+    src = live(server)
+    src.probe()
+    assert src.down() is None  # answered: the session may use it
+    bad = live(server, "wrong")
+    with pytest.raises(SourceError, match="unauthorised"):
+        bad.probe()

@@ -63,6 +63,10 @@ class PagerDutySource(HttpApiSource):
         except (ValueError, AttributeError):
             return super().error_detail(response)
 
+    def probe(self) -> None:
+        """The fail-fast probe (``nova_gate.probe``): one on-call, the cheapest read the key may do."""
+        self.get_json("/oncalls", what="probe GET /oncalls", params={"limit": "1"}, headers={"Accept": ACCEPT})
+
     def oncalls(self, policies: list[str], since: dt.datetime, until: dt.datetime) -> OnCallWindow:
         """Every on-call entry of ``policies`` that overlaps [since, until], all pages read."""
         found: list[OnCall] = []
