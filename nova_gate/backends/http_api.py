@@ -123,8 +123,13 @@ class HttpApiSource(Source):
             if self._http is None:
                 options = dict(self._options)
                 if self._lazy_options is not None:
+                    from nova_gate.auth import SecretFileError
+
                     with self.call("credentials"):
-                        extra = dict(self._lazy_options())
+                        try:
+                            extra = dict(self._lazy_options())
+                        except SecretFileError as exc:  # an unreadable *_file secret: this backend's one line
+                            raise SourceError(self.backend, "credentials", exc) from None
                     options["headers"] = {**options["headers"], **extra.pop("headers", {})}
                     options.update(extra)
                 self._http = httpx.Client(**options)

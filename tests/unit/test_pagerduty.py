@@ -225,3 +225,10 @@ def test_the_probe_is_one_allowed_read(server: str) -> None:
     bad = live(server, "wrong")
     with pytest.raises(SourceError, match="unauthorised"):
         bad.probe()
+
+
+def test_an_unreadable_token_file_is_one_line(tmp_path: Path) -> None:
+    cfg = PagerDuty(url="https://api.pagerduty.invalid", token_file=tmp_path / "missing")
+    with pytest.raises(SourceError) as caught:
+        PagerDutySource(cfg).oncalls(["P"], T0, h(1))
+    assert "pagerduty: credentials: cannot read secret file" in str(caught.value)
