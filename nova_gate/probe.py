@@ -70,7 +70,7 @@ def probe(source: Source) -> None:
         _each([None], lambda _: s.get("/v1/sys/health"))
     elif kind == "S3Source":
         # reachability only: the gates' policy need not allow ListBuckets (a refusal is an answer)
-        _each([None], lambda _: s._ask("probe ListBuckets", "list_buckets"))
+        _each([None], lambda _: s.ask("probe ListBuckets", "list_buckets"))
     else:
         with contextlib.suppress(SourceError):
             source.probe()

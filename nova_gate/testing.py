@@ -70,3 +70,19 @@ def sandbox_document(root: str | os.PathLike[str]) -> dict[str, Any]:
 
     result: dict[str, Any] = absolute(doc)
     return result
+
+
+def isolate_aws(monkeypatch: Any, tmp_path: Path, unchecked_requests: int) -> None:
+    """For moto in-process with IAM enforcement: no AWS identity from this machine (environment,
+    shared files, metadata) and the first ``unchecked_requests`` requests unchecked (the seeding),
+    what moto's ``set_initial_no_auth_action_count`` decorator does, as a pytest monkeypatch."""
+    from moto import settings as moto_settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", unchecked_requests)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from nova_gate.sandbox.json_http import JsonHandler, JsonState, TlsServer
 
 READ_TOKEN = "sandbox-pagerduty-ro"  # a read-only REST API key
 ADMIN_TOKEN = "sandbox-pagerduty-admin"
@@ -118,22 +118,11 @@ def entry(shift: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class State:
+class State(JsonState):
     def __init__(self, path: Path) -> None:
-        self.path, self.lock = path, threading.Lock()
+        super().__init__(path)
         if not path.exists():
             self.save(initial_state(dt.datetime.now(dt.UTC)))
-
-    def load(self) -> dict[str, Any]:
-        with self.lock:
-            data: dict[str, Any] = json.loads(self.path.read_text())
-            return data
-
-    def save(self, data: dict[str, Any]) -> None:
-        with self.lock:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
-            tmp.replace(self.path)
 
 
 class BadInput(Exception):
@@ -187,19 +176,9 @@ def oncalls(data: dict[str, Any], query: dict[str, list[str]], now: dt.datetime)
 
 
 def handler(state: State) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         server_version = "nova-sandbox-pagerduty"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def reply(self, code: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+        content_type = "application/json; charset=utf-8"
 
         def error(self, status: int, code: int, message: str, errors: list[str] | None = None) -> None:
             body: dict[str, Any] = {"message": message, "code": code}
@@ -250,21 +229,8 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    tls: ssl.SSLContext | None = None
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is not None:
-            request.settimeout(10)
-            try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                request.close()
-                return
-            request.settimeout(None)
-        super().finish_request(request, client_address)
+class Server(TlsServer):
+    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = Server((args.host, args.port), handler(State(args.state)))
     if args.tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(args.tls_cert, args.tls_key)
-        server.tls = ctx
+        server.use_tls(args.tls_cert, args.tls_key)
     server.serve_forever(poll_interval=0.5)
     return 0
 

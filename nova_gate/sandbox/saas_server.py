@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nova_gate.sandbox import ports
+from nova_gate.sandbox.json_http import JsonHandler, JsonState
 
 GRAFANA_TOKEN = "sandbox-grafana-token"
 VAULT_TOKEN = "sandbox-vault-token"
@@ -43,39 +44,16 @@ def initial_state(now: dt.datetime) -> dict[str, Any]:
     }
 
 
-class State:
+class State(JsonState):
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
+        super().__init__(path)
         if not path.exists() or set(json.loads(path.read_text())) != set(initial_state(dt.datetime.now(dt.UTC))):
             self.save(initial_state(dt.datetime.now(dt.UTC)))
 
-    def load(self) -> dict[str, Any]:
-        with self.lock:
-            data: dict[str, Any] = json.loads(self.path.read_text())
-            return data
-
-    def save(self, data: dict[str, Any]) -> None:
-        with self.lock:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2))
-            tmp.replace(self.path)
-
 
 def handler(kind: str, state: State) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         server_version = "nova-sandbox-saas"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def reply(self, code: int, body: Any) -> None:
-            raw = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
 
         def do_HEAD(self) -> None:
             return self.reply(405, {})

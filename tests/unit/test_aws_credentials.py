@@ -16,11 +16,9 @@ import pytest
 
 moto = pytest.importorskip("moto")
 
-from moto import settings as moto_settings  # noqa: E402
-from moto.core.responses import ActionAuthenticatorMixin  # noqa: E402
-
 from nova_gate import aws  # noqa: E402
 from nova_gate.sandbox import moto_server  # noqa: E402
+from nova_gate.testing import isolate_aws  # noqa: E402
 
 READ = {
     "Version": "2012-10-17",
@@ -48,15 +46,8 @@ SEED = 7  # the unchecked requests below
 
 @pytest.fixture
 def estate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws(monkeypatch, tmp_path, SEED)
     moto_server.patch()  # unsigned AssumeRoleWithWebIdentity, as AWS
-    # what moto's set_initial_no_auth_action_count decorator does, as a fixture
-    monkeypatch.setattr(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", SEED)
-    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
     with moto.mock_aws():
         seed = aws.AwsSettings(access_key_id="seed", secret_access_key="seed")
         iam = aws.client("iam", seed)

@@ -17,8 +17,6 @@ from typing import Any
 import botocore.exceptions
 import moto
 import pytest
-from moto import settings as moto_settings
-from moto.core.responses import ActionAuthenticatorMixin
 from pydantic import SecretStr
 
 from nova_gate import aws
@@ -28,6 +26,7 @@ from nova_gate.backends.secretsmanager.source import SecretsManagerSource, facts
 from nova_gate.rules.secrets import secrets_current
 from nova_gate.sandbox import secretsmanager as sandbox_sm
 from nova_gate.sandbox.s3 import ADMIN, GATES, policies
+from nova_gate.testing import isolate_aws
 from nova_gate.verdict import Label
 
 WINDOW = dt.timedelta(days=30)
@@ -35,14 +34,7 @@ WINDOW = dt.timedelta(days=30)
 
 @pytest.fixture
 def estate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # the identities go unchecked (3 requests each), everything after is checked
-    monkeypatch.setattr(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", 6)
-    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    isolate_aws(monkeypatch, tmp_path, 6)  # the identities go unchecked (3 requests each), all after is checked
     with moto.mock_aws():
         iam = aws.client("iam", aws.AwsSettings(access_key_id="seed", secret_access_key="seed"))
         keys = {}

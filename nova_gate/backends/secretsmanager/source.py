@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from nova_gate import aws
-from nova_gate.backends.base import Source, SourceError
+from nova_gate.backends.aws_source import AwsSource
 from nova_gate.backends.secret_store import SecretFacts
 from nova_gate.backends.secretsmanager.config import SecretsManager
 
@@ -54,45 +53,17 @@ def _time(value: Any) -> dt.datetime | None:
     return None
 
 
-class SecretsManagerSource(Source):
+class SecretsManagerSource(AwsSource):
     backend = "secretsmanager"
+    service = "secretsmanager"
+    absent_codes = frozenset({NOT_FOUND})
 
     def __init__(self, cfg: SecretsManager) -> None:
-        super().__init__()
-        import botocore.exceptions
-
-        self.cfg = cfg
-        self.driver_errors = (botocore.exceptions.BotoCoreError, OSError)
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            settings = self.cfg.aws_settings()
-            assert isinstance(settings, aws.AwsSettings)
-            with self.call("create the Secrets Manager client"):
-                self._client = aws.client("secretsmanager", settings)
-        return self._client
+        super().__init__(cfg)
 
     def describe(self, name: str) -> dict[str, Any] | None:
         """DescribeSecret's answer; None when the secret does not exist."""
-        import botocore.exceptions
-
-        client = self.client
-        what = f"DescribeSecret {name}"
-        with self.call(what):
-            try:
-                answer: dict[str, Any] = client.describe_secret(SecretId=name)
-                return answer
-            except botocore.exceptions.NoCredentialsError as exc:
-                raise SourceError(self.backend, what, "unauthorised: no AWS credentials found in the chain") from exc
-            except botocore.exceptions.ClientError as exc:
-                code, status = aws.error_code(exc) or "?", aws.status_code(exc)
-                if code == NOT_FOUND:
-                    return None
-                if aws.is_unauthorised(exc):
-                    raise SourceError(self.backend, what, f"unauthorised ({code}, HTTP {status})") from exc
-                raise SourceError(self.backend, what, f"{code} (HTTP {status})") from exc
+        return self.ask(f"DescribeSecret {name}", "describe_secret", SecretId=name)
 
     # probe(): the base's no-op. Every call the gates' policy allows names a secret, and a refused
     # call marks the backend down for the session (nova_gate.backends.base), so there is no cheap
@@ -100,8 +71,3 @@ class SecretsManagerSource(Source):
 
     def secrets(self, names: list[str]) -> dict[str, SecretFacts]:
         return {name: facts_of(name, self.describe(name)) for name in names}
-
-    def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.close()
