@@ -65,6 +65,12 @@ def _http_status(cause: object) -> int | None:
     return None
 
 
+#: AWS error codes that refuse the credentials themselves (the key, its signature, the session token)
+_AWS_IDENTITY_CODES = re.compile(
+    r"invalidaccesskeyid|signaturedoesnotmatch|invalidclienttokenid|expiredtoken|invalidtoken|unrecognizedclient"
+)
+
+
 def _refused_identity(kind: str | None, cause: object) -> bool:
     """TLS refused, or the credentials themselves (not one privilege: "permission denied for table
     x" or an HTTP 403 says nothing about the next call, which may need another privilege)."""
@@ -73,7 +79,12 @@ def _refused_identity(kind: str | None, cause: object) -> bool:
     if kind != "unauthorised" or _http_status(cause) == 403:
         return False
     text = str(cause).lower()
-    return not any(m in text for m in ("permission denied", "noperm", "readonly", "forbidden", "access denied"))
+    if _AWS_IDENTITY_CODES.search(text):  # AWS answers both with 403: who we are vs. one privilege
+        return True
+    if re.search(r"\bhttp 403\b", text):  # a 403 inside a source's own wording (S3's "AccessDenied, HTTP 403")
+        return False
+    markers = ("permission denied", "noperm", "readonly", "forbidden", "access denied", "accessdenied")
+    return not any(m in text for m in markers)
 
 
 class SourceError(Exception):

@@ -461,11 +461,9 @@ def test_wrong_credentials_are_one_line_fails(
     assert reasons and all("\n" not in r for r in reasons), reasons
     text = " ".join(reasons)
     assert backend in text, text
-    want = ["TLS"] if case.endswith("untrusted-ca") else ["unauthorised"]
-    if case == "kafka-wrong-password":
-        # known gap: inside a gate run the refused SCRAM login is not seen by the log listener
-        # (outside pytest it is), so the reason stays kafka-python's bootstrap timeout
-        want.append("Unable to bootstrap")
-    assert any(w in text for w in want), text
+    # the refused SCRAM login too: the broker sends its answer as it closes the connection, and
+    # kafka-python used to drop it (nova_gate/kafka_compat.py), leaving a bootstrap timeout
+    want = "TLS" if case.endswith("untrusted-ca") else "unauthorised"
+    assert want in text, text
     assert secret not in run.output and "Traceback" not in run.output
     assert elapsed < 120, f"{case}: {elapsed:.0f}s"
