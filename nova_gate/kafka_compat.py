@@ -1,4 +1,4 @@
-"""Two faults of kafka-python 3.0, closed at our boundary.
+"""Three faults of kafka-python 3.0, closed at our boundary.
 
 1. A leaked socket on every failed connect (below).
 2. A broker's last answer thrown away: ``KafkaTCPTransport._read_from_sock`` aborts the
@@ -10,6 +10,13 @@
    loses the refusal, sees "socket disconnected", retries until its bootstrap times out and says
    "Unable to bootstrap" instead of "authentication failed". ``deliver_data_before_disconnect``
    hands the data to the protocol first and reports the disconnect on the next read.
+3. A TLS handshake without a deadline: ``KafkaSSLTransport.handshake`` waits for the socket with
+   no timeout, and the connection's setup timeout covers the TCP connect and the Kafka requests
+   after it, not the handshake between them. A listener that accepts and never answers (a black
+   hole, an overloaded broker, a proxy that lost its upstream) then hangs the bootstrap for ever:
+   every test that asks Kafka waits out its pytest timeout, and the source never learns the broker
+   is down. ``bound_tls_handshake`` gives the handshake the source's timeout and closes the socket
+   when it fails.
 
 The leak:
 
@@ -24,11 +31,16 @@ the connect does not hand it back.
 from __future__ import annotations
 
 import contextlib
+import ssl
+import time
 from typing import Any
 
 _MARK = "_nova_gate_closes_failed_sockets"
 _DATA_FIRST = "_nova_gate_delivers_data_first"
 _PENDING = "_nova_gate_pending_error"
+_BOUNDED = "_nova_gate_bounded_handshake"
+#: the TLS handshake's deadline, seconds (the Kafka source sets its timeout)
+HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def close_failed_connect_sockets() -> None:
@@ -83,3 +95,36 @@ def _data_first(original: Any) -> Any:
 
     setattr(_sock_recv, _DATA_FIRST, True)
     return _sock_recv
+
+
+def bound_tls_handshake(timeout_s: float) -> None:
+    """Patch ``KafkaSSLTransport.handshake`` (once) to fail after ``timeout_s`` and close its socket."""
+    global HANDSHAKE_TIMEOUT_S
+    HANDSHAKE_TIMEOUT_S = timeout_s
+    try:
+        from kafka.net import transport
+    except ImportError:  # another kafka-python line: nothing to patch
+        return
+    cls: Any = getattr(transport, "KafkaSSLTransport", None)
+    original = None if cls is None else cls.__dict__.get("handshake")
+    if original is None or getattr(original, _BOUNDED, False):
+        return
+
+    async def handshake(self: Any) -> None:
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+        try:
+            while True:
+                try:
+                    self._sock.do_handshake()
+                    return
+                except ssl.SSLWantReadError:
+                    await self._net.wait_read(self._sock, deadline)
+                except ssl.SSLWantWriteError:
+                    await self._net.wait_write(self._sock, deadline)
+        except BaseException:  # timed out, refused, bad certificate: nobody else closes this socket
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            raise
+
+    setattr(handshake, _BOUNDED, True)
+    cls.handshake = handshake

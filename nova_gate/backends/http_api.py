@@ -125,11 +125,12 @@ class HttpApiSource(Source):
                 if self._lazy_options is not None:
                     from nova_gate.auth import SecretFileError
 
-                    with self.call("credentials"):
-                        try:
-                            extra = dict(self._lazy_options())
-                        except SecretFileError as exc:  # an unreadable *_file secret: this backend's one line
-                            raise SourceError(self.backend, "credentials", exc) from None
+                    # reading the credentials is not a backend call (not counted), but its failure is
+                    # this backend's one line
+                    try:
+                        extra = dict(self._lazy_options())
+                    except (SecretFileError, OSError) as exc:
+                        raise SourceError(self.backend, "credentials", exc) from None
                     options["headers"] = {**options["headers"], **extra.pop("headers", {})}
                     options.update(extra)
                 self._http = httpx.Client(**options)

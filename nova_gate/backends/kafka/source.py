@@ -19,6 +19,9 @@ from nova_gate.backends.kafka.config import Kafka
 from nova_gate.backends.kafka.facts import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
 from nova_gate.backends.kafka.security import client_kwargs, connection_failures
 
+#: a TLS handshake's deadline until a source sets its own timeout
+HANDSHAKE_TIMEOUT_S = 10.0
+
 #: topic configs the checklist compares (PRE-CFG-5)
 TOPIC_CONFIG_KEYS: tuple[str, ...] = ("retention.ms", "cleanup.policy")
 
@@ -91,10 +94,11 @@ def import_kafka() -> tuple[type[BaseException], ...]:
         import kafka.admin
         import kafka.errors
         import kafka.structs
-    from nova_gate.kafka_compat import close_failed_connect_sockets, deliver_data_before_disconnect
+    from nova_gate.kafka_compat import bound_tls_handshake, close_failed_connect_sockets, deliver_data_before_disconnect
 
     close_failed_connect_sockets()
     deliver_data_before_disconnect()
+    bound_tls_handshake(HANDSHAKE_TIMEOUT_S)
     return (OSError, TimeoutError, kafka.errors.KafkaError)
 
 
@@ -104,6 +108,9 @@ class KafkaSource(Source):
     def __init__(self, cfg: Kafka) -> None:
         super().__init__()
         self.driver_errors = import_kafka()
+        from nova_gate import kafka_compat
+
+        kafka_compat.HANDSHAKE_TIMEOUT_S = cfg.timeout_s  # the handshake waits no longer than a request
         self.cfg = cfg
         self._admin: Any = None
 
