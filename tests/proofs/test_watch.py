@@ -30,11 +30,14 @@ def _wait_until_calm(timeout: float = 120) -> None:
     )
 
     deadline = time.monotonic() + timeout
+    seen: object = None
     while time.monotonic() < deadline:
         result = prometheus_api("/api/v1/query", {"query": query}, timeout=5)["result"]
         if result and float(result[0]["value"][1]) < 0.05:
             return
+        seen = result[0]["value"][1] if result else "no series"
         time.sleep(5)
+    raise AssertionError(f"the canary's 1-minute error rate is still {seen} {timeout:.0f} s after the reset")
 
 
 def test_healthy_window_completes_with_every_evaluation_kept():
