@@ -417,6 +417,45 @@ def test_s3_wrong_secret_and_unknown_key_are_refused() -> None:
         assert _denied(lambda s=settings: aws.client("s3", s).head_bucket(Bucket="nova-media"))
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning")
+@pytest.mark.parametrize("case", ["wrong-password", "unknown-user"])
+def test_kafka_source_fails_a_refused_login_at_once(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The brokers answer a refused SCRAM login with SASL_AUTHENTICATION_FAILED at once: the gates'
+    source says so at once too, not after its bootstrap timeout (``timeout_s``, 10 s here), and the
+    right identity still gets in afterwards in the same process."""
+    import gc
+    import time
+
+    from nova_gate.backends.base import SourceError
+    from nova_gate.backends.kafka.source import KafkaSource
+
+    secret = f"wrong-kafka-{case}-secret"
+    monkeypatch.setenv("NOVA_GATE_KAFKA_PASSWORD", secret)
+    cfg = _env().backends.kafka
+    assert cfg is not None and cfg.timeout_s >= 5
+    if case == "unknown-user":
+        cfg = cfg.model_copy(update={"username": "nobody-i12"})
+    started = time.monotonic()
+    source = KafkaSource(cfg)
+    try:
+        with pytest.raises(SourceError) as info:
+            source.brokers()
+    finally:
+        source.close()
+    elapsed = time.monotonic() - started
+    text = str(info.value)
+    assert elapsed < 3, f"{case}: {elapsed:.2f}s: {text}"
+    assert info.value.kind == "unauthorised" and "\n" not in text and secret not in text, text
+    assert "Authentication failed" in text and "SCRAM-SHA-512" in text, text
+    monkeypatch.delenv("NOVA_GATE_KAFKA_PASSWORD")
+    good = KafkaSource(_env().backends.kafka)
+    try:
+        assert len(good.brokers()) == 3
+    finally:
+        good.close()
+    gc.collect()
+
+
 # -- every gate of these backends with only the gates' identities; wrong credentials in one line ----
 BACKEND_ITEMS = ["PRE-INF-4", "PRE-CFG-5", "P24-5", "IMG-1", "IMG-2", "IMG-3", "P24-10", "PRE-CFG-4"]
 

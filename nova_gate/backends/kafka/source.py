@@ -91,10 +91,15 @@ def import_kafka() -> tuple[type[BaseException], ...]:
         import kafka.admin
         import kafka.errors
         import kafka.structs
-    from nova_gate.kafka_compat import close_failed_connect_sockets, deliver_data_before_disconnect
+    from nova_gate.kafka_compat import (
+        close_failed_connect_sockets,
+        deliver_data_before_disconnect,
+        fail_fast_on_refused_login,
+    )
 
     close_failed_connect_sockets()
     deliver_data_before_disconnect()
+    fail_fast_on_refused_login()
     return (OSError, TimeoutError, kafka.errors.KafkaError)
 
 
