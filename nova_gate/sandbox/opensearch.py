@@ -333,18 +333,18 @@ class OpenSearch(JvmComponent):
         from nova_gate.sandbox.pki import sandbox_ca
 
         config = self.config_dir
-        config.mkdir(parents=True, exist_ok=True)
+        config.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(config, 0o700)  # what the security plugin asks of its config directory and files
         self._data_for_version()
         (self.dir / "logs").mkdir(exist_ok=True)
         ca = sandbox_ca(self.root)
         node = ca.server(NODE_CN)
         ca.client(ADMIN_CERT_CN)
         # the plugin reads its PEM files relative to the config directory
-        copies = ((node.cert, "node.crt", 0o644), (node.key, "node.key", 0o600), (node.ca, "ca.crt", 0o644))
-        for src, name, mode in copies:
+        for src, name in ((node.cert, "node.crt"), (node.key, "node.key"), (node.ca, "ca.crt")):
             target = config / name
             shutil.copyfile(src, target)
-            os.chmod(target, mode)
+            os.chmod(target, 0o600)
         (config / "opensearch.yml").write_text(
             OPENSEARCH_YML.format(
                 data=self.dir / "data",
@@ -357,6 +357,8 @@ class OpenSearch(JvmComponent):
             )
         )
         (config / "log4j2.properties").write_text(LOG4J2)
+        for name in ("opensearch.yml", "log4j2.properties"):
+            os.chmod(config / name, 0o600)
         self.security_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.security_dir, 0o700)
         for name, doc in security_config(identities.SEARCH_ADMIN, identities.SEARCH_GATES).items():
@@ -410,6 +412,8 @@ class OpenSearch(JvmComponent):
         (self.dir / "tmp").mkdir(exist_ok=True)
         self.spawn("opensearch", self._argv(), cwd=self.dir)
         wait_port(ports.OPENSEARCH_HTTP, "opensearch https", timeout=120)
+        # any answer over HTTPS (503 "Security not initialized" at first): the node is up
+        wait_for(lambda: self._answers(), "opensearch https answers", timeout=60)
         self.apply_security()
         wait_for(lambda: self._status() in ("green", "yellow", "red"), "opensearch cluster health", timeout=60)
         for index, mappings in INDICES.items():
@@ -476,6 +480,14 @@ class OpenSearch(JvmComponent):
                 )
                 if resp.status_code >= 300 or resp.json().get("errors"):
                     raise SandboxError(f"opensearch: seeding {index}: {resp.text[:300]}")
+
+    def _answers(self) -> bool:
+        try:
+            with admin_client(5, self.root) as client:
+                client.get("/")
+            return True
+        except (httpx.HTTPError, OSError):
+            return False
 
     def _get_status(self, path: str) -> str | None:
         try:
