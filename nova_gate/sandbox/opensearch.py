@@ -193,6 +193,8 @@ plugins.security.audit.type: noop
 plugins.security.restapi.roles_enabled: []
 plugins.security.system_indices.enabled: true
 plugins.security.check_snapshot_restore_write_privileges: true
+# field masking's salt: random, made once per state directory
+plugins.security.compliance.salt: {salt}
 """
 
 LOG4J2 = """\
@@ -354,6 +356,7 @@ class OpenSearch(JvmComponent):
                 transport=ports.OPENSEARCH_TRANSPORT,
                 node_cn=NODE_CN,
                 admin_cn=ADMIN_CERT_CN,
+                salt=self._salt(),
             )
         )
         (config / "log4j2.properties").write_text(LOG4J2)
@@ -367,6 +370,16 @@ class OpenSearch(JvmComponent):
             with os.fdopen(fd, "w") as fh:
                 fh.write("# written by nova_gate/sandbox/opensearch.py at start\n")
                 fh.write(yaml.safe_dump(doc, sort_keys=False))
+
+    def _salt(self) -> str:
+        import secrets
+
+        path = self.dir / "compliance-salt"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(8))
+        return path.read_text().strip()
 
     def _data_for_version(self) -> None:
         """A node refuses data written by a newer version (2.19.6 -> 2.19.4 is a downgrade): the
