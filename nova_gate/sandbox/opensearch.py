@@ -463,8 +463,11 @@ class OpenSearch(JvmComponent):
         log = self.dir / "logs" / "securityadmin.log"
         deadline = time.monotonic() + timeout
         while True:
-            with log.open("w") as out:
-                done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+            try:
+                with log.open("w") as out:
+                    done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False)
+            except subprocess.TimeoutExpired:
+                raise SandboxError(f"opensearch: securityadmin still running after {timeout:.0f}s; see {log}") from None
             text = log.read_text(errors="replace")
             if done.returncode == 0 and "Done with success" in text:
                 return
