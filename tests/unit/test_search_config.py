@@ -67,3 +67,22 @@ def test_https_is_verified_with_the_configured_ca_or_the_system_store(tmp_path: 
         assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
         assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
         source.close()
+
+
+def test_a_black_hole_is_no_answer_not_a_tls_refusal() -> None:
+    """A server that accepts and never speaks times the TLS handshake out: unreachable, kind None."""
+    import socket
+    import time
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(8)
+        port = hole.getsockname()[1]
+        source = SearchSource(Search(url=f"https://127.0.0.1:{port}", timeout_s=1))
+        started = time.monotonic()
+        with pytest.raises(SourceError) as info:
+            source.cluster_health()
+        source.close()
+    assert time.monotonic() - started < 5
+    assert info.value.kind is None and info.value.unreachable, str(info.value)
+    assert str(info.value) == "search: cluster health: ConnectionTimeout: no answer within 1 s"

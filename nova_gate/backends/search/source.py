@@ -125,13 +125,20 @@ class SearchSource(Source):
         transport = self.transport
         headers = self._headers()
         with self.call(what):
+            timed_out = False
             try:
                 resp = transport.perform_request(
                     method, target, body=body, headers=headers, request_timeout=self.cfg.timeout_s
                 )
+            except elastic_transport.ConnectionTimeout:
+                timed_out = True
             except elastic_transport.ConnectionError as exc:
                 # its str() is only "TLS error" / "Connection error": say what the socket said
                 raise TransportFailure(f"{type(exc).__name__}: {exc.message}") from exc
+            if timed_out:
+                # raised outside the handler, so without the handshake's SSL error as its context: a
+                # black hole times the TLS handshake out too, and that is no answer, not a TLS refusal
+                raise TimeoutError(f"ConnectionTimeout: no answer within {self.cfg.timeout_s:g} s")
         status = resp.meta.status
         if status >= 400 and status not in ok:
             error = resp.body.get("error") if isinstance(resp.body, Mapping) else None
