@@ -1,4 +1,4 @@
-"""Three faults of kafka-python 3.0, closed at our boundary.
+"""Four faults of kafka-python 3.0, closed at our boundary.
 
 1. A leaked socket on every failed connect (below).
 2. A broker's last answer thrown away: ``KafkaTCPTransport._read_from_sock`` aborts the
@@ -10,7 +10,16 @@
    loses the refusal, sees "socket disconnected", retries until its bootstrap times out and says
    "Unable to bootstrap" instead of "authentication failed". ``deliver_data_before_disconnect``
    hands the data to the protocol first and reports the disconnect on the next read.
-3. A TLS handshake without a deadline: ``KafkaSSLTransport.handshake`` waits for the socket with
+3. A refused login retried until the bootstrap times out. The connection manager keeps a
+   "sticky" authentication failure per broker (``_auth_failures``; ``get_connection`` raises it
+   instead of dialling again), but records it only when ``_connect`` itself raises, and it never
+   does: ``KafkaConnection.initialize`` turns the broker's ``SASL_AUTHENTICATION_FAILED`` into a
+   failed ``init_future``. The bootstrap loop then catches the failure and dials again, each time
+   refused, until ``bootstrap_timeout_ms`` (the gates' whole ``timeout_s``) has gone by.
+   ``fail_fast_on_refused_login`` records the failure from ``init_future``, so the next bootstrap
+   attempt at that broker raises it: the client fails in well under a second, with the broker's
+   own words, and a broker that accepted the same login later clears it as before.
+4. A TLS handshake without a deadline: ``KafkaSSLTransport.handshake`` waits for the socket with
    no timeout, and the connection's setup timeout covers the TCP connect and the Kafka requests
    after it, not the handshake between them. A listener that accepts and never answers (a black
    hole, an overloaded broker, a proxy that lost its upstream) then hangs the bootstrap for ever:
@@ -128,3 +137,37 @@ def bound_tls_handshake(timeout_s: float) -> None:
 
     setattr(handshake, _BOUNDED, True)
     cls.handshake = handshake
+
+
+_STICKY = "_nova_gate_sticky_auth_failures"
+
+
+def fail_fast_on_refused_login() -> None:
+    """Patch the connection manager's ``_connect`` (once) so that a SASL or authorisation refusal
+    delivered through the connection's ``init_future`` becomes the broker's sticky auth failure."""
+    try:
+        from kafka import errors
+        from kafka.net import manager
+    except ImportError:  # another kafka-python line: nothing to patch
+        return
+    cls: Any = getattr(manager, "KafkaConnectionManager", None)
+    original = None if cls is None else cls.__dict__.get("_connect")
+    failures = getattr(cls, "maybe_raise_auth_failure", None)
+    if original is None or failures is None or getattr(original, _STICKY, False):
+        return
+    refused = tuple(
+        e for e in (getattr(errors, "SaslAuthenticationFailedError", None), getattr(errors, "AuthorizationError", None))
+        if isinstance(e, type)
+    )
+
+    async def _connect(self: Any, node: Any, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await original(self, node, conn, *args, **kwargs)
+        future = getattr(conn, "init_future", None)
+        error = getattr(future, "exception", None) if future is not None and future.is_done else None
+        store = getattr(self, "_auth_failures", None)
+        if isinstance(error, refused) and isinstance(store, dict):
+            store[node.node_id] = error
+        return result
+
+    setattr(_connect, _STICKY, True)
+    cls._connect = _connect

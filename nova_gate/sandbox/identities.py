@@ -57,9 +57,14 @@ PROM_GATES = Identity("prometheus", "nova-gate", "NOVA_GATE_PROMETHEUS_PASSWORD"
 AM_ADMIN = Identity("alertmanager", "nova-admin", "NOVA_GATE_ALERTMANAGER_ADMIN_PASSWORD", "sandbox-am-admin-secret")
 AM_GATES = Identity("alertmanager", "nova-gate", "NOVA_GATE_ALERTMANAGER_PASSWORD", "sandbox-am-ro-secret")
 
+# OpenSearch (the security plugin's internal users, written by nova_gate/sandbox/opensearch.py)
+SEARCH_ADMIN = Identity("search", "nova-admin", "NOVA_GATE_SEARCH_ADMIN_PASSWORD", "sandbox-search-admin-secret")
+SEARCH_GATES = Identity("search", "nova-gate", "NOVA_GATE_SEARCH_PASSWORD", "sandbox-search-ro-secret")
+
 
 def bcrypt_hash(password: str, rounds: int = 10) -> str:
-    """A bcrypt hash for Prometheus' and Alertmanager's ``basic_auth_users``."""
+    """A bcrypt hash (``$2b$``) for Prometheus' and Alertmanager's ``basic_auth_users`` and
+    OpenSearch's internal users."""
     try:
         import bcrypt
     except ImportError as exc:  # pragma: no cover - a declared dependency

@@ -171,11 +171,10 @@ def postgres_down() -> dict[str, Any]:
 
 # -- search ------------------------------------------------------------------------------------
 def _search(method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
-    import httpx
+    from nova_gate.sandbox.opensearch import admin_client
 
-    from nova_gate.sandbox.opensearch import URL
-
-    resp = httpx.request(method, f"{URL}{path}", json=body, timeout=timeout)
+    with admin_client(timeout) as client:
+        resp = client.request(method, path, json=body)
     exists = method == "PUT" and "resource_already_exists" in resp.text
     if resp.status_code >= 400 and not exists and not (method == "DELETE" and resp.status_code == 404):
         raise SandboxError(f"search: {method} {path}: HTTP {resp.status_code} {resp.text[:200]}")

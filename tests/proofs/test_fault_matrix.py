@@ -38,6 +38,7 @@ CREDENTIALED = {
     "redis",
     "clickhouse",
     "kafka",
+    "search",
     "prometheus",
     "alertmanager",
     "registry",
@@ -116,6 +117,7 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
         "NOVA_GATE_PAGERDUTY_TOKEN": "wrong-pagerduty-token",
         "NOVA_GATE_KAFKA_PASSWORD": "wrong-kafka-password",
         "NOVA_GATE_REGISTRY_PASSWORD": "wrong-registry-password",
+        "NOVA_GATE_SEARCH_PASSWORD": "wrong-search-password",
     }
     proc, decision = _run(env_file, tmp_path / "reports", items, wrong)
     problems = _check(decision, proc.stdout + proc.stderr, items)

@@ -417,6 +417,45 @@ def test_s3_wrong_secret_and_unknown_key_are_refused() -> None:
         assert _denied(lambda s=settings: aws.client("s3", s).head_bucket(Bucket="nova-media"))
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning")
+@pytest.mark.parametrize("case", ["wrong-password", "unknown-user"])
+def test_kafka_source_fails_a_refused_login_at_once(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The brokers answer a refused SCRAM login with SASL_AUTHENTICATION_FAILED at once: the gates'
+    source says so at once too, not after its bootstrap timeout (``timeout_s``, 10 s here), and the
+    right identity still gets in afterwards in the same process."""
+    import gc
+    import time
+
+    from nova_gate.backends.base import SourceError
+    from nova_gate.backends.kafka.source import KafkaSource
+
+    secret = f"wrong-kafka-{case}-secret"
+    monkeypatch.setenv("NOVA_GATE_KAFKA_PASSWORD", secret)
+    cfg = _env().backends.kafka
+    assert cfg is not None and cfg.timeout_s >= 5
+    if case == "unknown-user":
+        cfg = cfg.model_copy(update={"username": "nobody-i12"})
+    started = time.monotonic()
+    source = KafkaSource(cfg)
+    try:
+        with pytest.raises(SourceError) as info:
+            source.brokers()
+    finally:
+        source.close()
+    elapsed = time.monotonic() - started
+    text = str(info.value)
+    assert elapsed < 3, f"{case}: {elapsed:.2f}s: {text}"
+    assert info.value.kind == "unauthorised" and "\n" not in text and secret not in text, text
+    assert "Authentication failed" in text and "SCRAM-SHA-512" in text, text
+    monkeypatch.delenv("NOVA_GATE_KAFKA_PASSWORD")
+    good = KafkaSource(_env().backends.kafka)
+    try:
+        assert len(good.brokers()) == 3
+    finally:
+        good.close()
+    gc.collect()
+
+
 # -- every gate of these backends with only the gates' identities; wrong credentials in one line ----
 BACKEND_ITEMS = ["PRE-INF-4", "PRE-CFG-5", "P24-5", "IMG-1", "IMG-2", "IMG-3", "P24-10", "PRE-CFG-4"]
 
@@ -467,3 +506,67 @@ def test_wrong_credentials_are_one_line_fails(
     assert want in text, text
     assert secret not in run.output and "Traceback" not in run.output
     assert elapsed < 120, f"{case}: {elapsed:.0f}s"
+
+
+# -- OpenSearch (the security plugin) -----------------------------------------------------------------
+SEARCH_ITEMS = ["PRE-INF-6"]  # the items that read the search cluster (checks/test_search.py)
+
+
+def test_search_gates_identity_is_the_monitor_user_over_verified_https() -> None:
+    cfg = _env().backends.search
+    assert cfg is not None and cfg.url.startswith("https://") and cfg.tls is not None and cfg.tls.ca_file
+    from nova_gate.sandbox import identities
+
+    assert cfg.username == identities.SEARCH_GATES.user != identities.SEARCH_ADMIN.user
+    raw = (ROOT / "environments" / "sandbox.yaml").read_text()
+    assert "${NOVA_GATE_SEARCH_PASSWORD" in raw  # a reference, never the secret alone
+
+
+def test_search_gates_pass_with_the_gates_identity(gate_run: Any) -> None:
+    run = gate_run(SEARCH_ITEMS, "--env=sandbox")
+    assert run.labels() == dict.fromkeys(SEARCH_ITEMS, "PASS"), run.explain()
+
+
+@pytest.mark.parametrize("case", ["wrong-password", "unknown-user", "no-credentials", "untrusted-ca",
+                                  "system-trust-store", "plaintext"])
+def test_search_wrong_credentials_fail_fast_in_one_line(
+    case: str, gate_run: Any, env_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from nova_gate.sandbox.pki import untrusted_ca
+
+    secret = f"wrong-search-{case}-secret"
+    changes: dict[str, Any] = {}
+    if case == "wrong-password":
+        monkeypatch.setenv("NOVA_GATE_SEARCH_PASSWORD", secret)
+    elif case == "unknown-user":
+        monkeypatch.setenv("NOVA_GATE_SEARCH_PASSWORD", secret)
+        changes["backends.search.username"] = "nobody-i12"
+    elif case == "no-credentials":
+        changes["backends.search.username"] = None
+        changes["backends.search.password"] = None
+    elif case == "untrusted-ca":
+        changes["backends.search.tls"] = {"ca_file": str(untrusted_ca().ensure())}
+    elif case == "system-trust-store":
+        changes["backends.search.tls"] = None  # the sandbox CA is in no system store
+    else:
+        from nova_gate.testing import sandbox_document
+
+        url = sandbox_document(ROOT)["backends"]["search"]["url"]
+        changes["backends.search.url"] = url.replace("https://", "http://")
+        changes["backends.search.tls"] = None
+    started = time.monotonic()
+    run = gate_run(SEARCH_ITEMS, env_file=env_file(changes), timeout=120)
+    elapsed = time.monotonic() - started
+    assert run.labels() == dict.fromkeys(SEARCH_ITEMS, "FAIL"), run.explain()
+    reasons = run.decision["reasons"]["PRE-INF-6"]
+    assert reasons and all("\n" not in r for r in reasons), reasons
+    text = " ".join(reasons)
+    assert "search" in text, text
+    if case in ("untrusted-ca", "system-trust-store"):
+        assert "TLS" in text and "certificate verify failed" in text, text
+    elif case != "plaintext":
+        assert "unauthorised" in text and "401" in text, text
+    assert secret not in run.output and "Traceback" not in run.output
+    assert elapsed < 30, f"{case}: {elapsed:.1f}s"

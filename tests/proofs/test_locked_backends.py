@@ -1,7 +1,7 @@
 """The sandbox's backends are locked as production locks them, and the gates' identity is read-only.
 
 Against the real servers (PostgreSQL, Redis standalone and cluster, the ClickHouse stand-in,
-Prometheus, Alertmanager), with their own drivers:
+Prometheus, Alertmanager, OpenSearch with its security plugin), with their own drivers:
 
 - read-only: the gates' identity reads what the gates read, and every kind of write is refused by the
   server itself (privileges, ACLs, readonly, APIs that are off), not by the client;
@@ -94,6 +94,7 @@ def http(method: str, url: str, auth: tuple[str, str] | None, verify: str | bool
 CH = f"https://{ports.HOST}:{ports.CLICKHOUSE_HTTP}/"
 PROM = f"https://{ports.HOST}:{ports.PROMETHEUS}"
 AM = f"https://{ports.HOST}:{ports.ALERTMANAGER}"
+OS = f"https://{ports.HOST}:{ports.OPENSEARCH_HTTP}"
 
 
 def ch(sql: str, user: identities.Identity = identities.CH_GATES, password: str | None = None,
@@ -116,6 +117,7 @@ def ok(resp: httpx.Response) -> httpx.Response:
 
 G_PROM = (identities.PROM_GATES.user, identities.PROM_GATES.password)
 G_AM = (identities.AM_GATES.user, identities.AM_GATES.password)
+G_OS = (identities.SEARCH_GATES.user, identities.SEARCH_GATES.password)
 
 
 # ================================================================================================
@@ -169,7 +171,22 @@ def _am_reads() -> None:
     assert ok(http("GET", f"{AM}/api/v2/status", G_AM)).json()["config"]
 
 
+def _os_reads() -> None:
+    """What nova_gate/backends/search/source.py reads: health, indices, shards, allocation explain."""
+    assert ok(http("GET", f"{OS}/_cluster/health", G_OS)).json()["status"] == "green"
+    rows = ok(http("GET", f"{OS}/_cat/indices", G_OS, params={"format": "json", "h": "index,health"})).json()
+    assert {"posts", "users", "hashtags"} <= {r["index"] for r in rows}
+    assert ok(http("GET", f"{OS}/_cat/shards", G_OS, params={"format": "json"})).json()
+    body = {"index": "posts", "shard": 0, "primary": True}
+    assert ok(http("POST", f"{OS}/_cluster/allocation/explain", G_OS, json=body)).json()["current_state"]
+
+
+def _os(method: str, path: str, **kw: Any) -> Callable[[], httpx.Response]:
+    return lambda: ok(http(method, f"{OS}{path}", G_OS, **kw))
+
+
 READS = {
+    "opensearch": _os_reads,
     "postgres": _pg_reads,
     "redis": _redis_reads,
     "clickhouse": _ch_reads,
@@ -203,6 +220,18 @@ WRITES: dict[str, Callable[[], Any]] = {
     "prometheus-reload": lambda: ok(http("POST", f"{PROM}/-/reload", G_PROM)),
     "prometheus-quit": lambda: ok(http("POST", f"{PROM}/-/quit", G_PROM)),
     "prometheus-remote-write": lambda: ok(http("POST", f"{PROM}/api/v1/write", G_PROM, content=b"")),
+    # OpenSearch: monitor only; no document in, none out, no index or cluster change
+    "opensearch-index-doc": _os("PUT", "/posts/_doc/nova-gate-must-not-exist", json={"post_id": "x"}),
+    "opensearch-bulk": _os("POST", "/_bulk", content=b'{"index": {"_index": "posts"}}\n{"post_id": "x"}\n',
+                           headers={"content-type": "application/x-ndjson"}),
+    "opensearch-delete-by-query": _os("POST", "/posts/_delete_by_query", json={"query": {"match_all": {}}}),
+    "opensearch-create-index": _os("PUT", "/nova-gate-must-not-exist"),
+    "opensearch-delete-index": _os("DELETE", "/hashtags"),
+    "opensearch-settings": _os("PUT", "/posts/_settings", json={"index": {"number_of_replicas": 0}}),
+    "opensearch-cluster-settings": _os("PUT", "/_cluster/settings",
+                                       json={"transient": {"cluster.routing.allocation.enable": "none"}}),
+    "opensearch-search-documents": _os("GET", "/posts/_search"),
+    "opensearch-security-api": _os("GET", "/_plugins/_security/api/internalusers"),
 }
 
 
@@ -273,6 +302,12 @@ REFUSALS: dict[str, tuple[Callable[[], Any], str]] = {
     "alertmanager-untrusted-ca": (lambda: http("GET", f"{AM}/-/ready", G_AM, bad_ca()), "tls"),
     "alertmanager-plaintext": (lambda: ok(httpx.get(f"http://{ports.HOST}:{ports.ALERTMANAGER}/-/ready", timeout=5)),
                                "tls"),
+    "opensearch-wrong-password": (lambda: ok(http("GET", f"{OS}/_cluster/health", (G_OS[0], WRONG))), "auth"),
+    "opensearch-unknown-user": (lambda: ok(http("GET", f"{OS}/_cluster/health", ("nobody", WRONG))), "auth"),
+    "opensearch-no-credentials": (lambda: ok(http("GET", f"{OS}/_cluster/health", None)), "auth"),
+    "opensearch-untrusted-ca": (lambda: http("GET", f"{OS}/_cluster/health", G_OS, bad_ca()), "tls"),
+    "opensearch-plaintext": (lambda: ok(httpx.get(f"http://{ports.HOST}:{ports.OPENSEARCH_HTTP}/", timeout=5)),
+                             "any"),
 }
 
 
@@ -309,17 +344,22 @@ def test_key_material_is_private() -> None:
     for key in pki.glob("*.key"):
         assert key.stat().st_mode & 0o077 == 0, key
     for path in (state_dir() / "redis" / "users.acl", state_dir() / "clickhouse" / "users.json",
-                 state_dir() / "prometheus" / "web.yml", state_dir() / "alertmanager" / "web.yml"):
+                 state_dir() / "prometheus" / "web.yml", state_dir() / "alertmanager" / "web.yml",
+                 state_dir() / "opensearch" / "config" / "opensearch-security" / "internal_users.yml",
+                 state_dir() / "opensearch" / "config" / "node.key"):
         assert path.stat().st_mode & 0o077 == 0, path
+    users = (state_dir() / "opensearch" / "config" / "opensearch-security" / "internal_users.yml").read_text()
+    assert identities.SEARCH_GATES.password not in users and "$2" in users  # bcrypt, never the password
     acl = (state_dir() / "redis" / "users.acl").read_text()
     assert identities.REDIS_GATES.password not in acl  # hashed (#sha256), never the password
 
 
 def test_plain_socket_to_tls_port_does_not_hang() -> None:
     """A client that connects and says nothing is dropped, and does not stall the next one."""
-    for port in (ports.CLICKHOUSE_HTTP, ports.PROMETHEUS):
+    reads = {ports.CLICKHOUSE_HTTP: _ch_reads, ports.PROMETHEUS: _prom_reads, ports.OPENSEARCH_HTTP: _os_reads}
+    for port, read in reads.items():
         with socket.create_connection((ports.HOST, port), timeout=3):
             started = time.monotonic()
-            _ch_reads() if port == ports.CLICKHOUSE_HTTP else _prom_reads()
+            read()
             assert time.monotonic() - started < BUDGET_S
 

@@ -10,23 +10,27 @@ SANDBOX_SECRETS = [
     "sandbox-ro-secret", "sandbox-grafana-token", "sandbox-vault-token", "sandbox-kafka-ro", "sandbox-registry-ro",
 ]  # fmt: skip
 # every item whose backend takes a credential (PostgreSQL, Redis, ClickHouse, Kafka, Prometheus,
-# Alertmanager, the registry, Kubernetes, S3, Grafana, Vault), and the smoke journey (receives a
-# JWT, sends a password)
+# Alertmanager, OpenSearch, the registry, Kubernetes, S3, Grafana, Vault), and the smoke journey
+# (receives a JWT, sends a password)
 ITEMS = ["PST-3", "PST-4", "PST-5", "PST-6", "PST-7", "PD-2", "PRE-CFG-2", "PRE-CFG-3", "PRE-CFG-4", "PRE-MON-2",
-         "PRE-INF-4", "IMG-1", "PRE-CFG-6", "PRE-CFG-7", "PRE-MON-1", "PRE-MON-3", "PRE-CFG-1"]  # fmt: skip
+         "PRE-INF-4", "IMG-1", "PRE-CFG-6", "PRE-CFG-7", "PRE-MON-1", "PRE-MON-3", "PRE-CFG-1",
+         "PRE-INF-6"]  # fmt: skip
 PLANTED_ENV = ("NOVA_GATE_PG_PASSWORD", "NOVA_GATE_GRAFANA_TOKEN", "NOVA_GATE_VAULT_TOKEN", "NOVA_GATE_KAFKA_PASSWORD",
                "NOVA_GATE_REGISTRY_PASSWORD", "NOVA_GATE_REDIS_PASSWORD", "NOVA_GATE_CLICKHOUSE_PASSWORD",
-               "NOVA_GATE_PROMETHEUS_PASSWORD", "NOVA_GATE_ALERTMANAGER_PASSWORD")  # fmt: skip
+               "NOVA_GATE_PROMETHEUS_PASSWORD", "NOVA_GATE_ALERTMANAGER_PASSWORD",
+               "NOVA_GATE_SEARCH_PASSWORD")  # fmt: skip
 
 
 def _sandbox_secrets() -> list[str]:
     """The literal defaults above, every identity's password (admin ones too: they must not reach a
-    gate at all), the gates' S3 secret."""
+    gate at all) and its HTTP basic-auth token, the gates' S3 secret."""
     from nova_gate.sandbox import identities
     from nova_gate.sandbox import s3 as sandbox_s3
 
     found = [*SANDBOX_SECRETS]
-    found += [v.password for v in vars(identities).values() if isinstance(v, identities.Identity) and v.password]
+    for v in vars(identities).values():
+        if isinstance(v, identities.Identity) and v.password:
+            found += [v.password, identities.basic_auth_header(v)["Authorization"].split()[1]]
     found.append(sandbox_s3.profile_keys(sandbox_s3.GATES)[1])
     return sorted(set(found))
 
@@ -61,9 +65,15 @@ def test_healthy_run_leaks_no_secret_nor_received_token(gate_run):
 
 
 def test_planted_credentials_never_appear(gate_run, monkeypatch):
+    from nova_gate.sandbox import identities
+
     planted = {name: f"planted-{name.lower()}-{secrets.token_hex(8)}" for name in PLANTED_ENV}
     for name, value in planted.items():
         monkeypatch.setenv(name, value)
     run = gate_run(ITEMS, "--log-level=DEBUG", "-rA")
-    assert run.labels()["PST-7"] == "FAIL", run.explain()  # the planted password was really used
-    assert _hits(run, list(planted.values())) == []
+    labels = run.labels()
+    assert labels["PST-7"] == "FAIL", run.explain()  # the planted password was really used
+    assert labels["PRE-INF-6"] == "FAIL", run.explain()  # and the planted search password too
+    # the planted password as it went over the wire: the basic-auth token of the search user
+    basic = identities.basic_auth_header(identities.SEARCH_GATES)["Authorization"].split()[1]
+    assert _hits(run, [*planted.values(), basic]) == []

@@ -94,10 +94,16 @@ def import_kafka() -> tuple[type[BaseException], ...]:
         import kafka.admin
         import kafka.errors
         import kafka.structs
-    from nova_gate.kafka_compat import bound_tls_handshake, close_failed_connect_sockets, deliver_data_before_disconnect
+    from nova_gate.kafka_compat import (
+        bound_tls_handshake,
+        close_failed_connect_sockets,
+        deliver_data_before_disconnect,
+        fail_fast_on_refused_login,
+    )
 
     close_failed_connect_sockets()
     deliver_data_before_disconnect()
+    fail_fast_on_refused_login()
     bound_tls_handshake(HANDSHAKE_TIMEOUT_S)
     return (OSError, TimeoutError, kafka.errors.KafkaError)
 

@@ -1,9 +1,22 @@
-"""Elasticsearch/OpenSearch's config: the cluster URL and optional basic auth."""
+"""Elasticsearch/OpenSearch's config: the cluster URL, credentials and TLS.
+
+    search:
+      url: https://search.prod.internal:9200
+      username: nova-gate                          # basic auth (OpenSearch's security plugin,
+      password: ${NOVA_GATE_SEARCH_PASSWORD}       # Elasticsearch's native realm) ...
+      # api_key: ${NOVA_GATE_SEARCH_API_KEY}       # ... or an API key (the encoded ``id:key``)
+      tls: {ca_file: /etc/nova-gate/search-ca.pem}  # and a client certificate where asked for
+
+Secrets are ``${ENV}`` references or files (``password_file``, ``api_key_file``), never inline.
+"""
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pathlib import Path
 
+from pydantic import SecretStr, model_validator
+
+from nova_gate.auth import Tls
 from nova_gate.backends.model import Model, Seconds
 
 
@@ -11,4 +24,26 @@ class Search(Model):
     url: str
     username: str | None = None
     password: SecretStr | None = None
+    password_file: Path | None = None
+    #: an API key as Elasticsearch's and OpenSearch's ``Authorization: ApiKey`` header carries it
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    #: the CA bundle that signs the cluster (unset: the system's trust store) and a client certificate
+    tls: Tls | None = None
     timeout_s: Seconds = 10
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Search:
+        basic = self.username is not None or self.password is not None or self.password_file is not None
+        key = self.api_key is not None or self.api_key_file is not None
+        if basic and key:
+            raise ValueError("either basic auth (username/password) or an api_key, not both")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("password and password_file are two ways to say the same thing: give one")
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("api_key and api_key_file are two ways to say the same thing: give one")
+        if (self.password is not None or self.password_file is not None) and not self.username:
+            raise ValueError("a password needs a username")
+        if self.tls is not None and not self.url.startswith("https://"):
+            raise ValueError("tls is set but the url is not https://")
+        return self

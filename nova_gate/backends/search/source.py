@@ -1,16 +1,20 @@
-"""Elasticsearch / OpenSearch facts over plain HTTP: cluster health, indices, unassigned shards.
+"""Elasticsearch / OpenSearch facts over HTTP(S): cluster health, indices, unassigned shards.
 
 Uses ``elastic_transport`` (the transport layer under the official Elasticsearch client) rather
 than the ``elasticsearch`` client itself: the client refuses servers that are not Elasticsearch
 (OpenSearch) and pins the server major version, while these few read-only endpoints
 (``_cluster/health``, ``_cat/indices``, ``_cat/shards``, ``_cluster/allocation/explain``) answer
 the same on Elasticsearch 7.17/8.x/9.x and OpenSearch 2.x.
+
+HTTPS is always verified (the configured CA bundle, else the system's trust store; hostname checked,
+TLS 1.2 or newer); credentials are basic auth or an API key, read from their reference or file.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -37,6 +41,17 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
+class TransportFailure(ConnectionError):
+    """The transport's connection error with the socket's or TLS handshake's own words."""
+
+
+def _verifying_context() -> ssl.SSLContext:
+    """The system's trust store, hostname checked, TLS 1.2 or newer."""
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 class SearchSource(Source):
     backend = "search"
     driver_errors: tuple[type[BaseException], ...] = (OSError,)
@@ -60,24 +75,37 @@ class SearchSource(Source):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise SourceError(self.backend, "connect", f"not an http(s) URL: {self.cfg.url!r}")
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            node = elastic_transport.NodeConfig(
-                parts.scheme,
-                parts.hostname,
-                port,
-                path_prefix=parts.path.rstrip("/"),
-                request_timeout=self.cfg.timeout_s,
-            )
             with self.call("connect"):
+                tls: dict[str, Any] = {}
+                if parts.scheme == "https":
+                    tls["ssl_context"] = self.cfg.tls.context() if self.cfg.tls else _verifying_context()
+                node = elastic_transport.NodeConfig(
+                    parts.scheme,
+                    parts.hostname,
+                    port,
+                    path_prefix=parts.path.rstrip("/"),
+                    request_timeout=self.cfg.timeout_s,
+                    **tls,
+                )
                 self._transport = elastic_transport.Transport(
                     [node], max_retries=0, retry_on_timeout=False, meta_header=False
                 )
         return self._transport
 
     def _headers(self) -> dict[str, str]:
+        """Request headers, credentials included: never log them."""
+        from nova_gate.auth import SecretFileError, read_secret
+
         headers = {"accept": "application/json", "content-type": "application/json"}
-        if self.cfg.username is not None:
-            secret = self.cfg.password.get_secret_value() if self.cfg.password else ""
-            token = base64.b64encode(f"{self.cfg.username}:{secret}".encode()).decode()
+        try:
+            api_key = read_secret(self.cfg.api_key, self.cfg.api_key_file)
+            password = read_secret(self.cfg.password, self.cfg.password_file)
+        except SecretFileError as exc:
+            raise SourceError(self.backend, "credentials", exc) from None
+        if api_key:
+            headers["authorization"] = f"ApiKey {api_key}"
+        elif self.cfg.username is not None:
+            token = base64.b64encode(f"{self.cfg.username}:{password or ''}".encode()).decode()
             headers["authorization"] = f"Basic {token}"
         return headers
 
@@ -91,12 +119,26 @@ class SearchSource(Source):
         ok: tuple[int, ...] = (),
     ) -> Any:
         """One HTTP call; a status >= 400 (unless listed in ``ok``) is a SourceError."""
+        import elastic_transport
+
         target = path + (f"?{urlencode(params)}" if params else "")
         transport = self.transport
+        headers = self._headers()
         with self.call(what):
-            resp = transport.perform_request(
-                method, target, body=body, headers=self._headers(), request_timeout=self.cfg.timeout_s
-            )
+            timed_out = False
+            try:
+                resp = transport.perform_request(
+                    method, target, body=body, headers=headers, request_timeout=self.cfg.timeout_s
+                )
+            except elastic_transport.ConnectionTimeout:
+                timed_out = True
+            except elastic_transport.ConnectionError as exc:
+                # its str() is only "TLS error" / "Connection error": say what the socket said
+                raise TransportFailure(f"{type(exc).__name__}: {exc.message}") from exc
+            if timed_out:
+                # raised outside the handler, so without the handshake's SSL error as its context: a
+                # black hole times the TLS handshake out too, and that is no answer, not a TLS refusal
+                raise TimeoutError(f"ConnectionTimeout: no answer within {self.cfg.timeout_s:g} s")
         status = resp.meta.status
         if status >= 400 and status not in ok:
             error = resp.body.get("error") if isinstance(resp.body, Mapping) else None
