@@ -246,12 +246,39 @@ class S3(Component):
         credentials_file().unlink(missing_ok=True)  # moto's keys die with it
 
     def snapshot(self) -> dict[str, Any]:
-        """The processes and the secrets' state (the Secrets Manager faults' undo is compared on it)."""
+        """The processes, each bucket's state and the secrets' state (what the faults change)."""
         out = super().snapshot()
         try:
-            out["secrets"] = secretsmanager.snapshot(client("secretsmanager"))
+            out["buckets"] = self._bucket_snapshot(client())
         except Exception as exc:  # moto down: the difference shows as the error
+            out["buckets"] = f"unreadable: {type(exc).__name__}"
+        try:
+            out["secrets"] = secretsmanager.snapshot(client("secretsmanager"))
+        except Exception as exc:
             out["secrets"] = f"unreadable: {type(exc).__name__}"
+        return out
+
+    @staticmethod
+    def _bucket_snapshot(s3: Any) -> dict[str, Any]:
+        """Per bucket: exists, its public-access block and its policy (the smoke objects move, so not them)."""
+        import botocore.exceptions
+
+        out: dict[str, Any] = {}
+        for bucket in BUCKETS:
+            try:
+                s3.head_bucket(Bucket=bucket)
+            except botocore.exceptions.ClientError:
+                out[bucket] = {"exists": False}
+                continue
+            try:
+                block = s3.get_public_access_block(Bucket=bucket).get("PublicAccessBlockConfiguration", {})
+            except botocore.exceptions.ClientError:
+                block = None
+            try:
+                policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+            except botocore.exceptions.ClientError:
+                policy = None
+            out[bucket] = {"exists": True, "public_access_block": block, "policy": policy}
         return out
 
     # -- faults ---------------------------------------------------------------------------------
