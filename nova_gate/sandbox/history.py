@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -118,27 +119,43 @@ def sample_times(model: nova_sim.Model, end: float | None = None) -> list[float]
     return times
 
 
-def openmetrics_lines(model: nova_sim.Model, times: list[float]) -> tuple[list[str], int]:
-    """Samples for ``times`` (time-major, so every series is sorted), and their count."""
+def scrape_lines(model: nova_sim.Model, t: float, job: str, name: str, port: int, base: str) -> list[str]:
+    """One scrape of one target at ``t``: its ``up`` and, when up, its versions' and lag samples.
+
+    ``name`` is the series' service label, ``base`` the service whose model it follows (the scaled
+    profile's copies of a service follow that service).
+    """
+    ts = f"{t:.0f}"
+    extra = f'job="{job}",instance="{ports.HOST}:{port}",'
+    down = model.is_down(base, t)
+    lines = [f'up{{{extra}service="{name}"}} {0 if down else 1} {ts}\n']
+    if down:
+        return lines
+    samples: list[tuple[str, float]] = []
+    for version, track in model.service_tracks(base):
+        samples.extend(nova_sim.version_samples(name, version, track, t, extra))
+    if base in model.lag:
+        samples.extend(nova_sim.lag_samples(name, model.lag[base], t, extra))
+    lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
+    return lines
+
+
+def openmetrics_lines(
+    model: nova_sim.Model,
+    times: list[float],
+    job: str = JOB,
+    targets: Iterable[tuple[str, int, str]] | None = None,
+) -> tuple[list[str], int]:
+    """Samples for ``times`` (time-major, so every series is sorted), and their count.
+
+    ``targets`` are ``(service label, port, modelled service)``; by default the 11 services.
+    """
+    chosen = list(targets) if targets is not None else [(s, p, s) for s, p in ports.SERVICES.items()]
     lines: list[str] = []
-    count = 0
     for t in times:
-        ts = f"{t:.0f}"
-        for service, port in ports.SERVICES.items():
-            extra = f'job="{JOB}",instance="{ports.HOST}:{port}",'
-            down = model.is_down(service, t)
-            lines.append(f'up{{{extra}service="{service}"}} {0 if down else 1} {ts}\n')
-            count += 1
-            if down:
-                continue
-            samples: list[tuple[str, float]] = []
-            for version, track in model.service_tracks(service):
-                samples.extend(nova_sim.version_samples(service, version, track, t, extra))
-            if service in model.lag:
-                samples.extend(nova_sim.lag_samples(service, model.lag[service], t, extra))
-            lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
-            count += len(samples)
-    return lines, count
+        for name, port, base in chosen:
+            lines.extend(scrape_lines(model, t, job, name, port, base))
+    return lines, len(lines)
 
 
 def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:

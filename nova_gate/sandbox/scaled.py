@@ -250,27 +250,6 @@ def _prom_api(path: str, params: dict[str, str] | None = None, method: str = "GE
     return api(path, params, method=method, timeout=timeout)
 
 
-def _openmetrics(model: Any, times: list[float]) -> list[str]:
-    from nova_gate.sandbox import nova_sim
-
-    lines: list[str] = []
-    for t in times:
-        ts = f"{t:.0f}"
-        for name, port, base in services():
-            extra = f'job="{JOB}",instance="{ports.HOST}:{port}",'
-            down = model.is_down(base, t)
-            lines.append(f'up{{{extra}service="{name}"}} {0 if down else 1} {ts}\n')
-            if down:
-                continue
-            samples: list[tuple[str, float]] = []
-            for version, track in model.service_tracks(base):
-                samples.extend(nova_sim.version_samples(name, version, track, t, extra))
-            if base in model.lag:
-                samples.extend(nova_sim.lag_samples(name, model.lag[base], t, extra))
-            lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
-    return lines
-
-
 def prometheus_up() -> dict[str, Any]:
     """The 110 services' 24 h through the history backfill's own sampling, as blocks in the running
     TSDB (Prometheus >= 2.39 loads overlapping blocks on its next block reload, within a minute)."""
@@ -292,7 +271,7 @@ def prometheus_up() -> dict[str, Any]:
     try:
         files = []
         for index, chunk in sorted(chunks.items()):
-            lines = _openmetrics(model, chunk)
+            lines, _ = history.openmetrics_lines(model, chunk, JOB, services())
             samples += len(lines)
             path = work / f"block-{index}.om"
             with path.open("w") as fh:
