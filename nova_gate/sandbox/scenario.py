@@ -246,15 +246,7 @@ def read(path: Path) -> dict[str, Any]:
     """Read and validate one scenario file; raise ScenarioError on any problem."""
     file = str(path)
     try:
-        if path.is_dir():
-            raise ScenarioError(file, "<file>", "is a directory, not a scenario file")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(file, "<file>", "no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(file, "<file>", f"cannot read: {exc}") from None
-    try:
-        raw = safeyaml.load(text)
+        raw = safeyaml.read(path, "scenario")
     except safeyaml.YamlProblem as exc:
         raise ScenarioError(file, exc.where, exc.reason) from None
     return validate(raw, file)
