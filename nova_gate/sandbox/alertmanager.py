@@ -22,7 +22,6 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    apt_install,
     pid_alive,
     port_open,
     sandbox_data_dir,
@@ -77,9 +76,7 @@ def active_alerts() -> list[dict[str, Any]]:
 class Alertmanager(Component):
     name = "alertmanager"
 
-    def install(self) -> None:
-        if not Path(BINARY).exists():
-            apt_install("prometheus-alertmanager")
+    apt_packages = ((BINARY, "prometheus-alertmanager"),)
 
     def start(self) -> None:
         data = self.dir / "data"

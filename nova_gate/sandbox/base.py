@@ -270,9 +270,20 @@ class Component:
         self.dir = self.root / self.name
         self.logs = self.root / "logs"
 
+    #: Debian packages it runs from, each as ``(file or command on PATH, package)``: ``install()``
+    #: asks apt for the packages whose file is missing
+    apt_packages: tuple[tuple[str, str], ...] = ()
+
     # -- lifecycle --------------------------------------------------------------------------
     def install(self) -> None:
-        """Make sure binaries exist (no-op when they do)."""
+        """Make sure binaries exist (no-op when they do); by default the missing ``apt_packages``."""
+        missing = [
+            package
+            for binary, package in self.apt_packages
+            if not (Path(binary).exists() if os.sep in binary else shutil.which(binary))
+        ]
+        if missing:
+            apt_install(*dict.fromkeys(missing))
 
     def start(self) -> None:
         raise NotImplementedError

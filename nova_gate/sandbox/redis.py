@@ -8,7 +8,6 @@ created once with ``redis-cli --cluster create``; later starts reuse each node's
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,6 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    apt_install,
     pid_alive,
     port_open,
     run,
@@ -100,9 +98,7 @@ def _cluster_state(port: int) -> str:
 class RedisServers(Component):
     name = "redis"
 
-    def install(self) -> None:
-        if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-            apt_install("redis-server", "redis-tools")
+    apt_packages = (("redis-server", "redis-server"), ("redis-cli", "redis-tools"))
 
     # -- processes --------------------------------------------------------------------------
     def _start_standalone(self) -> None:

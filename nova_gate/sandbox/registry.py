@@ -34,7 +34,6 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    apt_install,
     pid_alive,
     port_open,
     state_dir,
@@ -228,9 +227,7 @@ class RegistryClient:
 class Registry(Component):
     name = "registry"
 
-    def install(self) -> None:
-        if not Path(BINARY).exists():
-            apt_install("docker-registry")
+    apt_packages = ((BINARY, "docker-registry"),)
 
     def _config(self) -> Path:
         storage = self.dir / "storage"
