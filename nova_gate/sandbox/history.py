@@ -158,13 +158,21 @@ def openmetrics_lines(
     return lines, len(lines)
 
 
-def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
-    """Write the model's past window into ``tsdb`` as TSDB blocks; return counts and timings."""
+def write_blocks(
+    model: nova_sim.Model,
+    times: list[float],
+    out: Path,
+    *,
+    job: str = JOB,
+    targets: Iterable[tuple[str, int, str]] | None = None,
+    workers: int = 2,
+    timeout: float = 300,
+) -> tuple[int, int, float]:
+    """Turn ``times``' samples into TSDB blocks in ``out`` (one OpenMetrics file a block window, each
+    through ``promtool tsdb create-blocks-from openmetrics``); return samples, blocks, generation seconds.
+    """
     t0 = time.monotonic()
-    times = sample_times(model, end)
-    if not times:
-        return {"samples": 0, "blocks": 0, "seconds": 0.0}
-    tsdb.mkdir(parents=True, exist_ok=True)
+    chosen = list(targets) if targets is not None else None
     work = Path(tempfile.mkdtemp(prefix="backfill-", dir=state_dir()))
     chunks: dict[int, list[float]] = {}
     for t in times:
@@ -173,7 +181,7 @@ def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: A
     samples = 0
     try:
         for index, chunk in sorted(chunks.items()):
-            lines, count = openmetrics_lines(model, chunk)
+            lines, count = openmetrics_lines(model, chunk, job, chosen)
             samples += count
             path = work / f"block-{index}.om"
             with path.open("w") as fh:
@@ -184,23 +192,34 @@ def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: A
 
         def create(path: Path) -> None:
             run(
-                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(tsdb)],
-                timeout=300,
+                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(out)],
+                timeout=timeout,
             )
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(create, files))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return samples, len(files), generated
+
+
+def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
+    """Write the model's past window into ``tsdb`` as TSDB blocks; return counts and timings."""
+    t0 = time.monotonic()
+    times = sample_times(model, end)
+    if not times:
+        return {"samples": 0, "blocks": 0, "seconds": 0.0}
+    tsdb.mkdir(parents=True, exist_ok=True)
+    samples, blocks, generated = write_blocks(model, times, tsdb, workers=max(2, min(4, os.cpu_count() or 2)))
     result = {
         "samples": samples,
         "points_per_series": len(times),
-        "blocks": len(files),
+        "blocks": blocks,
         "generate_s": round(generated, 1),
         "seconds": round(time.monotonic() - t0, 1),
     }
     log(
-        f"history: backfilled {samples} samples ({len(times)} points per series, {len(files)} blocks) "
+        f"history: backfilled {samples} samples ({len(times)} points per series, {blocks} blocks) "
         f"in {result['seconds']}s (generation {result['generate_s']}s)"
     )
     return result

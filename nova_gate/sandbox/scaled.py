@@ -254,7 +254,6 @@ def prometheus_up() -> dict[str, Any]:
     """The 110 services' 24 h through the history backfill's own sampling, as blocks in the running
     TSDB (Prometheus >= 2.39 loads overlapping blocks on its next block reload, within a minute)."""
     from nova_gate.sandbox import history
-    from nova_gate.sandbox.history import PROMTOOL
 
     model = history.active_model()
     end = time.time()
@@ -262,36 +261,17 @@ def prometheus_up() -> dict[str, Any]:
     from nova_gate.sandbox import manager
 
     tsdb = manager.component("prometheus").tsdb  # type: ignore[attr-defined]
-    work = Path(tempfile.mkdtemp(prefix="scaled-backfill-", dir=state_dir()))
-    chunks: dict[int, list[float]] = {}
-    for t in times:
-        chunks.setdefault(int(t // history.BLOCK_SECONDS), []).append(t)
-    samples = 0
     t0 = time.monotonic()
+    out = Path(tempfile.mkdtemp(prefix="scaled-blocks-", dir=state_dir()))
     try:
-        files = []
-        for index, chunk in sorted(chunks.items()):
-            lines, _ = history.openmetrics_lines(model, chunk, JOB, services())
-            samples += len(lines)
-            path = work / f"block-{index}.om"
-            with path.open("w") as fh:
-                fh.writelines(lines)
-                fh.write("# EOF\n")
-            files.append(path)
-        generated = time.monotonic() - t0
-        out = work / "blocks"
-        out.mkdir()
-
-        def create(path: Path) -> None:
-            run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(out)], timeout=600)
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(create, files))
+        samples, _, generated = history.write_blocks(
+            model, times, out, job=JOB, targets=services(), workers=2, timeout=600
+        )
         blocks = [b for b in out.iterdir() if b.is_dir()]
         for block in blocks:  # whole blocks appear at once (a rename inside one filesystem)
             block.rename(tsdb / block.name)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
 
     def loaded() -> bool:
         res = _prom_api(
