@@ -247,6 +247,19 @@ def apt_install(*packages: str) -> None:
         run(["apt-get", "install", "-y", "-qq", *missing], env=env, timeout=1200)
 
 
+def signal_and_wait(pid: int, sig: int, timeout: float, group: bool = False) -> bool:
+    """Send ``sig`` to ``pid`` (its process group with ``group``), reap it, wait up to ``timeout``
+    seconds for it to exit; return whether it did."""
+    with contextlib.suppress(ProcessLookupError):
+        (os.killpg if group else os.kill)(pid, sig)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    return not pid_alive(pid)
+
+
 @dataclass
 class Health:
     healthy: bool
@@ -362,23 +375,17 @@ class Component:
             return None
         return record[0]
 
+    def _pids_where(self, keep: Callable[[int, int | None], bool]) -> list[int]:
+        records = (read_pidfile(p) for p in sorted(self.root.glob(f"pids/{self.name}*.pid")))
+        return [record[0] for record in records if record is not None and keep(*record)]
+
     def pids(self) -> list[int]:
-        out = []
-        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
-            record = read_pidfile(pidfile)
-            if record is not None and ours_alive(*record):
-                out.append(record[0])
-        return out
+        return self._pids_where(ours_alive)
 
     def recorded_pids(self) -> list[int]:
         """Every pid in this component's pid files, alive or not (process groups to kill), except
         a pid that another process has since been given (its start time differs)."""
-        out = []
-        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
-            record = read_pidfile(pidfile)
-            if record is not None and same_process(*record):
-                out.append(record[0])
-        return out
+        return self._pids_where(same_process)
 
     def stop_and_wait(self, listen_ports: Sequence[int], timeout: float = 20) -> None:
         """Stop by pid file, then wait until ``listen_ports`` are closed; SIGKILL the groups if not."""
@@ -407,13 +414,7 @@ class Component:
             return
         pid = record[0]
         if pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
-                time.sleep(0.1)
+            signal_and_wait(pid, signal.SIGTERM, timeout, group=True)
             if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)

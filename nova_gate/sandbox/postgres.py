@@ -40,6 +40,7 @@ from nova_gate.sandbox.base import (
     run,
     run_logged,
     sandbox_data_dir,
+    signal_and_wait,
     state_dir,
     wait_for,
     wait_port,
@@ -506,13 +507,7 @@ class Postgres(Component):
         proc = f"postgres-{server}"
         pid = self.pid(proc)
         if pid and pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
-                time.sleep(0.1)
+            signal_and_wait(pid, signal.SIGINT, timeout)
         self.stop_process(proc)  # escalates only if fast shutdown did not finish; removes the pid file
 
     def _restart(self, server: str) -> None:
