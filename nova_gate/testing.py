@@ -4,6 +4,7 @@ sandbox environment. Not used by the gates themselves."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,6 +13,13 @@ from typing import Any
 
 #: quiet, and no .pytest_cache written by the many runs of a proof
 QUIET = ("-q", "-p", "no:cacheprovider")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (just released by the OS): an unreachable backend, or one to bind."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def gate_argv(
