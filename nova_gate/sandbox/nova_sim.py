@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import itertools
@@ -793,14 +794,10 @@ class State:
         return merged
 
 
-STATE: State | None = None
-
-
+@functools.cache
 def state() -> State:
-    global STATE
-    if STATE is None:
-        STATE = State()
-    return STATE
+    """The process' one State (made on first use)."""
+    return State()
 
 
 # -- JWT (RS256 with cryptography) --------------------------------------------------------------
@@ -987,14 +984,10 @@ class Backends:
         return self._redis
 
 
-BACKENDS: Backends | None = None
-
-
+@functools.cache
 def backends() -> Backends:
-    global BACKENDS
-    if BACKENDS is None:
-        BACKENDS = Backends()
-    return BACKENDS
+    """The process' one Backends (made on first use)."""
+    return Backends()
 
 
 def hash_password(password: str) -> str:
