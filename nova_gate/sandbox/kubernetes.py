@@ -759,8 +759,12 @@ NODE_ALLOCATABLE = {"cpu": "16", "memory": "64Gi", "pods": "110"}
 NODE_SHRUNK = {"cpu": "4", "memory": "12Gi", "pods": "110"}
 
 
-def _node_body(name: str) -> dict:
-    return {
+def node_body(
+    name: str, allocatable: dict[str, str] = NODE_ALLOCATABLE, node_type: str = "kwok", taint: str | None = None
+) -> dict[str, Any]:
+    """A kwok fake node: labelled ``type=<node_type>``, ``allocatable`` as its capacity, and a
+    ``<taint>=true:NoSchedule`` taint when ``taint`` is given (only tolerating pods land there)."""
+    body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {
@@ -770,11 +774,14 @@ def _node_body(name: str) -> dict:
                 "kubernetes.io/hostname": name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
-                "type": "kwok",
+                "type": node_type,
             },
         },
-        "status": {"allocatable": dict(NODE_ALLOCATABLE), "capacity": dict(NODE_ALLOCATABLE)},
+        "status": {"allocatable": dict(allocatable), "capacity": dict(allocatable)},
     }
+    if taint is not None:
+        body["spec"] = {"taints": [{"key": taint, "value": "true", "effect": "NoSchedule"}]}
+    return body
 
 
 def set_node_allocatable(resources: dict[str, str]) -> None:
@@ -791,7 +798,7 @@ def ensure_nodes() -> None:
     core = _core()
     for name in NODES:
         try:
-            core.create_node(_node_body(name), _request_timeout=15)
+            core.create_node(node_body(name), _request_timeout=15)
         except ApiException as exc:
             if _status(exc) != 409:
                 raise

@@ -304,20 +304,6 @@ def prometheus_down() -> dict[str, Any]:
 
 
 # -- kubernetes --------------------------------------------------------------------------------
-def _node_body(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": NODE_LABEL},
-        },
-        "spec": {"taints": [{"key": TAINT_KEY, "value": "true", "effect": "NoSchedule"}]},
-        "status": {"allocatable": dict(NODE_ALLOCATABLE), "capacity": dict(NODE_ALLOCATABLE)},
-    }
-
-
 def _deployment(name: str, port: int, count: int) -> dict[str, Any]:
     from nova_gate.sandbox.kubernetes import deployment_body
 
@@ -357,12 +343,15 @@ def _create(fn: Callable[..., Any], *args: Any) -> None:
 
 
 def kubernetes_up() -> dict[str, Any]:
+    from nova_gate.sandbox.kubernetes import node_body
+
     core, apps = _kube()
     t0 = time.monotonic()
     _create(core.create_namespace, {"metadata": {"name": NAMESPACE, "labels": {"nova-gate/profile": "scaled"}}})
     names = [f"{NODE_PREFIX}{i:03d}" for i in range(NODES)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda n: _create(core.create_node, _node_body(n)), names))
+        bodies = [node_body(n, NODE_ALLOCATABLE, NODE_LABEL, TAINT_KEY) for n in names]
+        list(pool.map(lambda body: _create(core.create_node, body), bodies))
         for n in names:  # a created node's status is dropped: set its capacity through the status
             pool.submit(
                 core.patch_node_status,
