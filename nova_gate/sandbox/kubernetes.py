@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,6 @@ def _go_env() -> dict[str, str]:
 
 
 def _go(argv: list[str], cwd: Path, log: Path, timeout: float = 3600, what: str | None = None) -> None:
-    import subprocess
-
     log.parent.mkdir(parents=True, exist_ok=True)
     with progress(what or f"kubernetes: {' '.join(argv[:3])}", log), open(log, "ab") as out:
         out.write(f"\n$ (cd {cwd} && {' '.join(argv)})\n".encode())
@@ -401,8 +400,6 @@ spec:
 
 
 def _kwok_stage_dir() -> Path:
-    import subprocess
-
     modcache = subprocess.run(
         ["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True, timeout=30
     ).stdout.strip()
@@ -523,13 +520,35 @@ def service_body(service: str, port: int) -> dict:
 _CLIENT: object | None = None
 
 
+def admin_kubeconfig() -> Path:
+    """The sandbox's cluster-admin kubeconfig (written when the component starts)."""
+    return state_dir() / "kube" / "kubeconfig"
+
+
+def kubectl(
+    *args: str, kubeconfig: Path | None = None, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the kubectl built with the control plane against ``kubeconfig`` (the admin's by default)."""
+    binary = bin_dir() / "kubectl"
+    if not binary.exists():
+        raise SandboxError(f"kubernetes: no kubectl at {binary}; it is built with the sandbox's control plane")
+    return subprocess.run(
+        [str(binary), f"--kubeconfig={kubeconfig or admin_kubeconfig()}", "--request-timeout=20s", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _api() -> object:
     """An ApiClient on the sandbox's admin kubeconfig (cached per process)."""
     global _CLIENT
     if _CLIENT is None:
         from kubernetes import config as kconfig
 
-        path = state_dir() / "kube" / "kubeconfig"
+        path = admin_kubeconfig()
         if not path.exists():
             raise SandboxError("kubernetes: no kubeconfig; run `nova-gate sandbox up --only kubernetes`")
         _CLIENT = kconfig.new_client_from_config(config_file=str(path))

@@ -29,15 +29,7 @@ def _env() -> Any:
 
 # -- Kubernetes -----------------------------------------------------------------------------------
 def kubectl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    binary = kube.bin_dir() / "kubectl"
-    assert binary.exists(), f"kubectl is built with the sandbox's control plane: {binary}"
-    return subprocess.run(
-        [str(binary), f"--kubeconfig={config}", "--request-timeout=20s", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return kube.kubectl(*args, kubeconfig=config)
 
 
 def gates_kubeconfig() -> Path:
