@@ -305,7 +305,7 @@ def prometheus_down() -> dict[str, Any]:
 
 # -- kubernetes --------------------------------------------------------------------------------
 def _deployment(name: str, port: int, count: int) -> dict[str, Any]:
-    from nova_gate.sandbox.kubernetes import deployment_body
+    from nova_gate.sandbox.kube_release import deployment_body
 
     required = ["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "JWT_ISSUER", "RUST_LOG", "DB_POOL_SIZE"]
     body = deployment_body(name, port, 5, BASELINE, count, required)
@@ -321,9 +321,9 @@ def _deployment(name: str, port: int, count: int) -> dict[str, Any]:
 def _kube() -> tuple[Any, Any]:
     from kubernetes import client as kclient
 
-    from nova_gate.sandbox.kubernetes import _api
+    from nova_gate.sandbox import kube_client
 
-    api = _api()
+    api = kube_client.api()
     return kclient.CoreV1Api(api), kclient.AppsV1Api(api)
 
 
@@ -343,7 +343,7 @@ def _create(fn: Callable[..., Any], *args: Any) -> None:
 
 
 def kubernetes_up() -> dict[str, Any]:
-    from nova_gate.sandbox.kubernetes import node_body
+    from nova_gate.sandbox.kube_release import node_body
 
     core, apps = _kube()
     t0 = time.monotonic()

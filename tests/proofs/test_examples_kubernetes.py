@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from nova_gate import serve
-from nova_gate.sandbox import kubernetes as kube
+from nova_gate.sandbox import kube_client as kube
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
