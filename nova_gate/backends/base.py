@@ -121,10 +121,17 @@ class Source:
     driver_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(self) -> None:
-        self.calls = 0
+        self._calls = 0
         #: endpoint ("" = the whole backend) -> the failure that showed it does not answer
         self._down: dict[str, SourceError] = {}
-        self._down_lock = threading.Lock()
+        #: guards the count and the down endpoints: a source's calls fan out over a thread pool
+        self._lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
+        """How many backend calls this source has made (every thread's)."""
+        with self._lock:
+            return self._calls
 
     @staticmethod
     def endpoint_of(what: str) -> str:
@@ -134,7 +141,7 @@ class Source:
 
     def down(self, endpoint: str = "") -> SourceError | None:
         """The earlier failure of this endpoint (or of the whole backend), if any."""
-        with self._down_lock:
+        with self._lock:
             return self._down.get(endpoint) or self._down.get("")
 
     @contextmanager
@@ -148,7 +155,8 @@ class Source:
         earlier = self.down(key)
         if earlier is not None:
             raise SourceError(self.backend, what, f"not retried, no answer earlier in this session: {earlier}")
-        self.calls += 1
+        with self._lock:
+            self._calls += 1
         try:
             yield
         except SourceError as exc:
@@ -162,7 +170,7 @@ class Source:
             raise error from exc
 
     def _mark_down(self, endpoint: str, error: SourceError) -> None:
-        with self._down_lock:
+        with self._lock:
             self._down.setdefault(endpoint, error)
 
     def probe(self) -> None:
