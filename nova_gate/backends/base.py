@@ -125,12 +125,12 @@ class Source:
         #: endpoint ("" = the whole backend) -> the failure that showed it does not answer
         self._down: dict[str, SourceError] = {}
         #: guards the count and the down endpoints: a source's calls fan out over a thread pool
-        self._lock = threading.Lock()
+        self._source_lock = threading.Lock()
 
     @property
     def calls(self) -> int:
         """How many backend calls this source has made (every thread's)."""
-        with self._lock:
+        with self._source_lock:
             return self._calls
 
     @staticmethod
@@ -141,7 +141,7 @@ class Source:
 
     def down(self, endpoint: str = "") -> SourceError | None:
         """The earlier failure of this endpoint (or of the whole backend), if any."""
-        with self._lock:
+        with self._source_lock:
             return self._down.get(endpoint) or self._down.get("")
 
     @contextmanager
@@ -155,7 +155,7 @@ class Source:
         earlier = self.down(key)
         if earlier is not None:
             raise SourceError(self.backend, what, f"not retried, no answer earlier in this session: {earlier}")
-        with self._lock:
+        with self._source_lock:
             self._calls += 1
         try:
             yield
@@ -170,7 +170,7 @@ class Source:
             raise error from exc
 
     def _mark_down(self, endpoint: str, error: SourceError) -> None:
-        with self._lock:
+        with self._source_lock:
             self._down.setdefault(endpoint, error)
 
     def probe(self) -> None:
