@@ -365,6 +365,32 @@ class Component:
         self.pidfile(proc_name).write_text(f"{proc.pid} {start}" if start is not None else str(proc.pid))
         return proc.pid
 
+    def subdir(self, name: str) -> Path:
+        """``self.dir / name``, made when missing."""
+        path = self.dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def running(self, proc_name: str, port: int) -> bool:
+        """Whether our ``proc_name`` runs; when it does not, ``port`` must be free (raise when a
+        process this sandbox did not start holds it)."""
+        pid = self.pid(proc_name)
+        if pid and pid_alive(pid):
+            return True
+        if port_open(port):
+            raise SandboxError(f"{self.name}: port {port} is taken by a process this sandbox did not start")
+        return False
+
+    def wait_started(
+        self, proc_name: str, ready: Callable[[], bool], what: str, timeout: float, label: str | None = None
+    ) -> None:
+        """Wait until ``ready``; when it never is, fail with the last lines of ``proc_name``'s log."""
+        try:
+            wait_for(ready, what, timeout=timeout)
+        except SandboxError:
+            log = (self.logs / f"{proc_name}.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SandboxError(f"{label or proc_name} did not start: {' | '.join(log)}") from None
+
     def pidfile(self, proc_name: str) -> Path:
         return self.root / "pids" / f"{proc_name}.pid"
 

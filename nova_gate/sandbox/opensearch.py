@@ -174,8 +174,7 @@ class OpenSearch(JvmComponent):
 
     # -- lifecycle --------------------------------------------------------------------------------
     def _write_config(self) -> None:
-        config = self.dir / "config"
-        config.mkdir(parents=True, exist_ok=True)
+        config = self.subdir("config")
         (self.dir / "data").mkdir(exist_ok=True)
         (self.dir / "logs").mkdir(exist_ok=True)
         (config / "opensearch.yml").write_text(

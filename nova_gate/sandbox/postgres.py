@@ -475,20 +475,15 @@ class Postgres(Component):
     def _start_server(self, server: str) -> None:
         port = SERVERS[server]
         proc = f"postgres-{server}"
-        pid = self.pid(proc)
-        if pid and pid_alive(pid):
+        if self.running(proc, port):
             wait_port(port, f"postgres {server}", timeout=60)
             return
-        if port_open(port):
-            raise SandboxError(f"postgres: port {port} is taken by a process this sandbox did not start")
         data = self.data(server)
         (data / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash; we checked the pid
         self.spawn(proc, self._as_postgres([str(PG_BIN / "postgres"), "-D", str(data)]))
-        try:
-            wait_for(lambda: self._accepts(port), f"postgres {server} on port {port}", timeout=90)
-        except SandboxError:
-            log = (self.logs / f"{proc}.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise SandboxError(f"postgres {server} did not start: {' | '.join(log)}") from None
+        self.wait_started(
+            proc, lambda: self._accepts(port), f"postgres {server} on port {port}", 90, label=f"postgres {server}"
+        )
 
     def _accepts(self, port: int) -> bool:
         try:

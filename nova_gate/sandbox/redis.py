@@ -17,8 +17,6 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    pid_alive,
-    port_open,
     run,
     state_dir,
     wait_for,
@@ -102,8 +100,7 @@ class RedisServers(Component):
 
     # -- processes --------------------------------------------------------------------------
     def _start_standalone(self) -> None:
-        data = self.dir / "standalone"
-        data.mkdir(parents=True, exist_ok=True)
+        data = self.subdir("standalone")
         self._spawn_server(
             "redis-standalone",
             ports.REDIS,
@@ -122,8 +119,7 @@ class RedisServers(Component):
         )
 
     def _start_node(self, port: int) -> None:
-        data = self.dir / f"cluster-{port}"
-        data.mkdir(parents=True, exist_ok=True)
+        data = self.subdir(f"cluster-{port}")
         self._spawn_server(
             f"redis-cluster-{port}",
             port,
@@ -150,12 +146,9 @@ class RedisServers(Component):
         )
 
     def _spawn_server(self, proc: str, port: int, extra: list[str]) -> None:
-        pid = self.pid(proc)
-        if pid and pid_alive(pid):
+        if self.running(proc, port):
             wait_port(port, proc, timeout=30)
             return
-        if port_open(port):
-            raise SandboxError(f"redis: port {port} is taken by a process this sandbox did not start")
         pair = self._tls()
         self.spawn(
             proc,

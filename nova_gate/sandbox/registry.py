@@ -37,7 +37,6 @@ from nova_gate.sandbox.base import (
     pid_alive,
     port_open,
     state_dir,
-    wait_for,
     wait_port,
 )
 from nova_gate.sandbox.pki import sandbox_ca
@@ -241,8 +240,7 @@ class Registry(Component):
     apt_packages = ((BINARY, "docker-registry"),)
 
     def _config(self) -> Path:
-        storage = self.dir / "storage"
-        storage.mkdir(parents=True, exist_ok=True)
+        storage = self.subdir("storage")
         path = self.dir / "config.yml"
         path.write_text(
             "\n".join(
@@ -311,16 +309,9 @@ class Registry(Component):
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._token_server()
-        pid = self.pid("registry")
-        if not (pid and pid_alive(pid)):
-            if port_open(ports.REGISTRY):
-                raise SandboxError(f"registry: port {ports.REGISTRY} is taken by a process this sandbox did not start")
+        if not self.running("registry", ports.REGISTRY):
             self.spawn("registry", [BINARY, "serve", str(self._config())])
-        try:
-            wait_for(self._api_ok, f"registry API at {URL}/v2/", timeout=30)
-        except SandboxError:
-            log = (self.logs / "registry.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise SandboxError(f"registry did not start: {' | '.join(log)}") from None
+        self.wait_started("registry", self._api_ok, f"registry API at {URL}/v2/", 30)
         self.push_all()
 
     def _api_ok(self) -> bool:
