@@ -65,28 +65,6 @@ def _http_status(cause: object) -> int | None:
     return None
 
 
-#: AWS error codes that refuse the credentials themselves (the key, its signature, the session token)
-_AWS_IDENTITY_CODES = re.compile(
-    r"invalidaccesskeyid|signaturedoesnotmatch|invalidclienttokenid|expiredtoken|invalidtoken|unrecognizedclient"
-)
-
-
-def _refused_identity(kind: str | None, cause: object) -> bool:
-    """TLS refused, or the credentials themselves (not one privilege: "permission denied for table
-    x" or an HTTP 403 says nothing about the next call, which may need another privilege)."""
-    if kind == "TLS":
-        return True
-    if kind != "unauthorised" or _http_status(cause) == 403:
-        return False
-    text = str(cause).lower()
-    if _AWS_IDENTITY_CODES.search(text):  # AWS answers both with 403: who we are vs. one privilege
-        return True
-    if re.search(r"\bhttp 403\b", text):  # a 403 inside a source's own wording (S3's "AccessDenied, HTTP 403")
-        return False
-    markers = ("permission denied", "noperm", "readonly", "forbidden", "access denied", "accessdenied")
-    return not any(m in text for m in markers)
-
-
 class SourceError(Exception):
     """A backend could not answer: unreachable, timed out, unauthorised, or answered nonsense.
 
@@ -94,10 +72,11 @@ class SourceError(Exception):
     """
 
     def __init__(self, backend: str, what: str, cause: object | None = None) -> None:
-        from nova_gate.auth import failure_kind
+        from nova_gate.auth import failure_kind, refuses_identity
 
+        status = _http_status(cause)
         #: "TLS" or "unauthorised" when the backend refused the gates' transport or credentials
-        self.kind = failure_kind(cause, _http_status(cause)) if cause is not None else None
+        self.kind = failure_kind(cause, status) if cause is not None else None
         text = f"{backend}: {self.kind}: {what}" if self.kind else f"{backend}: {what}"
         if cause is not None:
             detail = " ".join(str(cause).split()) or type(cause).__name__
@@ -106,7 +85,7 @@ class SourceError(Exception):
         self.backend = backend
         #: the backend did not answer (refused, black-holed, timed out), or refused who we are: not
         #: worth asking again (a wrong password retried by every item could lock the account)
-        self.unreachable = cause is not None and (is_unreachable(cause) or _refused_identity(self.kind, cause))
+        self.unreachable = cause is not None and (is_unreachable(cause) or refuses_identity(self.kind, cause, status))
 
 
 class Source:
