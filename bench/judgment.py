@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import legacy_rules
 from nova_gate.rules import counts as C
 from nova_gate.rules.metrics import CountRules
-from nova_gate.sandbox.nova_sim import BUCKETS
+from nova_gate.sandbox.sim_model import BUCKETS
 from nova_gate.watch import anytime_breach
 
 STEP = 15.0
@@ -244,8 +244,8 @@ def _sim_draw(
 ) -> tuple[np.ndarray, ...]:
     """Per-step requests, errors and latency counts of one version, the simulator's way: all buckets
     (cumulative) when ``buckets``, else only the requests slower than 500 ms and 1 s (bucket bounds)."""
-    from nova_gate.sandbox.nova_sim import BUCKETS as SIM_BUCKETS
-    from nova_gate.sandbox.nova_sim import latency_cdf
+    from nova_gate.sandbox.sim_model import BUCKETS as SIM_BUCKETS
+    from nova_gate.sandbox.sim_model import latency_cdf
 
     n = rng.poisson(p["rps"] * STEP, size=(rows, steps))
     e = rng.binomial(n, p["error_pct"] / 100.0).astype(float)

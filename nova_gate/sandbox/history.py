@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from nova_gate.sandbox import nova_sim, ports, scenario
+from nova_gate.sandbox import ports, scenario, sim_model
 from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
 
 #: promtool builds the backfilled TSDB blocks; Prometheus checks its config with it too
@@ -60,7 +60,7 @@ def read_scenario(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
 def activate(raw: dict[str, Any], anchor: float | None = None) -> float:
     """Make ``raw`` the simulator's active scenario, ending now (or at ``anchor``)."""
     anchor = time.time() if anchor is None else anchor
-    path = nova_sim.scenario_file()
+    path = sim_model.scenario_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"anchor": anchor, "scenario": raw}, indent=1))
@@ -70,7 +70,7 @@ def activate(raw: dict[str, Any], anchor: float | None = None) -> float:
 
 def active_scenario() -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads(nova_sim.scenario_file().read_text())
+        data: dict[str, Any] = json.loads(sim_model.scenario_file().read_text())
     except (OSError, ValueError):
         return None
     return data
@@ -79,7 +79,7 @@ def active_scenario() -> dict[str, Any] | None:
 def prune_knob_history() -> None:
     """Loading a scenario rewrites the past: knobs that were set and reset before (a fault proof's
     residue) must not leak into the new history; a knob still in effect stays (its latest snapshot)."""
-    path = nova_sim.knobs_file()
+    path = sim_model.knobs_file()
     try:
         history_ = json.loads(path.read_text()).get("history", [])
     except (OSError, ValueError):
@@ -87,7 +87,7 @@ def prune_knob_history() -> None:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for snap in sorted(history_, key=lambda s: s.get("since", 0)):
         latest[(snap.get("service", ""), snap.get("version") or "*")] = snap
-    keep = [s for s in latest.values() if any(s.get(k) for k in nova_sim.KNOB_FIELDS)]
+    keep = [s for s in latest.values() if any(s.get(k) for k in sim_model.KNOB_FIELDS)]
     if len(keep) == len(history_):
         return
     tmp = path.with_suffix(".tmp")
@@ -95,17 +95,17 @@ def prune_knob_history() -> None:
     tmp.replace(path)
 
 
-def active_model() -> nova_sim.Model:
+def active_model() -> sim_model.Model:
     data = active_scenario()
     if data is None:
         raise SandboxError("history: no active scenario")
     knobs: list[dict[str, Any]] = []
     with contextlib.suppress(OSError, ValueError):
-        knobs = json.loads(nova_sim.knobs_file().read_text()).get("history", [])
-    return nova_sim.compile_scenario(data["scenario"], float(data["anchor"]), knobs)
+        knobs = json.loads(sim_model.knobs_file().read_text()).get("history", [])
+    return sim_model.compile_scenario(data["scenario"], float(data["anchor"]), knobs)
 
 
-def sample_times(model: nova_sim.Model, end: float | None = None) -> list[float]:
+def sample_times(model: sim_model.Model, end: float | None = None) -> list[float]:
     """Coarse steps for the old part of the window, the scrape interval for the recent part."""
     end = model.anchor if end is None else end
     start = model.origin
@@ -119,7 +119,7 @@ def sample_times(model: nova_sim.Model, end: float | None = None) -> list[float]
     return times
 
 
-def scrape_lines(model: nova_sim.Model, t: float, job: str, name: str, port: int, base: str) -> list[str]:
+def scrape_lines(model: sim_model.Model, t: float, job: str, name: str, port: int, base: str) -> list[str]:
     """One scrape of one target at ``t``: its ``up`` and, when up, its versions' and lag samples.
 
     ``name`` is the series' service label, ``base`` the service whose model it follows (the scaled
@@ -133,15 +133,15 @@ def scrape_lines(model: nova_sim.Model, t: float, job: str, name: str, port: int
         return lines
     samples: list[tuple[str, float]] = []
     for version, track in model.service_tracks(base):
-        samples.extend(nova_sim.version_samples(name, version, track, t, extra))
+        samples.extend(sim_model.version_samples(name, version, track, t, extra))
     if base in model.lag:
-        samples.extend(nova_sim.lag_samples(name, model.lag[base], t, extra))
-    lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
+        samples.extend(sim_model.lag_samples(name, model.lag[base], t, extra))
+    lines.extend(f"{series} {sim_model._fmt(value)} {ts}\n" for series, value in samples)
     return lines
 
 
 def openmetrics_lines(
-    model: nova_sim.Model,
+    model: sim_model.Model,
     times: list[float],
     job: str = JOB,
     targets: Iterable[tuple[str, int, str]] | None = None,
@@ -159,7 +159,7 @@ def openmetrics_lines(
 
 
 def write_blocks(
-    model: nova_sim.Model,
+    model: sim_model.Model,
     times: list[float],
     out: Path,
     *,
@@ -203,7 +203,7 @@ def write_blocks(
     return samples, len(files), generated
 
 
-def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
+def backfill(model: sim_model.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
     """Write the model's past window into ``tsdb`` as TSDB blocks; return counts and timings."""
     t0 = time.monotonic()
     times = sample_times(model, end)
