@@ -28,9 +28,11 @@ def gate_argv(
     reports: str | os.PathLike[str] | None = None,
     items: Iterable[str] = (),
     options: Sequence[str] = QUIET,
+    launcher: Sequence[str] = ("-m", "pytest"),
 ) -> list[str]:
-    """``python -m pytest OPTIONS [--env=] [--reports-dir=] [--item=]... ARGS``."""
-    argv = [sys.executable, "-m", "pytest", *options]
+    """``python -m pytest OPTIONS [--env=] [--reports-dir=] [--item=]... ARGS`` (``launcher``: what
+    follows ``python``, e.g. ``-c`` and a script that runs ``pytest.main`` and measures it)."""
+    argv = [sys.executable, *launcher, *options]
     if env_file is not None:
         argv.append(f"--env={env_file}")
     if reports is not None:
@@ -47,10 +49,11 @@ def run_gate(
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
     options: Sequence[str] = QUIET,
+    launcher: Sequence[str] = ("-m", "pytest"),
 ) -> subprocess.CompletedProcess[str]:
     """Run the gate tests of the checkout at ``root`` in a subprocess; output captured, never raises on exit."""
     return subprocess.run(
-        gate_argv(*args, env_file=env_file, reports=reports, items=items, options=options),
+        gate_argv(*args, env_file=env_file, reports=reports, items=items, options=options, launcher=launcher),
         cwd=root,
         capture_output=True,
         text=True,
