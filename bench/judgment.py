@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import legacy_rules
 from nova_gate.rules import counts as C
 from nova_gate.rules.metrics import CountRules
-from nova_gate.sandbox.nova_sim import BUCKETS
+from nova_gate.sandbox.sim_model import BUCKETS
 from nova_gate.watch import anytime_breach
 
 STEP = 15.0
@@ -244,8 +244,8 @@ def _sim_draw(
 ) -> tuple[np.ndarray, ...]:
     """Per-step requests, errors and latency counts of one version, the simulator's way: all buckets
     (cumulative) when ``buckets``, else only the requests slower than 500 ms and 1 s (bucket bounds)."""
-    from nova_gate.sandbox.nova_sim import BUCKETS as SIM_BUCKETS
-    from nova_gate.sandbox.nova_sim import latency_cdf
+    from nova_gate.sandbox.sim_model import BUCKETS as SIM_BUCKETS
+    from nova_gate.sandbox.sim_model import latency_cdf
 
     n = rng.poisson(p["rps"] * STEP, size=(rows, steps))
     e = rng.binomial(n, p["error_pct"] / 100.0).astype(float)
@@ -258,6 +258,16 @@ def _sim_draw(
     slow500 = rng.binomial(n, over_half)
     slow1000 = rng.binomial(slow500, over_one / over_half if over_half > 0 else 0.0)
     return n.astype(float), e, slow500.astype(float), slow1000.astype(float)
+
+
+def _error_ratio_tests(t: Any, level: float) -> Any:
+    """SCL-2's tests (new vs old error ratio) at the relative level ``level``."""
+    return C.ratio_tests(t.error_ratio_vs_old, t.error_rate_floor_pct / 100, RULES.alpha, level)
+
+
+def _latency_ratio_tests(t: Any, level: float) -> Any:
+    """SCL-3's tests (new vs old p95 ratio) at the relative level ``level``."""
+    return C.latency_ratio_tests(0.95, t.latency_ratio_vs_old, t.latency_floor_ms / 1000, RULES.alpha, BOUNDS, level)
 
 
 def healthy_walk(trials: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -302,37 +312,11 @@ def healthy_walk(trials: int, rng: np.random.Generator) -> dict[str, Any]:
             n0, e0, c0 = _sim_draw(rng, rows, total, old, buckets=True)
             wn0, we0, wc0 = _windows(n0)[:, -steps:], _windows(e0)[:, -steps:], _windows(c0)[:, -steps:]
             ratio_level = RELATIVE.relative_alpha(minutes * 60, RULES.alpha_ratio)
-            judged["SCL-2"] = (
-                (win["e1"], win["n1"], we0, wn0),
-                C.ratio_tests(t.error_ratio_vs_old, t.error_rate_floor_pct / 100, RULES.alpha, ratio_level),
-            )
-            judged["SCL-3"] = (
-                (wc1, wc0),
-                C.latency_ratio_tests(
-                    0.95,
-                    t.latency_ratio_vs_old,
-                    t.latency_floor_ms / 1000,
-                    RULES.alpha,
-                    BOUNDS,
-                    RELATIVE.relative_alpha(minutes * 60),
-                ),
-            )
+            judged["SCL-2"] = ((win["e1"], win["n1"], we0, wn0), _error_ratio_tests(t, ratio_level))
+            judged["SCL-3"] = ((wc1, wc0), _latency_ratio_tests(t, RELATIVE.relative_alpha(minutes * 60)))
             # the same cells at the levels before the family budget (alpha_ratio, alpha_breach)
-            judged["SCL-2 before"] = (
-                judged["SCL-2"][0],
-                C.ratio_tests(t.error_ratio_vs_old, t.error_rate_floor_pct / 100, RULES.alpha, RULES.alpha_ratio),
-            )
-            judged["SCL-3 before"] = (
-                judged["SCL-3"][0],
-                C.latency_ratio_tests(
-                    0.95,
-                    t.latency_ratio_vs_old,
-                    t.latency_floor_ms / 1000,
-                    RULES.alpha,
-                    BOUNDS,
-                    RULES.breach_alpha(minutes * 60),
-                ),
-            )
+            judged["SCL-2 before"] = (judged["SCL-2"][0], _error_ratio_tests(t, RULES.alpha_ratio))
+            judged["SCL-3 before"] = (judged["SCL-3"][0], _latency_ratio_tests(t, RULES.breach_alpha(minutes * 60)))
         for name, (counts, tests) in judged.items():
             label, _ = C.decide(counts, missing, tests, W, SUSTAIN, RULES.max_gap_scrapes)
             cells[f"{gate} {name}"] = (label == 2).reshape(trials, SERVICES)

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nova_gate.catalog import PHASES  # noqa: E402
+from nova_gate.testing import run_gate  # noqa: E402
 
 PROFILES = {"default": "sandbox", "scaled": str(ROOT / "environments" / "sandbox-scaled.yaml")}
 
@@ -52,17 +52,9 @@ _RUNNER = (
 
 def _pytest(args: list[str], timeout: float = 900) -> tuple[float, int, int, int, str]:
     """Run pytest in a fresh interpreter: wall seconds, exit code, own and children's peak RSS (KiB)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUNNER, "-q", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-        env=env,
-    )
+    proc = run_gate(*args, root=ROOT, timeout=timeout, env=env, launcher=("-c", _RUNNER))
     wall = time.perf_counter() - started
     own = kids = 0
     for line in proc.stderr.splitlines():

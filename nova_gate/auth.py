@@ -22,6 +22,7 @@ a reason, report or log: :func:`failure_kind` turns a driver's refusal into one 
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,41 @@ _TLS_MARKERS = (
     "self-signed certificate",
     "certificate has expired",
 )
+
+
+#: AWS error codes that refuse the credentials themselves (the key, its signature, the session
+#: token): no later call with them can succeed. ``AccessDenied`` (also HTTP 403) refuses one action.
+AWS_IDENTITY_CODES = (
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "InvalidToken",
+    "UnrecognizedClient",
+)
+#: AWS error codes of a refused identity or privilege: what the AWS sources word as "unauthorised"
+AWS_REFUSAL_CODES = frozenset(
+    {*AWS_IDENTITY_CODES, "UnrecognizedClientException", "TokenRefreshRequired", "AccessDenied", "403", "401"}
+)
+#: words of a refusal that concerns one privilege, not who we are (PostgreSQL, Redis ACLs, S3, HTTP 403)
+_PRIVILEGE_MARKERS = ("permission denied", "noperm", "readonly", "forbidden", "access denied", "accessdenied")
+_HTTP_403 = re.compile(r"\bhttp 403\b")
+
+
+def refuses_identity(kind: str | None, cause: object, status: int | None = None) -> bool:
+    """Whether a refusal of ``kind`` refuses the transport or the credentials themselves, so that no
+    later call can succeed: TLS, a failed password, an unknown AWS key. One privilege refused ("permission
+    denied for table x", an S3 AccessDenied, any HTTP 403) says nothing about the next call."""
+    if kind == TLS:
+        return True
+    if kind != UNAUTHORISED or status == 403:
+        return False
+    text = str(cause).lower()
+    if any(code.lower() in text for code in AWS_IDENTITY_CODES):  # AWS answers both with 403
+        return True
+    if _HTTP_403.search(text):  # a 403 inside a source's own wording (S3's "AccessDenied, HTTP 403")
+        return False
+    return not any(m in text for m in _PRIVILEGE_MARKERS)
 
 
 def failure_kind(cause: object, status: int | None = None) -> str | None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nova_gate.auth import AWS_REFUSAL_CODES
+
 
 @dataclass(frozen=True, kw_only=True)
 class AwsSettings:
@@ -76,21 +78,9 @@ def status_code(exc: BaseException) -> int:
     return int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
 
 
-#: error codes that mean the identity was refused (not a fact about the bucket)
-UNAUTHORISED = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "403",
-        "401",
-    }
-)
+#: error codes that mean the identity or one of its privileges was refused (not a fact about the
+#: bucket or the secret): ``nova_gate.auth``'s table, with the codes that refuse who we are
+UNAUTHORISED = AWS_REFUSAL_CODES
 
 
 def is_unauthorised(exc: BaseException) -> bool:

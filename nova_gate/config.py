@@ -497,12 +497,7 @@ def load_environment(
     path = resolve_env_path(name_or_path)
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(file, "<file>", "no such environment file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "<file>", f"cannot read: {exc}") from None
-    try:
+        text = safeyaml.read_text(path, "environment")
         raw = safeyaml.load(text)
     except safeyaml.YamlProblem as exc:
         raise ConfigError(file, exc.where, exc.reason) from None

@@ -66,13 +66,7 @@ class Attestation:
 
 def _load_list(path: Path, what: str) -> list[Any]:
     try:
-        if path.is_dir():
-            raise PolicyError(f"{path}:<file>: is a directory, not a {what} file")
-        raw = safeyaml.load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PolicyError(f"{path}:<file>: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}:<file>: cannot read: {exc}") from None
+        raw = safeyaml.read(path, what)
     except safeyaml.YamlProblem as exc:
         raise PolicyError(f"{path}:{exc.where}: {exc.reason}") from None
     if raw is None:

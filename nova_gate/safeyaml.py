@@ -6,6 +6,7 @@ Errors are ``YamlProblem(where, reason)``; callers render them as ``file:where: 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -80,3 +81,20 @@ def load(text: str) -> Any:
         raise YamlProblem(where, f"invalid YAML: {problem}") from None
     except (ValueError, TypeError, RecursionError, OverflowError) as exc:
         raise YamlProblem("<yaml>", f"invalid YAML: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def read_text(path: Path, what: str) -> str:
+    """The text of the ``what`` file at ``path``; raise YamlProblem at ``<file>`` when it cannot be read."""
+    try:
+        if path.is_dir():
+            raise YamlProblem("<file>", f"cannot read: is a directory, not a {what} file")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlProblem("<file>", f"no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlProblem("<file>", f"cannot read: {exc}") from None
+
+
+def read(path: Path, what: str) -> Any:
+    """Read and parse the ``what`` file at ``path`` within the bounds; raise YamlProblem on any problem."""
+    return load(read_text(path, what))

@@ -25,7 +25,9 @@ class Source(Protocol):
     """A backend source as the session sees it (``nova_gate.backends.base.Source``): counted, closed."""
 
     backend: str
-    calls: int
+
+    @property
+    def calls(self) -> int: ...
 
     def close(self) -> None: ...
 

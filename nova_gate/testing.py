@@ -4,6 +4,7 @@ sandbox environment. Not used by the gates themselves."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,15 +15,24 @@ from typing import Any
 QUIET = ("-q", "-p", "no:cacheprovider")
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (just released by the OS): an unreachable backend, or one to bind."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def gate_argv(
     *args: str,
     env_file: str | os.PathLike[str] | None = None,
     reports: str | os.PathLike[str] | None = None,
     items: Iterable[str] = (),
     options: Sequence[str] = QUIET,
+    launcher: Sequence[str] = ("-m", "pytest"),
 ) -> list[str]:
-    """``python -m pytest OPTIONS [--env=] [--reports-dir=] [--item=]... ARGS``."""
-    argv = [sys.executable, "-m", "pytest", *options]
+    """``python -m pytest OPTIONS [--env=] [--reports-dir=] [--item=]... ARGS`` (``launcher``: what
+    follows ``python``, e.g. ``-c`` and a script that runs ``pytest.main`` and measures it)."""
+    argv = [sys.executable, *launcher, *options]
     if env_file is not None:
         argv.append(f"--env={env_file}")
     if reports is not None:
@@ -39,10 +49,11 @@ def run_gate(
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
     options: Sequence[str] = QUIET,
+    launcher: Sequence[str] = ("-m", "pytest"),
 ) -> subprocess.CompletedProcess[str]:
     """Run the gate tests of the checkout at ``root`` in a subprocess; output captured, never raises on exit."""
     return subprocess.run(
-        gate_argv(*args, env_file=env_file, reports=reports, items=items, options=options),
+        gate_argv(*args, env_file=env_file, reports=reports, items=items, options=options, launcher=launcher),
         cwd=root,
         capture_output=True,
         text=True,

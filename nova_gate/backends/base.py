@@ -65,28 +65,6 @@ def _http_status(cause: object) -> int | None:
     return None
 
 
-#: AWS error codes that refuse the credentials themselves (the key, its signature, the session token)
-_AWS_IDENTITY_CODES = re.compile(
-    r"invalidaccesskeyid|signaturedoesnotmatch|invalidclienttokenid|expiredtoken|invalidtoken|unrecognizedclient"
-)
-
-
-def _refused_identity(kind: str | None, cause: object) -> bool:
-    """TLS refused, or the credentials themselves (not one privilege: "permission denied for table
-    x" or an HTTP 403 says nothing about the next call, which may need another privilege)."""
-    if kind == "TLS":
-        return True
-    if kind != "unauthorised" or _http_status(cause) == 403:
-        return False
-    text = str(cause).lower()
-    if _AWS_IDENTITY_CODES.search(text):  # AWS answers both with 403: who we are vs. one privilege
-        return True
-    if re.search(r"\bhttp 403\b", text):  # a 403 inside a source's own wording (S3's "AccessDenied, HTTP 403")
-        return False
-    markers = ("permission denied", "noperm", "readonly", "forbidden", "access denied", "accessdenied")
-    return not any(m in text for m in markers)
-
-
 class SourceError(Exception):
     """A backend could not answer: unreachable, timed out, unauthorised, or answered nonsense.
 
@@ -94,10 +72,11 @@ class SourceError(Exception):
     """
 
     def __init__(self, backend: str, what: str, cause: object | None = None) -> None:
-        from nova_gate.auth import failure_kind
+        from nova_gate.auth import failure_kind, refuses_identity
 
+        status = _http_status(cause)
         #: "TLS" or "unauthorised" when the backend refused the gates' transport or credentials
-        self.kind = failure_kind(cause, _http_status(cause)) if cause is not None else None
+        self.kind = failure_kind(cause, status) if cause is not None else None
         text = f"{backend}: {self.kind}: {what}" if self.kind else f"{backend}: {what}"
         if cause is not None:
             detail = " ".join(str(cause).split()) or type(cause).__name__
@@ -106,7 +85,7 @@ class SourceError(Exception):
         self.backend = backend
         #: the backend did not answer (refused, black-holed, timed out), or refused who we are: not
         #: worth asking again (a wrong password retried by every item could lock the account)
-        self.unreachable = cause is not None and (is_unreachable(cause) or _refused_identity(self.kind, cause))
+        self.unreachable = cause is not None and (is_unreachable(cause) or refuses_identity(self.kind, cause, status))
 
 
 class Source:
@@ -121,10 +100,17 @@ class Source:
     driver_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(self) -> None:
-        self.calls = 0
+        self._calls = 0
         #: endpoint ("" = the whole backend) -> the failure that showed it does not answer
         self._down: dict[str, SourceError] = {}
-        self._down_lock = threading.Lock()
+        #: guards the count and the down endpoints: a source's calls fan out over a thread pool
+        self._source_lock = threading.Lock()
+
+    @property
+    def calls(self) -> int:
+        """How many backend calls this source has made (every thread's)."""
+        with self._source_lock:
+            return self._calls
 
     @staticmethod
     def endpoint_of(what: str) -> str:
@@ -134,7 +120,7 @@ class Source:
 
     def down(self, endpoint: str = "") -> SourceError | None:
         """The earlier failure of this endpoint (or of the whole backend), if any."""
-        with self._down_lock:
+        with self._source_lock:
             return self._down.get(endpoint) or self._down.get("")
 
     @contextmanager
@@ -148,7 +134,8 @@ class Source:
         earlier = self.down(key)
         if earlier is not None:
             raise SourceError(self.backend, what, f"not retried, no answer earlier in this session: {earlier}")
-        self.calls += 1
+        with self._source_lock:
+            self._calls += 1
         try:
             yield
         except SourceError as exc:
@@ -162,7 +149,7 @@ class Source:
             raise error from exc
 
     def _mark_down(self, endpoint: str, error: SourceError) -> None:
-        with self._down_lock:
+        with self._source_lock:
             self._down.setdefault(endpoint, error)
 
     def probe(self) -> None:

@@ -22,8 +22,6 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    apt_install,
-    pid_alive,
     port_open,
     sandbox_data_dir,
     state_dir,
@@ -77,13 +75,10 @@ def active_alerts() -> list[dict[str, Any]]:
 class Alertmanager(Component):
     name = "alertmanager"
 
-    def install(self) -> None:
-        if not Path(BINARY).exists():
-            apt_install("prometheus-alertmanager")
+    apt_packages = ((BINARY, "prometheus-alertmanager"),)
 
     def start(self) -> None:
-        data = self.dir / "data"
-        data.mkdir(parents=True, exist_ok=True)
+        self.subdir("data")  # --storage.path below
         self._spawn_checked(
             "alertmanager-sink",
             ports.ALERT_SINK,
@@ -125,16 +120,9 @@ class Alertmanager(Component):
         ]
 
     def _spawn_checked(self, proc: str, port: int, argv: list[str], ready_url: str) -> None:
-        pid = self.pid(proc)
-        if not (pid and pid_alive(pid)):
-            if port_open(port):
-                raise SandboxError(f"alertmanager: port {port} is taken by a process this sandbox did not start")
+        if not self.running(proc, port):
             self.spawn(proc, argv, cwd=project_root(), env={"PYTHONPATH": str(project_root())})
-        try:
-            wait_for(lambda: _ok(ready_url), f"{proc} at {ready_url}", timeout=30)
-        except SandboxError:
-            log = (self.logs / f"{proc}.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise SandboxError(f"{proc} did not start: {' | '.join(log)}") from None
+        self.wait_started(proc, lambda: _ok(ready_url), f"{proc} at {ready_url}", 30)
 
     def health(self) -> Health:
         problems = []

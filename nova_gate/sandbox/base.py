@@ -247,6 +247,19 @@ def apt_install(*packages: str) -> None:
         run(["apt-get", "install", "-y", "-qq", *missing], env=env, timeout=1200)
 
 
+def signal_and_wait(pid: int, sig: int, timeout: float, group: bool = False) -> bool:
+    """Send ``sig`` to ``pid`` (its process group with ``group``), reap it, wait up to ``timeout``
+    seconds for it to exit; return whether it did."""
+    with contextlib.suppress(ProcessLookupError):
+        (os.killpg if group else os.kill)(pid, sig)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    return not pid_alive(pid)
+
+
 @dataclass
 class Health:
     healthy: bool
@@ -270,9 +283,20 @@ class Component:
         self.dir = self.root / self.name
         self.logs = self.root / "logs"
 
+    #: Debian packages it runs from, each as ``(file or command on PATH, package)``: ``install()``
+    #: asks apt for the packages whose file is missing
+    apt_packages: tuple[tuple[str, str], ...] = ()
+
     # -- lifecycle --------------------------------------------------------------------------
     def install(self) -> None:
-        """Make sure binaries exist (no-op when they do)."""
+        """Make sure binaries exist (no-op when they do); by default the missing ``apt_packages``."""
+        missing = [
+            package
+            for binary, package in self.apt_packages
+            if not (Path(binary).exists() if os.sep in binary else shutil.which(binary))
+        ]
+        if missing:
+            apt_install(*dict.fromkeys(missing))
 
     def start(self) -> None:
         raise NotImplementedError
@@ -341,6 +365,32 @@ class Component:
         self.pidfile(proc_name).write_text(f"{proc.pid} {start}" if start is not None else str(proc.pid))
         return proc.pid
 
+    def subdir(self, name: str) -> Path:
+        """``self.dir / name``, made when missing."""
+        path = self.dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def running(self, proc_name: str, port: int) -> bool:
+        """Whether our ``proc_name`` runs; when it does not, ``port`` must be free (raise when a
+        process this sandbox did not start holds it)."""
+        pid = self.pid(proc_name)
+        if pid and pid_alive(pid):
+            return True
+        if port_open(port):
+            raise SandboxError(f"{self.name}: port {port} is taken by a process this sandbox did not start")
+        return False
+
+    def wait_started(
+        self, proc_name: str, ready: Callable[[], bool], what: str, timeout: float, label: str | None = None
+    ) -> None:
+        """Wait until ``ready``; when it never is, fail with the last lines of ``proc_name``'s log."""
+        try:
+            wait_for(ready, what, timeout=timeout)
+        except SandboxError:
+            log = (self.logs / f"{proc_name}.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SandboxError(f"{label or proc_name} did not start: {' | '.join(log)}") from None
+
     def pidfile(self, proc_name: str) -> Path:
         return self.root / "pids" / f"{proc_name}.pid"
 
@@ -351,23 +401,17 @@ class Component:
             return None
         return record[0]
 
+    def _pids_where(self, keep: Callable[[int, int | None], bool]) -> list[int]:
+        records = (read_pidfile(p) for p in sorted(self.root.glob(f"pids/{self.name}*.pid")))
+        return [record[0] for record in records if record is not None and keep(*record)]
+
     def pids(self) -> list[int]:
-        out = []
-        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
-            record = read_pidfile(pidfile)
-            if record is not None and ours_alive(*record):
-                out.append(record[0])
-        return out
+        return self._pids_where(ours_alive)
 
     def recorded_pids(self) -> list[int]:
         """Every pid in this component's pid files, alive or not (process groups to kill), except
         a pid that another process has since been given (its start time differs)."""
-        out = []
-        for pidfile in sorted(self.root.glob(f"pids/{self.name}*.pid")):
-            record = read_pidfile(pidfile)
-            if record is not None and same_process(*record):
-                out.append(record[0])
-        return out
+        return self._pids_where(same_process)
 
     def stop_and_wait(self, listen_ports: Sequence[int], timeout: float = 20) -> None:
         """Stop by pid file, then wait until ``listen_ports`` are closed; SIGKILL the groups if not."""
@@ -396,13 +440,7 @@ class Component:
             return
         pid = record[0]
         if pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
-                time.sleep(0.1)
+            signal_and_wait(pid, signal.SIGTERM, timeout, group=True)
             if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)

@@ -208,19 +208,21 @@ class ClickHouse(Component):
     def _score_type(self, type_name: str) -> None:
         sql(f"ALTER TABLE {EVENTS} MODIFY COLUMN score {type_name}")
 
+    @staticmethod
+    def _event_parts(system_table: str, condition: str) -> list[str]:
+        """The names of nova.feed_ranking_events' parts listed in ``system_table`` that meet ``condition``."""
+        return sql(
+            f"SELECT name FROM {system_table} WHERE database = 'nova' AND table = 'feed_ranking_events'"
+            f" AND {condition} ORDER BY name"
+        ).split()
+
     def _detach_part(self) -> None:
-        part = sql(
-            "SELECT name FROM system.parts WHERE database = 'nova' AND table = 'feed_ranking_events'"
-            " AND active ORDER BY name LIMIT 1"
-        ).strip()
-        if not part:
+        parts = self._event_parts("system.parts", "active")
+        if not parts:
             raise SandboxError("clickhouse: no active part to detach in nova.feed_ranking_events")
-        sql(f"ALTER TABLE {EVENTS} DETACH PART '{part}'")
+        sql(f"ALTER TABLE {EVENTS} DETACH PART '{parts[0]}'")
 
     def _attach_parts(self) -> None:
-        parts = sql(
-            "SELECT name FROM system.detached_parts WHERE database = 'nova'"
-            " AND table = 'feed_ranking_events' AND reason = ''"
-        ).split()
+        parts = self._event_parts("system.detached_parts", "reason = ''")
         for part in parts:
             sql(f"ALTER TABLE {EVENTS} ATTACH PART '{part}'")

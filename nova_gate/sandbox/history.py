@@ -23,10 +23,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from nova_gate.sandbox import nova_sim, ports, scenario
+from nova_gate.sandbox import ports, scenario, sim_model
 from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
 
 #: promtool builds the backfilled TSDB blocks; Prometheus checks its config with it too
@@ -59,7 +60,7 @@ def read_scenario(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
 def activate(raw: dict[str, Any], anchor: float | None = None) -> float:
     """Make ``raw`` the simulator's active scenario, ending now (or at ``anchor``)."""
     anchor = time.time() if anchor is None else anchor
-    path = nova_sim.scenario_file()
+    path = sim_model.scenario_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"anchor": anchor, "scenario": raw}, indent=1))
@@ -69,7 +70,7 @@ def activate(raw: dict[str, Any], anchor: float | None = None) -> float:
 
 def active_scenario() -> dict[str, Any] | None:
     try:
-        data: dict[str, Any] = json.loads(nova_sim.scenario_file().read_text())
+        data: dict[str, Any] = json.loads(sim_model.scenario_file().read_text())
     except (OSError, ValueError):
         return None
     return data
@@ -78,7 +79,7 @@ def active_scenario() -> dict[str, Any] | None:
 def prune_knob_history() -> None:
     """Loading a scenario rewrites the past: knobs that were set and reset before (a fault proof's
     residue) must not leak into the new history; a knob still in effect stays (its latest snapshot)."""
-    path = nova_sim.knobs_file()
+    path = sim_model.knobs_file()
     try:
         history_ = json.loads(path.read_text()).get("history", [])
     except (OSError, ValueError):
@@ -86,7 +87,7 @@ def prune_knob_history() -> None:
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for snap in sorted(history_, key=lambda s: s.get("since", 0)):
         latest[(snap.get("service", ""), snap.get("version") or "*")] = snap
-    keep = [s for s in latest.values() if any(s.get(k) for k in nova_sim.KNOB_FIELDS)]
+    keep = [s for s in latest.values() if any(s.get(k) for k in sim_model.KNOB_FIELDS)]
     if len(keep) == len(history_):
         return
     tmp = path.with_suffix(".tmp")
@@ -94,17 +95,17 @@ def prune_knob_history() -> None:
     tmp.replace(path)
 
 
-def active_model() -> nova_sim.Model:
+def active_model() -> sim_model.Model:
     data = active_scenario()
     if data is None:
         raise SandboxError("history: no active scenario")
     knobs: list[dict[str, Any]] = []
     with contextlib.suppress(OSError, ValueError):
-        knobs = json.loads(nova_sim.knobs_file().read_text()).get("history", [])
-    return nova_sim.compile_scenario(data["scenario"], float(data["anchor"]), knobs)
+        knobs = json.loads(sim_model.knobs_file().read_text()).get("history", [])
+    return sim_model.compile_scenario(data["scenario"], float(data["anchor"]), knobs)
 
 
-def sample_times(model: nova_sim.Model, end: float | None = None) -> list[float]:
+def sample_times(model: sim_model.Model, end: float | None = None) -> list[float]:
     """Coarse steps for the old part of the window, the scrape interval for the recent part."""
     end = model.anchor if end is None else end
     start = model.origin
@@ -118,36 +119,60 @@ def sample_times(model: nova_sim.Model, end: float | None = None) -> list[float]
     return times
 
 
-def openmetrics_lines(model: nova_sim.Model, times: list[float]) -> tuple[list[str], int]:
-    """Samples for ``times`` (time-major, so every series is sorted), and their count."""
+def scrape_lines(model: sim_model.Model, t: float, job: str, name: str, port: int, base: str) -> list[str]:
+    """One scrape of one target at ``t``: its ``up`` and, when up, its versions' and lag samples.
+
+    ``name`` is the series' service label, ``base`` the service whose model it follows (the scaled
+    profile's copies of a service follow that service).
+    """
+    ts = f"{t:.0f}"
+    extra = f'job="{job}",instance="{ports.HOST}:{port}",'
+    down = model.is_down(base, t)
+    lines = [f'up{{{extra}service="{name}"}} {0 if down else 1} {ts}\n']
+    if down:
+        return lines
+    samples: list[tuple[str, float]] = []
+    for version, track in model.service_tracks(base):
+        samples.extend(sim_model.version_samples(name, version, track, t, extra))
+    if base in model.lag:
+        samples.extend(sim_model.lag_samples(name, model.lag[base], t, extra))
+    lines.extend(f"{series} {sim_model._fmt(value)} {ts}\n" for series, value in samples)
+    return lines
+
+
+def openmetrics_lines(
+    model: sim_model.Model,
+    times: list[float],
+    job: str = JOB,
+    targets: Iterable[tuple[str, int, str]] | None = None,
+) -> tuple[list[str], int]:
+    """Samples for ``times`` (time-major, so every series is sorted), and their count.
+
+    ``targets`` are ``(service label, port, modelled service)``; by default the 11 services.
+    """
+    chosen = list(targets) if targets is not None else [(s, p, s) for s, p in ports.SERVICES.items()]
     lines: list[str] = []
-    count = 0
     for t in times:
-        ts = f"{t:.0f}"
-        for service, port in ports.SERVICES.items():
-            extra = f'job="{JOB}",instance="{ports.HOST}:{port}",'
-            down = model.is_down(service, t)
-            lines.append(f'up{{{extra}service="{service}"}} {0 if down else 1} {ts}\n')
-            count += 1
-            if down:
-                continue
-            samples: list[tuple[str, float]] = []
-            for version, track in model.service_tracks(service):
-                samples.extend(nova_sim.version_samples(service, version, track, t, extra))
-            if service in model.lag:
-                samples.extend(nova_sim.lag_samples(service, model.lag[service], t, extra))
-            lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
-            count += len(samples)
-    return lines, count
+        for name, port, base in chosen:
+            lines.extend(scrape_lines(model, t, job, name, port, base))
+    return lines, len(lines)
 
 
-def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
-    """Write the model's past window into ``tsdb`` as TSDB blocks; return counts and timings."""
+def write_blocks(
+    model: sim_model.Model,
+    times: list[float],
+    out: Path,
+    *,
+    job: str = JOB,
+    targets: Iterable[tuple[str, int, str]] | None = None,
+    workers: int = 2,
+    timeout: float = 300,
+) -> tuple[int, int, float]:
+    """Turn ``times``' samples into TSDB blocks in ``out`` (one OpenMetrics file a block window, each
+    through ``promtool tsdb create-blocks-from openmetrics``); return samples, blocks, generation seconds.
+    """
     t0 = time.monotonic()
-    times = sample_times(model, end)
-    if not times:
-        return {"samples": 0, "blocks": 0, "seconds": 0.0}
-    tsdb.mkdir(parents=True, exist_ok=True)
+    chosen = list(targets) if targets is not None else None
     work = Path(tempfile.mkdtemp(prefix="backfill-", dir=state_dir()))
     chunks: dict[int, list[float]] = {}
     for t in times:
@@ -156,7 +181,7 @@ def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: A
     samples = 0
     try:
         for index, chunk in sorted(chunks.items()):
-            lines, count = openmetrics_lines(model, chunk)
+            lines, count = openmetrics_lines(model, chunk, job, chosen)
             samples += count
             path = work / f"block-{index}.om"
             with path.open("w") as fh:
@@ -167,23 +192,34 @@ def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: A
 
         def create(path: Path) -> None:
             run(
-                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(tsdb)],
-                timeout=300,
+                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(out)],
+                timeout=timeout,
             )
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(create, files))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return samples, len(files), generated
+
+
+def backfill(model: sim_model.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:
+    """Write the model's past window into ``tsdb`` as TSDB blocks; return counts and timings."""
+    t0 = time.monotonic()
+    times = sample_times(model, end)
+    if not times:
+        return {"samples": 0, "blocks": 0, "seconds": 0.0}
+    tsdb.mkdir(parents=True, exist_ok=True)
+    samples, blocks, generated = write_blocks(model, times, tsdb, workers=max(2, min(4, os.cpu_count() or 2)))
     result = {
         "samples": samples,
         "points_per_series": len(times),
-        "blocks": len(files),
+        "blocks": blocks,
         "generate_s": round(generated, 1),
         "seconds": round(time.monotonic() - t0, 1),
     }
     log(
-        f"history: backfilled {samples} samples ({len(times)} points per series, {len(files)} blocks) "
+        f"history: backfilled {samples} samples ({len(times)} points per series, {blocks} blocks) "
         f"in {result['seconds']}s (generation {result['generate_s']}s)"
     )
     return result

@@ -190,19 +190,24 @@ def admin_client(timeout_ms: int = 15_000, internal: bool = False) -> Any:
         client.close()
 
 
-def produce(topic: str, count: int, *, prefix: str = "seed", partition: int | None = None) -> None:
-    """Produce ``count`` small JSON messages to ``topic`` (or one ``partition``; acks=all) and wait for them."""
+def _producer(client_id: str, linger_ms: int) -> Any:
+    """An admin KafkaProducer with acks=all that gives up after 15 s (the sandbox's seeding and faults)."""
     import_kafka()
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(
+    return KafkaProducer(
         **client_kwargs(),
-        client_id="nova-sandbox-producer",
+        client_id=client_id,
         acks="all",
-        linger_ms=20,
+        linger_ms=linger_ms,
         request_timeout_ms=15_000,
         max_block_ms=15_000,
     )
+
+
+def produce(topic: str, count: int, *, prefix: str = "seed", partition: int | None = None) -> None:
+    """Produce ``count`` small JSON messages to ``topic`` (or one ``partition``; acks=all) and wait for them."""
+    producer = _producer("nova-sandbox-producer", linger_ms=20)
     # bytes, not key_serializer/value_serializer callables: kafka-python 3.x warns
     # DeprecationWarning for serializers that are plain functions.
     try:
@@ -759,17 +764,7 @@ logger.clients.level = WARN
 
 def _trickle(topic: str, rate: float, seconds: float) -> None:
     """Keep producing to ``topic`` at ``rate`` messages/s for at most ``seconds`` (a stalled consumer)."""
-    import_kafka()
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        **client_kwargs(),
-        client_id="nova-sandbox-trickle",
-        acks="all",
-        linger_ms=50,
-        request_timeout_ms=15_000,
-        max_block_ms=15_000,
-    )
+    producer = _producer("nova-sandbox-trickle", linger_ms=50)
     deadline = time.monotonic() + seconds
     seq = 0
     try:

@@ -40,6 +40,7 @@ from nova_gate.sandbox.base import (
     run,
     run_logged,
     sandbox_data_dir,
+    signal_and_wait,
     state_dir,
     wait_for,
     wait_port,
@@ -474,20 +475,15 @@ class Postgres(Component):
     def _start_server(self, server: str) -> None:
         port = SERVERS[server]
         proc = f"postgres-{server}"
-        pid = self.pid(proc)
-        if pid and pid_alive(pid):
+        if self.running(proc, port):
             wait_port(port, f"postgres {server}", timeout=60)
             return
-        if port_open(port):
-            raise SandboxError(f"postgres: port {port} is taken by a process this sandbox did not start")
         data = self.data(server)
         (data / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash; we checked the pid
         self.spawn(proc, self._as_postgres([str(PG_BIN / "postgres"), "-D", str(data)]))
-        try:
-            wait_for(lambda: self._accepts(port), f"postgres {server} on port {port}", timeout=90)
-        except SandboxError:
-            log = (self.logs / f"{proc}.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise SandboxError(f"postgres {server} did not start: {' | '.join(log)}") from None
+        self.wait_started(
+            proc, lambda: self._accepts(port), f"postgres {server} on port {port}", 90, label=f"postgres {server}"
+        )
 
     def _accepts(self, port: int) -> bool:
         try:
@@ -506,13 +502,7 @@ class Postgres(Component):
         proc = f"postgres-{server}"
         pid = self.pid(proc)
         if pid and pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
-                time.sleep(0.1)
+            signal_and_wait(pid, signal.SIGINT, timeout)
         self.stop_process(proc)  # escalates only if fast shutdown did not finish; removes the pid file
 
     def _restart(self, server: str) -> None:

@@ -8,7 +8,6 @@ created once with ``redis-cli --cluster create``; later starts reuse each node's
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +17,6 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    apt_install,
-    pid_alive,
-    port_open,
     run,
     state_dir,
     wait_for,
@@ -100,14 +96,11 @@ def _cluster_state(port: int) -> str:
 class RedisServers(Component):
     name = "redis"
 
-    def install(self) -> None:
-        if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-            apt_install("redis-server", "redis-tools")
+    apt_packages = (("redis-server", "redis-server"), ("redis-cli", "redis-tools"))
 
     # -- processes --------------------------------------------------------------------------
     def _start_standalone(self) -> None:
-        data = self.dir / "standalone"
-        data.mkdir(parents=True, exist_ok=True)
+        data = self.subdir("standalone")
         self._spawn_server(
             "redis-standalone",
             ports.REDIS,
@@ -126,8 +119,7 @@ class RedisServers(Component):
         )
 
     def _start_node(self, port: int) -> None:
-        data = self.dir / f"cluster-{port}"
-        data.mkdir(parents=True, exist_ok=True)
+        data = self.subdir(f"cluster-{port}")
         self._spawn_server(
             f"redis-cluster-{port}",
             port,
@@ -154,12 +146,9 @@ class RedisServers(Component):
         )
 
     def _spawn_server(self, proc: str, port: int, extra: list[str]) -> None:
-        pid = self.pid(proc)
-        if pid and pid_alive(pid):
+        if self.running(proc, port):
             wait_port(port, proc, timeout=30)
             return
-        if port_open(port):
-            raise SandboxError(f"redis: port {port} is taken by a process this sandbox did not start")
         pair = self._tls()
         self.spawn(
             proc,

@@ -34,11 +34,9 @@ from nova_gate.sandbox.base import (
     Fault,
     Health,
     SandboxError,
-    apt_install,
     pid_alive,
     port_open,
     state_dir,
-    wait_for,
     wait_port,
 )
 from nova_gate.sandbox.pki import sandbox_ca
@@ -210,6 +208,17 @@ class RegistryClient:
     def delete_manifest(self, repo: str, digest: str) -> None:
         self._check(self.http.delete(f"/v2/{repo}/manifests/{digest}"), f"DELETE {repo}@{digest[:19]}", 202, 404)
 
+    def delete_tag(self, repo: str, tag: str, put_back: dict[str, bytes] | None = None) -> None:
+        """Delete ``repo:tag`` by its digest (which removes every tag on that manifest), put the tags
+        in ``put_back`` back, and check that ``tag`` is no longer listed."""
+        digest = self.manifest_digest(repo, tag)
+        if digest:
+            self.delete_manifest(repo, digest)
+            for other, manifest in (put_back or {}).items():
+                self.put_manifest(repo, other, manifest)
+        if tag in self.tags(repo):
+            raise SandboxError(f"registry: {repo}:{tag} is still listed after the delete")
+
     def tags(self, repo: str) -> list[str]:
         resp = self.http.get(f"/v2/{repo}/tags/list")
         if resp.status_code == 404:
@@ -228,13 +237,10 @@ class RegistryClient:
 class Registry(Component):
     name = "registry"
 
-    def install(self) -> None:
-        if not Path(BINARY).exists():
-            apt_install("docker-registry")
+    apt_packages = ((BINARY, "docker-registry"),)
 
     def _config(self) -> Path:
-        storage = self.dir / "storage"
-        storage.mkdir(parents=True, exist_ok=True)
+        storage = self.subdir("storage")
         path = self.dir / "config.yml"
         path.write_text(
             "\n".join(
@@ -303,16 +309,9 @@ class Registry(Component):
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._token_server()
-        pid = self.pid("registry")
-        if not (pid and pid_alive(pid)):
-            if port_open(ports.REGISTRY):
-                raise SandboxError(f"registry: port {ports.REGISTRY} is taken by a process this sandbox did not start")
+        if not self.running("registry", ports.REGISTRY):
             self.spawn("registry", [BINARY, "serve", str(self._config())])
-        try:
-            wait_for(self._api_ok, f"registry API at {URL}/v2/", timeout=30)
-        except SandboxError:
-            log = (self.logs / "registry.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise SandboxError(f"registry did not start: {' | '.join(log)}") from None
+        self.wait_started("registry", self._api_ok, f"registry API at {URL}/v2/", 30)
         self.push_all()
 
     def _api_ok(self) -> bool:
@@ -416,44 +415,25 @@ class Registry(Component):
     def _delete_extra_version(self) -> None:
         repo = repository(EXTRA_VERSION_SERVICE)
         with RegistryClient() as client:
-            digest = client.manifest_digest(repo, EXTRA_VERSION)
-            if digest:
-                client.delete_manifest(repo, digest)
-            if EXTRA_VERSION in client.tags(repo):
-                raise SandboxError(f"registry: {repo}:{EXTRA_VERSION} is still listed after the delete")
+            client.delete_tag(repo, EXTRA_VERSION)
 
     def _retain_oldest(self) -> None:
         repo = repository(RETENTION_FAULT_SERVICE)
         with RegistryClient() as client:
             client.push_image(repo, build_image(RETENTION_FAULT_SERVICE, EXTRA_VERSION), EXTRA_VERSION)
-            digest = client.manifest_digest(repo, RELEASE)
-            if digest:
-                # deleting by digest removes latest too; the deployment still pulls by its tag
-                client.delete_manifest(repo, digest)
-            if RELEASE in client.tags(repo):
-                raise SandboxError(f"registry: {repo}:{RELEASE} is still listed after the delete")
+            client.delete_tag(repo, RELEASE)  # latest goes too; the deployment still pulls by its tag
 
     def _retain_newest(self) -> None:
         repo = repository(RETENTION_FAULT_SERVICE)
         with RegistryClient() as client:
             client.push_image(repo, build_image(RETENTION_FAULT_SERVICE, RELEASE), RELEASE, "latest")
-            digest = client.manifest_digest(repo, EXTRA_VERSION)
-            if digest:
-                client.delete_manifest(repo, digest)
-            if EXTRA_VERSION in client.tags(repo):
-                raise SandboxError(f"registry: {repo}:{EXTRA_VERSION} is still listed after the delete")
+            client.delete_tag(repo, EXTRA_VERSION)
 
     def _delete_release_tag(self) -> None:
         repo = repository("feed-service")
         image = build_image("feed-service", RELEASE)
         with RegistryClient() as client:
-            digest = client.manifest_digest(repo, RELEASE)
-            if digest:
-                # Deleting by digest removes every tag that points at it (latest too); put latest back.
-                client.delete_manifest(repo, digest)
-                client.put_manifest(repo, "latest", image["manifest"])
-            if RELEASE in client.tags(repo):
-                raise SandboxError(f"registry: {repo}:{RELEASE} is still listed after the delete")
+            client.delete_tag(repo, RELEASE, put_back={"latest": image["manifest"]})
 
     def _restore_release_tag(self) -> None:
         repo = repository("feed-service")

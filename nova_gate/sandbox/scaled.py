@@ -249,32 +249,10 @@ def _prom_api(path: str, params: dict[str, str] | None = None, method: str = "GE
     return api(path, params, method=method, timeout=timeout)
 
 
-def _openmetrics(model: Any, times: list[float]) -> list[str]:
-    from nova_gate.sandbox import nova_sim
-
-    lines: list[str] = []
-    for t in times:
-        ts = f"{t:.0f}"
-        for name, port, base in services():
-            extra = f'job="{JOB}",instance="{ports.HOST}:{port}",'
-            down = model.is_down(base, t)
-            lines.append(f'up{{{extra}service="{name}"}} {0 if down else 1} {ts}\n')
-            if down:
-                continue
-            samples: list[tuple[str, float]] = []
-            for version, track in model.service_tracks(base):
-                samples.extend(nova_sim.version_samples(name, version, track, t, extra))
-            if base in model.lag:
-                samples.extend(nova_sim.lag_samples(name, model.lag[base], t, extra))
-            lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
-    return lines
-
-
 def prometheus_up() -> dict[str, Any]:
     """The 110 services' 24 h through the history backfill's own sampling, as blocks in the running
     TSDB (Prometheus >= 2.39 loads overlapping blocks on its next block reload, within a minute)."""
     from nova_gate.sandbox import history
-    from nova_gate.sandbox.history import PROMTOOL
 
     model = history.active_model()
     end = time.time()
@@ -282,36 +260,17 @@ def prometheus_up() -> dict[str, Any]:
     from nova_gate.sandbox import manager
 
     tsdb = manager.component("prometheus").tsdb  # type: ignore[attr-defined]
-    work = Path(tempfile.mkdtemp(prefix="scaled-backfill-", dir=state_dir()))
-    chunks: dict[int, list[float]] = {}
-    for t in times:
-        chunks.setdefault(int(t // history.BLOCK_SECONDS), []).append(t)
-    samples = 0
     t0 = time.monotonic()
+    out = Path(tempfile.mkdtemp(prefix="scaled-blocks-", dir=state_dir()))
     try:
-        files = []
-        for index, chunk in sorted(chunks.items()):
-            lines = _openmetrics(model, chunk)
-            samples += len(lines)
-            path = work / f"block-{index}.om"
-            with path.open("w") as fh:
-                fh.writelines(lines)
-                fh.write("# EOF\n")
-            files.append(path)
-        generated = time.monotonic() - t0
-        out = work / "blocks"
-        out.mkdir()
-
-        def create(path: Path) -> None:
-            run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(path), str(out)], timeout=600)
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(create, files))
+        samples, _, generated = history.write_blocks(
+            model, times, out, job=JOB, targets=services(), workers=2, timeout=600
+        )
         blocks = [b for b in out.iterdir() if b.is_dir()]
         for block in blocks:  # whole blocks appear at once (a rename inside one filesystem)
             block.rename(tsdb / block.name)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
 
     def loaded() -> bool:
         res = _prom_api(
@@ -344,22 +303,8 @@ def prometheus_down() -> dict[str, Any]:
 
 
 # -- kubernetes --------------------------------------------------------------------------------
-def _node_body(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": NODE_LABEL},
-        },
-        "spec": {"taints": [{"key": TAINT_KEY, "value": "true", "effect": "NoSchedule"}]},
-        "status": {"allocatable": dict(NODE_ALLOCATABLE), "capacity": dict(NODE_ALLOCATABLE)},
-    }
-
-
 def _deployment(name: str, port: int, count: int) -> dict[str, Any]:
-    from nova_gate.sandbox.kubernetes import deployment_body
+    from nova_gate.sandbox.kube_release import deployment_body
 
     required = ["DATABASE_URL", "REDIS_URL", "KAFKA_BROKERS", "JWT_ISSUER", "RUST_LOG", "DB_POOL_SIZE"]
     body = deployment_body(name, port, 5, BASELINE, count, required)
@@ -375,9 +320,9 @@ def _deployment(name: str, port: int, count: int) -> dict[str, Any]:
 def _kube() -> tuple[Any, Any]:
     from kubernetes import client as kclient
 
-    from nova_gate.sandbox.kubernetes import _api
+    from nova_gate.sandbox import kube_client
 
-    api = _api()
+    api = kube_client.api()
     return kclient.CoreV1Api(api), kclient.AppsV1Api(api)
 
 
@@ -397,12 +342,15 @@ def _create(fn: Callable[..., Any], *args: Any) -> None:
 
 
 def kubernetes_up() -> dict[str, Any]:
+    from nova_gate.sandbox.kube_release import node_body
+
     core, apps = _kube()
     t0 = time.monotonic()
     _create(core.create_namespace, {"metadata": {"name": NAMESPACE, "labels": {"nova-gate/profile": "scaled"}}})
     names = [f"{NODE_PREFIX}{i:03d}" for i in range(NODES)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda n: _create(core.create_node, _node_body(n)), names))
+        bodies = [node_body(n, NODE_ALLOCATABLE, NODE_LABEL, TAINT_KEY) for n in names]
+        list(pool.map(lambda body: _create(core.create_node, body), bodies))
         for n in names:  # a created node's status is dropped: set its capacity through the status
             pool.submit(
                 core.patch_node_status,

@@ -27,7 +27,7 @@ from pydantic import (
 
 from nova_gate import safeyaml
 from nova_gate.config import check_identifier
-from nova_gate.sandbox import nova_sim, ports
+from nova_gate.sandbox import ports, sim_model
 from nova_gate.sandbox.base import SandboxError
 
 #: bounds that keep a backfill to seconds (window / step points, fine_window / 15 s points)
@@ -48,7 +48,7 @@ def _seconds(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("not a duration")
     try:
-        seconds = nova_sim.parse_duration(value)
+        seconds = sim_model.parse_duration(value)
     except (ValueError, TypeError):
         raise ValueError(f"not a duration: {value!r} (e.g. -15m, 90s, 2h)") from None
     if not math.isfinite(seconds):
@@ -236,7 +236,7 @@ def validate(raw: Any, file: str) -> dict[str, Any]:
     if problems:
         raise ScenarioError(file, *problems[0])
     try:  # the simulator's own compile: anything it still refuses is an error here too
-        nova_sim.compile_scenario(raw, 0.0)
+        sim_model.compile_scenario(raw, 0.0)
     except (ValueError, KeyError, TypeError) as exc:
         raise ScenarioError(file, "<root>", str(exc)) from None
     return dict(raw)
@@ -246,15 +246,7 @@ def read(path: Path) -> dict[str, Any]:
     """Read and validate one scenario file; raise ScenarioError on any problem."""
     file = str(path)
     try:
-        if path.is_dir():
-            raise ScenarioError(file, "<file>", "is a directory, not a scenario file")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(file, "<file>", "no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(file, "<file>", f"cannot read: {exc}") from None
-    try:
-        raw = safeyaml.load(text)
+        raw = safeyaml.read(path, "scenario")
     except safeyaml.YamlProblem as exc:
         raise ScenarioError(file, exc.where, exc.reason) from None
     return validate(raw, file)

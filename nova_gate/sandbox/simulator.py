@@ -13,7 +13,7 @@ import urllib.request
 from typing import Any
 
 from nova_gate.config import project_root
-from nova_gate.sandbox import nova_sim, ports
+from nova_gate.sandbox import nova_sim, ports, sim_model
 from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, run, wait_for
 
 PROC = "simulator"
@@ -71,7 +71,7 @@ class Simulator(Component):
 
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        if not nova_sim.scenario_file().exists():
+        if not sim_model.scenario_file().exists():
             # make the default explicit, with a time anchor that survives restarts
             from nova_gate.sandbox import history
 

@@ -46,15 +46,15 @@ def _kube(function: str, name: str, *, optional: bool = False) -> Step:
             if optional:
                 return
             raise RuntimeError("the sandbox has no Kubernetes component in this checkout")
-        from nova_gate.sandbox import kubernetes
+        from nova_gate.sandbox import kube_release
 
         {
-            "reset_release": kubernetes.reset_release,
-            "canary": kubernetes.canary,
-            "scale_half": kubernetes.scale_half,
-            "rollout": kubernetes.rollout,
-            "drain_old": kubernetes.drain_old,
-            "rollback": kubernetes.rollback,
+            "reset_release": kube_release.reset_release,
+            "canary": kube_release.canary,
+            "scale_half": kube_release.scale_half,
+            "rollout": kube_release.rollout,
+            "drain_old": kube_release.drain_old,
+            "rollback": kube_release.rollback,
         }[function]()
 
     return Step(name, run)

@@ -26,29 +26,15 @@ import pytest
 import yaml
 
 from nova_gate import serve
-from nova_gate.sandbox import kubernetes as kube
-from nova_gate.sandbox.base import state_dir
+from nova_gate.sandbox import kube_client as kube
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
 KUBE_ITEMS = ["PRE-CFG-1", "PRE-INF-1", "PRE-INF-7"]  # the preflight items that read Kubernetes
 
 
-def kubeconfig() -> Path:
-    return state_dir() / "kube" / "kubeconfig"
-
-
 def kubectl(*args: str, stdin: str | None = None, config: Path | None = None) -> subprocess.CompletedProcess[str]:
-    binary = kube.bin_dir() / "kubectl"
-    assert binary.exists(), f"kubectl is built with the sandbox's control plane: {binary}"
-    return subprocess.run(
-        [str(binary), f"--kubeconfig={config or kubeconfig()}", "--request-timeout=20s", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return kube.kubectl(*args, kubeconfig=config, stdin=stdin)
 
 
 def docs(path: Path) -> list[dict[str, Any]]:
@@ -164,7 +150,7 @@ def _token(namespace: str, sa: str) -> str:
 
 
 def _token_kubeconfig(path: Path, token: str) -> Path:
-    admin = yaml.safe_load(kubeconfig().read_text())
+    admin = yaml.safe_load(kube.admin_kubeconfig().read_text())
     doc = {
         "apiVersion": "v1",
         "kind": "Config",

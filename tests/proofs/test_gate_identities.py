@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from nova_gate.config import load_environment
+from nova_gate.sandbox import kube_client
 from nova_gate.sandbox import kubernetes as kube
 from nova_gate.sandbox.base import state_dir
 
@@ -29,15 +30,7 @@ def _env() -> Any:
 
 # -- Kubernetes -----------------------------------------------------------------------------------
 def kubectl(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    binary = kube.bin_dir() / "kubectl"
-    assert binary.exists(), f"kubectl is built with the sandbox's control plane: {binary}"
-    return subprocess.run(
-        [str(binary), f"--kubeconfig={config}", "--request-timeout=20s", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return kube_client.kubectl(*args, kubeconfig=config)
 
 
 def gates_kubeconfig() -> Path:
@@ -61,18 +54,18 @@ def test_the_gates_kubeconfig_is_a_service_account_token_not_the_admin() -> None
 
 def test_kubernetes_gates_identity_reads_and_cannot_write() -> None:
     config = gates_kubeconfig()
-    ok = kubectl(config, "get", "pods,deployments,services", "-n", kube.NAMESPACE, "-o", "name")
+    ok = kubectl(config, "get", "pods,deployments,services", "-n", kube_client.NAMESPACE, "-o", "name")
     assert ok.returncode == 0 and "pod/" in ok.stdout and "deployment.apps/" in ok.stdout, ok.stderr
     deployment = ok.stdout.split("deployment.apps/")[1].split()[0]
     denied = {
         "patch": kubectl(
-            config, "patch", "deployment", deployment, "-n", kube.NAMESPACE, "--type=merge",
+            config, "patch", "deployment", deployment, "-n", kube_client.NAMESPACE, "--type=merge",
             "-p", '{"metadata": {"labels": {"touched": "yes"}}}',
         ),
-        "create": kubectl(config, "create", "configmap", "x", "-n", kube.NAMESPACE),
-        "scale": kubectl(config, "scale", "deployment", deployment, "-n", kube.NAMESPACE, "--replicas=0"),
-        "delete": kubectl(config, "delete", "pod", "--all", "-n", kube.NAMESPACE, "--dry-run=server"),
-        "secrets": kubectl(config, "get", "secrets", "-n", kube.NAMESPACE),
+        "create": kubectl(config, "create", "configmap", "x", "-n", kube_client.NAMESPACE),
+        "scale": kubectl(config, "scale", "deployment", deployment, "-n", kube_client.NAMESPACE, "--replicas=0"),
+        "delete": kubectl(config, "delete", "pod", "--all", "-n", kube_client.NAMESPACE, "--dry-run=server"),
+        "secrets": kubectl(config, "get", "secrets", "-n", kube_client.NAMESPACE),
         "escalate": kubectl(config, "create", "clusterrolebinding", "x", "--clusterrole=cluster-admin",
                             f"--serviceaccount={kube.GATES_NAMESPACE}:{kube.GATES_SERVICE_ACCOUNT}"),
     }  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -12,14 +11,8 @@ from nova_gate.backends.alertmanager.config import Alertmanager
 from nova_gate.backends.alertmanager.rules import no_critical_alerts, paging_configured, paging_receivers
 from nova_gate.backends.alertmanager.source import AlertmanagerSource
 from nova_gate.backends.base import SourceError
+from nova_gate.testing import free_port
 from nova_gate.verdict import Label
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 CONFIG: dict[str, Any] = {
     "route": {"receiver": "default", "routes": [{"receiver": "pd", "matchers": ['severity="critical"']}]},
@@ -73,7 +66,7 @@ def test_empty_severity_list_never_passes() -> None:
 
 
 def test_unreachable_alertmanager_is_a_source_error_in_bounded_time() -> None:
-    src = AlertmanagerSource(Alertmanager(url=f"http://127.0.0.1:{closed_port()}", timeout_s=1))
+    src = AlertmanagerSource(Alertmanager(url=f"http://127.0.0.1:{free_port()}", timeout_s=1))
     started = time.monotonic()
     with pytest.raises(SourceError, match="alertmanager"):
         src.alerts()

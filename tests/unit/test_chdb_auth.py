@@ -25,14 +25,9 @@ from nova_gate.config import project_root  # noqa: E402
 from nova_gate.sandbox import identities  # noqa: E402
 from nova_gate.sandbox.clickhouse import users_doc  # noqa: E402
 from nova_gate.sandbox.pki import LocalCA, untrusted_ca  # noqa: E402
+from nova_gate.testing import free_port  # noqa: E402
 
 ADMIN, GATES = identities.CH_ADMIN, identities.CH_GATES
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Loca
     pair = ca.server("clickhouse")
     users = root / "users.json"
     users.write_text(json.dumps(users_doc()))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nova_gate.sandbox.chdb_server", "--data", str(root / "data"), "--port", str(port),
          "--users", str(users), "--tls-cert", str(pair.cert), "--tls-key", str(pair.key)],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -12,14 +11,8 @@ from nova_gate.backends.clickhouse.config import ClickHouse
 from nova_gate.backends.clickhouse.facts import PartitionParts
 from nova_gate.backends.clickhouse.rules import parts_healthy, rows_present, schemas_match
 from nova_gate.backends.clickhouse.source import ClickHouseSource
+from nova_gate.testing import free_port
 from nova_gate.verdict import Label
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 EXPECTED = {"t": {"a": "UInt64", "b": "LowCardinality(String)"}}
 PARTS = [PartitionParts("t", "202611", 4)]
@@ -72,7 +65,7 @@ def test_rows_present() -> None:
 
 
 def test_unreachable_clickhouse_is_a_source_error_in_bounded_time() -> None:
-    src = ClickHouseSource(ClickHouse(host="127.0.0.1", port=closed_port(), database="nova", timeout_s=1))
+    src = ClickHouseSource(ClickHouse(host="127.0.0.1", port=free_port(), database="nova", timeout_s=1))
     started = time.monotonic()
     with pytest.raises(SourceError, match="clickhouse"):
         src.count("feed_ranking_events")

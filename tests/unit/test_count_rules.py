@@ -22,7 +22,7 @@ from nova_gate.rules.metrics import (
     trend_within,
     windowed_threshold,
 )
-from nova_gate.sandbox.nova_sim import BUCKETS, histogram_quantile, latency_cdf
+from nova_gate.sandbox.sim_model import BUCKETS, histogram_quantile, latency_cdf
 from nova_gate.verdict import Label
 from nova_gate.watch import anytime_breach
 
@@ -415,10 +415,10 @@ def test_the_main_jobs_false_scl2_rollback_is_noise_searched_over_windows_and_th
     import yaml
 
     from nova_gate.config import project_root
-    from nova_gate.sandbox import nova_sim
+    from nova_gate.sandbox import sim_model
 
     raw = yaml.safe_load((project_root() / "sandbox/scenarios/good-release.yaml").read_text())
-    model = nova_sim.compile_scenario(raw, 1796160463.0)
+    model = sim_model.compile_scenario(raw, 1796160463.0)
     end = 1796160502.7695563
     grid = [end - 1800 + 15 * k for k in range(121)]
     new = _simulated(model.tracks[("media-service", "v1.0.0")], grid)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -23,14 +22,8 @@ from nova_gate.backends.http.rules import (
 )
 from nova_gate.backends.http.source import HttpSource, SmokeFlow
 from nova_gate.config import Release, Service
+from nova_gate.testing import free_port
 from nova_gate.verdict import Label
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 KEY = {"kid": "k1", "kty": "RSA", "n": "abc", "e": "AQAB", "alg": "RS256", "use": "sig"}
 
@@ -100,7 +93,7 @@ def release(port: int) -> Release:
 
 
 def test_unreachable_service_is_a_source_error_in_bounded_time() -> None:
-    src = HttpSource(release(closed_port()), timeout_s=1)
+    src = HttpSource(release(free_port()), timeout_s=1)
     started = time.monotonic()
     with pytest.raises(SourceError, match="http"):
         src.health("auth-service")

@@ -26,6 +26,7 @@ from nova_gate.rules.metrics import (
     trend_not_increasing,
     windowed_threshold,
 )
+from nova_gate.testing import free_port
 from nova_gate.verdict import Label, Verdict
 
 T0 = 1_700_000_000.0
@@ -463,11 +464,7 @@ def test_prometheus_errors_become_source_errors() -> None:
 
 
 def test_unreachable_prometheus_is_a_source_error() -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     src = PrometheusSource(Prometheus(url=f"http://127.0.0.1:{port}", timeout_s=1))
     with pytest.raises(SourceError, match=r"^prometheus: GET /api/v1/targets"):
         src.targets()

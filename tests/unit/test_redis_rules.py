@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from nova_gate.backends.redis.config import Redis
 from nova_gate.backends.redis.facts import MemoryFacts, NodeFacts
 from nova_gate.backends.redis.rules import CLUSTER_SLOTS, MB, cluster_health, keyspace_present, memory_limits
 from nova_gate.backends.redis.source import RedisSource
+from nova_gate.testing import free_port
 from nova_gate.verdict import Label
 
 OK_CLUSTER = {
@@ -21,12 +21,6 @@ OK_CLUSTER = {
     "cluster_slots_pfail": "0",
     "cluster_slots_fail": "0",
 }
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def node(address: str = "h:1", **kw: object) -> NodeFacts:
@@ -86,7 +80,7 @@ def test_keyspace() -> None:
 
 
 def test_unreachable_redis_is_a_source_error_in_bounded_time() -> None:
-    port = closed_port()
+    port = free_port()
     cfg = Redis(url=f"redis://127.0.0.1:{port}/0", cluster_nodes=[f"127.0.0.1:{port}"], timeout_s=1)
     src = RedisSource(cfg)
     started = time.monotonic()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -18,14 +17,8 @@ from nova_gate.backends.registry.rules import (
     tag_present,
 )
 from nova_gate.backends.registry.source import RegistrySource
+from nova_gate.testing import free_port
 from nova_gate.verdict import Label
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 CONFIG = {"os": "linux", "architecture": "amd64"}
 MANIFEST = {
@@ -94,7 +87,7 @@ def test_retention() -> None:
 
 
 def test_unreachable_registry_is_a_source_error_in_bounded_time() -> None:
-    src = RegistrySource(Registry(url=f"http://127.0.0.1:{closed_port()}", timeout_s=1))
+    src = RegistrySource(Registry(url=f"http://127.0.0.1:{free_port()}", timeout_s=1))
     started = time.monotonic()
     with pytest.raises(SourceError, match="registry"):
         src.tags("nova-auth-service")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +30,7 @@ class HttpAnswer:
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "url": self.url,
-            "status": self.status,
-            "body": self.body,
-            "seconds": self.seconds,
-        }
+        return dataclasses.asdict(self)
 
 
 def access_token(answer: HttpAnswer | NotAnswered) -> str | None:

@@ -140,14 +140,9 @@ def connections_below(in_use: int, max_connections: int, reserved: int, max_pct:
     usable = max(max_connections - reserved, 1)
     pct = 100.0 * in_use / usable
     observed = {"in_use": in_use, "usable": usable, "pct": round(pct, 1)}
-    if pct >= max_pct:
-        return failed(
-            f"{in_use} of {usable} connections in use ({pct:.0f}% >= {max_pct:.0f}%)",
-            observed=observed,
-            expected=f"< {max_pct:.0f}% (chosen: thresholds.connections_pct)",
-        )
-    return passed(
-        f"{in_use} of {usable} connections in use ({pct:.0f}%)",
+    over = pct >= max_pct
+    return (failed if over else passed)(
+        f"{in_use} of {usable} connections in use ({pct:.0f}%{f' >= {max_pct:.0f}%' if over else ''})",
         observed=observed,
         expected=f"< {max_pct:.0f}% (chosen: thresholds.connections_pct)",
     )

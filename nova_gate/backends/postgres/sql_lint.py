@@ -832,24 +832,17 @@ def lint_verdict(findings: Sequence[Finding], what: str = "migrations") -> Verdi
     observed = [f.as_dict() for f in active]
     expected = "no backward-incompatible or locking statements"
     choices = CHOICES
-    if block:
-        first = block[0]
-        more = f" (+{len(active) - 1} more)" if len(active) > 1 else ""
-        return failed(
-            f"{len(block)} blocking finding(s) in {what}: {first.file}:{first.line} {first.rule}{more}",
-            observed,
-            expected,
-            ignored=ignored,
-            choices=choices,
-        )
-    if warn:
-        first = warn[0]
-        more = f" (+{len(warn) - 1} more)" if len(warn) > 1 else ""
-        return warned(
-            f"{len(warn)} warning(s) in {what}: {first.file}:{first.line} {first.rule}{more}",
-            observed,
-            expected,
-            ignored=ignored,
-            choices=choices,
-        )
+    # the first finding leads; "+N more" counts every other active one (a FAIL) or the other warnings
+    tiers = ((failed, block, "blocking finding(s)", active), (warned, warn, "warning(s)", warn))
+    for judge, found, kind, others in tiers:
+        if found:
+            first = found[0]
+            more = f" (+{len(others) - 1} more)" if len(others) > 1 else ""
+            return judge(
+                f"{len(found)} {kind} in {what}: {first.file}:{first.line} {first.rule}{more}",
+                observed,
+                expected,
+                ignored=ignored,
+                choices=choices,
+            )
     return passed(f"no findings in {what}", observed, expected, ignored=ignored, choices=choices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,18 +23,7 @@ class NodeFacts:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "reachable": self.reachable,
-            "ping": self.ping,
-            "role": self.role,
-            "connected_replicas": self.connected_replicas,
-            "replicas_online": self.replicas_online,
-            "master_link_status": self.master_link_status,
-            "cluster_enabled": self.cluster_enabled,
-            "cluster": dict(self.cluster),
-            "error": self.error,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
