@@ -25,13 +25,8 @@ import nova_gate
 PACKAGE = Path(nova_gate.__file__).resolve().parent
 
 #: Package-level cycles known today, each for its owner to remove; the coordinator empties this list.
-#: A listed cycle that no longer exists is simply not reported.
-#: - nova_gate.config <-> nova_gate.backends.http: config composes the backends' config models, and the
-#:   http backend's source takes config.Release (issue 11's backend move, helper i11b; e.g. pass the
-#:   source the services it probes, or give Release a home below both).
-KNOWN_PACKAGE_CYCLES: list[frozenset[str]] = [
-    frozenset({"nova_gate.backends.http", "nova_gate.config"}),
-]
+#: A listed cycle that no longer exists is simply not reported. None today.
+KNOWN_PACKAGE_CYCLES: list[frozenset[str]] = []
 
 
 def _modules() -> dict[str, Path]:

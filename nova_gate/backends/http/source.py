@@ -16,7 +16,7 @@ import httpx
 from nova_gate import redact
 from nova_gate.backends.base import Source, SourceError
 from nova_gate.backends.http.facts import HttpAnswer, NotAnswered, access_token
-from nova_gate.config import Release
+from nova_gate.release import Release
 
 
 class HttpSource(Source):
