@@ -20,9 +20,11 @@ import contextlib
 import json
 import math
 import os
+import random
 import shutil
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -134,11 +136,48 @@ def openmetrics_lines(model: nova_sim.Model, times: list[float]) -> tuple[list[s
             samples: list[tuple[str, float]] = []
             for version, track in model.service_tracks(service):
                 samples.extend(nova_sim.version_samples(service, version, track, t, extra))
-            if service in model.lag:
-                samples.extend(nova_sim.lag_samples(service, model.lag[service], t, extra))
             lines.extend(f"{series} {nova_sim._fmt(value)} {ts}\n" for series, value in samples)
             count += len(samples)
+        lag = lag_history(model, t)
+        lines.extend(f"{series} {value} {ts}\n" for series, value in lag)
+        count += len(lag)
     return lines, count
+
+
+def lag_history(model: nova_sim.Model, t: float) -> list[tuple[str, int]]:
+    """The consumer-lag exporter's series at a past time ``t``, as it would have scraped them: per
+    group and partition, Poisson around the scenario's ``kafka.lag`` of the group's service (split
+    over the group's partitions), under the exporter's job and instance so that the live scrapes of
+    the real brokers' offsets (nova_gate/sandbox/streams.py) continue the same series."""
+    from nova_gate.sandbox import kafka, streams
+
+    extra = f'instance="{streams.INSTANCE}",job="{streams.JOB}"'
+    out: list[tuple[str, int]] = []
+    for group, topics in kafka.CONSUMER_GROUPS.items():
+        service = group.removesuffix("-consumer")
+        track = model.lag.get(service)
+        total = max(track.params_at(t)["lag"], 0.0) if track is not None else nova_sim.KAFKA_PARAMS["lag"]
+        parts = [(topic, p) for topic in topics for p in range(kafka.TOPIC_BY_NAME[topic].partitions)]
+        for topic, p in parts:
+            rng = random.Random(zlib.crc32(f"{group}|{topic}|{p}|{t:.0f}".encode()))
+            value = _poisson(rng, total / len(parts))
+            out.append(
+                (f'kafka_consumergroup_lag{{consumergroup="{group}",{extra},partition="{p}",topic="{topic}"}}', value)
+            )
+    return out
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 50:
+        return max(round(rng.gauss(mean, math.sqrt(mean))), 0)
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
 
 
 def backfill(model: nova_sim.Model, tsdb: Path, end: float | None = None, log: Any = print) -> dict[str, Any]:

@@ -20,7 +20,12 @@ at every start over the mutual-TLS listener with the sandbox's admin certificate
 - ``nova-sandbox-admin`` (super user): the sandbox's own steps — topics, seed messages, offsets, faults;
 - ``nova-gate`` (environments/sandbox.yaml): Describe and DescribeConfigs on the cluster, topics and
   groups — enough to read metadata, configurations, end offsets and committed offsets, nothing else;
-- ``nova-app``: the services' and smoke journey's user: read and write Nova's topics, its groups.
+- ``nova-app``: the services' and smoke journey's user: read and write Nova's topics, its groups;
+- ``nova-lag-exporter``: the consumer-lag exporter (``streams.py``): Describe on topics and groups only.
+
+Nova's own traffic (a producer on every topic, a real consumer per group) runs in the ``streams``
+component; the faults that need a group without members (offsets may only be changed then) stop
+its consumer first and start it again on undo.
 """
 
 from __future__ import annotations
@@ -118,6 +123,7 @@ BROKER_PRINCIPAL = "kafka-broker"  # CN of the brokers' certificate
 ADMIN_USER = "nova-sandbox-admin"  # a super user (SCRAM on the client listener, a certificate on INTERNAL)
 GATES_USER, GATES_PASSWORD_ENV, GATES_PASSWORD_DEFAULT = "nova-gate", "NOVA_GATE_KAFKA_PASSWORD", "sandbox-kafka-ro"
 APP_USER = "nova-app"
+EXPORTER_USER = "nova-lag-exporter"  # the lag exporter: Describe on topics and groups, nothing else
 
 
 def _state() -> Path:
@@ -132,7 +138,7 @@ def passwords() -> dict[str, str]:
     path = _state() / "users.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     changed = False
-    for user in (ADMIN_USER, APP_USER):
+    for user in (ADMIN_USER, APP_USER, EXPORTER_USER):
         if not stored.get(user):
             stored[user], changed = secrets.token_urlsafe(24), True
     if changed:
@@ -454,7 +460,7 @@ class Kafka(JvmComponent):
             timeout=120,
             interval=1,
         )
-        self._ensure_identities()
+        self.ensure_identities()
         wait_for(
             lambda: self._broker_count() == len(NODE_IDS),
             f"3 kafka brokers answering {ADMIN_USER} over SASL_SSL",
@@ -470,7 +476,7 @@ class Kafka(JvmComponent):
     def _start_node(self, n: int) -> int:
         return self.spawn(f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties")))
 
-    def _ensure_identities(self) -> None:
+    def ensure_identities(self) -> None:
         """SCRAM users and their ACLs (idempotent), set over the mutual-TLS listener as the admin."""
         from kafka.admin import (
             ACL,
@@ -485,7 +491,7 @@ class Kafka(JvmComponent):
         pw = passwords()
         upserts = [
             UserScramCredentialUpsertion(user, ScramMechanism.SCRAM_SHA_512, pw[user], iterations=SCRAM_ITERATIONS)
-            for user in (ADMIN_USER, GATES_USER, APP_USER)
+            for user in (ADMIN_USER, GATES_USER, APP_USER, EXPORTER_USER)
         ]
 
         def allow(user: str, kind: Any, name: str, *operations: Any) -> list[Any]:
@@ -498,6 +504,9 @@ class Kafka(JvmComponent):
             *allow(GATES_USER, ResourceType.CLUSTER, "kafka-cluster", op.DESCRIBE, op.DESCRIBE_CONFIGS),
             *allow(GATES_USER, ResourceType.TOPIC, "*", op.DESCRIBE, op.DESCRIBE_CONFIGS),
             *allow(GATES_USER, ResourceType.GROUP, "*", op.DESCRIBE),
+            # the lag exporter: metadata, end and log-start offsets, groups' members and commits
+            *allow(EXPORTER_USER, ResourceType.TOPIC, "*", op.DESCRIBE),
+            *allow(EXPORTER_USER, ResourceType.GROUP, "*", op.DESCRIBE),
             # the services and the smoke journey: Nova's topics and groups
             *[a for t in TOPICS for a in allow(APP_USER, ResourceType.TOPIC, t.name, op.READ, op.WRITE, op.DESCRIBE)],
             *allow(APP_USER, ResourceType.GROUP, "*", op.READ, op.DESCRIBE),
@@ -569,8 +578,9 @@ class Kafka(JvmComponent):
     # -- faults -------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Brokers, topics with their partitions, replicas and non-default configs, and for every
-        consumer group the partitions it has an offset on and whether it has read to the end.
-        Offsets and message counts are left out (every fault and the seed move them)."""
+        consumer group the partitions it has an offset on and whether it is caught up (less than
+        the checklist's 1000 behind: Nova's live traffic keeps a few messages in flight).
+        Offsets and message counts are left out (every fault, the seed and the traffic move them)."""
         from kafka.admin import ConfigResource, ConfigResourceType
 
         with admin_client() as admin:
@@ -604,7 +614,9 @@ class Kafka(JvmComponent):
             "topics": topics,
             "configs": topic_configs,
             "groups": {
-                g: sorted((tp.topic, tp.partition, meta.offset >= ends.get(tp, 0)) for tp, meta in offsets.items())
+                g: sorted(
+                    (tp.topic, tp.partition, ends.get(tp, 0) - meta.offset < 1000) for tp, meta in offsets.items()
+                )
                 for g, offsets in groups.items()
             },
         }
@@ -641,7 +653,7 @@ class Kafka(JvmComponent):
                 f"(deleted) while {UNCOMMITTED_MESSAGES} messages arrive there",
                 ("P24-5", "MON-7"),
                 self._inject_uncommitted,
-                lambda: commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP])),
+                self._undo_uncommitted,
                 self.name,
             ),
             Fault(
@@ -695,13 +707,19 @@ class Kafka(JvmComponent):
             self._create_topic(TOPIC_BY_NAME[MISSING_FAULT_TOPIC])
             produce(MISSING_FAULT_TOPIC, SEED_MESSAGES)
         # deleting a topic drops its committed offsets: re-commit the groups that read it
-        for group, topics in CONSUMER_GROUPS.items():
-            if MISSING_FAULT_TOPIC in topics:
-                commit_to_end(group, list(topics))
+        from nova_gate.sandbox import streams
+
+        readers = [g for g, topics in CONSUMER_GROUPS.items() if MISSING_FAULT_TOPIC in topics]
+        with streams.consumers_stopped(readers):
+            for group in readers:
+                commit_to_end(group, list(CONSUMER_GROUPS[group]))
 
     def _inject_uncommitted(self) -> None:
         from kafka import TopicPartition
 
+        from nova_gate.sandbox import streams
+
+        streams.stop_consumer(UNCOMMITTED_GROUP)  # an offset of a group with members cannot be deleted
         produce(UNCOMMITTED_TOPIC, UNCOMMITTED_MESSAGES, prefix="uncommitted", partition=UNCOMMITTED_PARTITION)
         tp = TopicPartition(UNCOMMITTED_TOPIC, UNCOMMITTED_PARTITION)
 
@@ -716,7 +734,17 @@ class Kafka(JvmComponent):
         if bad:
             raise SandboxError(f"kafka: deleting the offset of {UNCOMMITTED_GROUP} failed: {bad}")
 
+    def _undo_uncommitted(self) -> None:
+        from nova_gate.sandbox import streams
+
+        commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP]))
+        streams.start_consumer(UNCOMMITTED_GROUP)
+        streams.forget_window()
+
     def _inject_stall(self) -> None:
+        from nova_gate.sandbox import streams
+
+        streams.stop_consumer(STALL_GROUP)  # the service's consumer stops: its offsets stay put
         produce(STALL_TOPIC, STALL_BURST, prefix="stall")
         self.spawn(
             STALL_PROC,
@@ -734,8 +762,12 @@ class Kafka(JvmComponent):
         )
 
     def _undo_stall(self) -> None:
+        from nova_gate.sandbox import streams
+
         self.stop_process(STALL_PROC, timeout=10)
         commit_to_end(STALL_GROUP, list(CONSUMER_GROUPS[STALL_GROUP]))
+        streams.start_consumer(STALL_GROUP)
+        streams.forget_window()
 
 
 LOG4J2 = """\
