@@ -28,7 +28,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from nova_gate.sandbox import nova_sim, ports, scenario
+from nova_gate.sandbox import kafka_layout, nova_sim, ports, scenario
 from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
 
 #: promtool builds the backfilled TSDB blocks; Prometheus checks its config with it too
@@ -149,15 +149,13 @@ def lag_history(model: nova_sim.Model, t: float) -> list[tuple[str, int]]:
     group and partition, Poisson around the scenario's ``kafka.lag`` of the group's service (split
     over the group's partitions), under the exporter's job and instance so that the live scrapes of
     the real brokers' offsets (nova_gate/sandbox/streams.py) continue the same series."""
-    from nova_gate.sandbox import kafka, streams
-
-    extra = f'instance="{streams.INSTANCE}",job="{streams.JOB}"'
+    extra = f'instance="{kafka_layout.EXPORTER_INSTANCE}",job="{kafka_layout.EXPORTER_JOB}"'
     out: list[tuple[str, int]] = []
-    for group, topics in kafka.CONSUMER_GROUPS.items():
+    for group, topics in kafka_layout.CONSUMER_GROUPS.items():
         service = group.removesuffix("-consumer")
         track = model.lag.get(service)
         total = max(track.params_at(t)["lag"], 0.0) if track is not None else nova_sim.KAFKA_PARAMS["lag"]
-        parts = [(topic, p) for topic in topics for p in range(kafka.TOPIC_BY_NAME[topic].partitions)]
+        parts = [(topic, p) for topic in topics for p in range(kafka_layout.TOPIC_BY_NAME[topic].partitions)]
         for topic, p in parts:
             rng = random.Random(zlib.crc32(f"{group}|{topic}|{p}|{t:.0f}".encode()))
             value = _poisson(rng, total / len(parts))

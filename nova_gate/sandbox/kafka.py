@@ -39,8 +39,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,54 +50,30 @@ from nova_gate.sandbox.base import (
     Health,
     SandboxError,
     cache_dir,
+    ours_alive,
     port_open,
+    read_pidfile,
     run,
+    state_dir,
     wait_for,
     wait_port,
 )
 from nova_gate.sandbox.jvm import JvmComponent, java_command
+from nova_gate.sandbox.kafka_layout import CONSUMER_GROUPS as CONSUMER_GROUPS
+from nova_gate.sandbox.kafka_layout import DAY_MS as DAY_MS
+from nova_gate.sandbox.kafka_layout import EXPORTER_INSTANCE as EXPORTER_INSTANCE
+from nova_gate.sandbox.kafka_layout import EXPORTER_JOB as EXPORTER_JOB
+from nova_gate.sandbox.kafka_layout import TOPIC_BY_NAME as TOPIC_BY_NAME
+from nova_gate.sandbox.kafka_layout import TOPICS as TOPICS
+from nova_gate.sandbox.kafka_layout import TopicSpec as TopicSpec
 from nova_gate.sandbox.pki import sandbox_ca
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "384m"
 NODE_IDS = (1, 2, 3)
-DAY_MS = 24 * 3600 * 1000
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    retention_ms: int
-    replication_factor: int = 3
-    cleanup_policy: str = "delete"
-
-    def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
-
-
-#: Nova's topics; environments/sandbox.yaml ``expectations.topics`` lists the same.
-TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("user-events", 6, 7 * DAY_MS),
-    TopicSpec("content-events", 6, 7 * DAY_MS),
-    TopicSpec("feed-updates", 6, 3 * DAY_MS),
-    TopicSpec("messages", 6, 7 * DAY_MS),
-    TopicSpec("notifications", 3, 7 * DAY_MS),
-    TopicSpec("media-processing", 3, 7 * DAY_MS),
-    TopicSpec("analytics-events", 6, 30 * DAY_MS),
-)
-TOPIC_BY_NAME = {t.name: t for t in TOPICS}
-
-#: one consumer group per consuming service, and the topics it reads
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "feed-service-consumer": ("content-events", "feed-updates"),
-    "search-service-consumer": ("content-events", "user-events"),
-    "messaging-service-consumer": ("messages",),
-    "notification-service-consumer": ("notifications",),
-    "media-service-consumer": ("media-processing",),
-    "events-service-consumer": ("analytics-events",),
-}
 SEED_MESSAGES = 60  # per topic
 
 # Faults
@@ -707,19 +682,15 @@ class Kafka(JvmComponent):
             self._create_topic(TOPIC_BY_NAME[MISSING_FAULT_TOPIC])
             produce(MISSING_FAULT_TOPIC, SEED_MESSAGES)
         # deleting a topic drops its committed offsets: re-commit the groups that read it
-        from nova_gate.sandbox import streams
-
         readers = [g for g, topics in CONSUMER_GROUPS.items() if MISSING_FAULT_TOPIC in topics]
-        with streams.consumers_stopped(readers):
+        with consumers_stopped(readers):
             for group in readers:
                 commit_to_end(group, list(CONSUMER_GROUPS[group]))
 
     def _inject_uncommitted(self) -> None:
         from kafka import TopicPartition
 
-        from nova_gate.sandbox import streams
-
-        streams.stop_consumer(UNCOMMITTED_GROUP)  # an offset of a group with members cannot be deleted
+        stop_consumer(UNCOMMITTED_GROUP)  # an offset of a group with members cannot be deleted
         produce(UNCOMMITTED_TOPIC, UNCOMMITTED_MESSAGES, prefix="uncommitted", partition=UNCOMMITTED_PARTITION)
         tp = TopicPartition(UNCOMMITTED_TOPIC, UNCOMMITTED_PARTITION)
 
@@ -735,16 +706,12 @@ class Kafka(JvmComponent):
             raise SandboxError(f"kafka: deleting the offset of {UNCOMMITTED_GROUP} failed: {bad}")
 
     def _undo_uncommitted(self) -> None:
-        from nova_gate.sandbox import streams
-
         commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP]))
-        streams.start_consumer(UNCOMMITTED_GROUP)
-        streams.forget_window()
+        start_consumer(UNCOMMITTED_GROUP)
+        forget_window()
 
     def _inject_stall(self) -> None:
-        from nova_gate.sandbox import streams
-
-        streams.stop_consumer(STALL_GROUP)  # the service's consumer stops: its offsets stay put
+        stop_consumer(STALL_GROUP)  # the service's consumer stops: its offsets stay put
         produce(STALL_TOPIC, STALL_BURST, prefix="stall")
         self.spawn(
             STALL_PROC,
@@ -762,12 +729,99 @@ class Kafka(JvmComponent):
         )
 
     def _undo_stall(self) -> None:
-        from nova_gate.sandbox import streams
-
         self.stop_process(STALL_PROC, timeout=10)
         commit_to_end(STALL_GROUP, list(CONSUMER_GROUPS[STALL_GROUP]))
-        streams.start_consumer(STALL_GROUP)
-        streams.forget_window()
+        start_consumer(STALL_GROUP)
+        forget_window()
+
+
+# -- Nova's consumers (the streams component) ------------------------------------------------------
+#: the streams component's process running Nova's producer and consumers (streams.APPS)
+APPS_PROC = "streams-apps"
+
+
+def control_file() -> Path:
+    return state_dir() / "streams" / "control.json"
+
+
+def read_control() -> dict[str, Any]:
+    try:
+        data = json.loads(control_file().read_text())
+    except (OSError, ValueError):
+        return {"stopped": [], "rate": {}}
+    return {"stopped": list(data.get("stopped") or []), "rate": dict(data.get("rate") or {})}
+
+
+def _write_control(data: dict[str, Any]) -> None:
+    path = control_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def _running() -> bool:
+    """Whether Nova's consumers run (the streams component's apps process)."""
+    record = read_pidfile(state_dir() / "pids" / f"{APPS_PROC}.pid")
+    return record is not None and ours_alive(*record)
+
+
+def group_members(group: str) -> int:
+    with admin_client() as admin:
+        raw = admin.describe_groups([group])
+    description = raw.get(group) if isinstance(raw, dict) else None
+    if description is None and isinstance(raw, list) and raw:
+        description = raw[0]
+    members = (description or {}).get("members") if isinstance(description, dict) else None
+    return len(members or [])
+
+
+def stop_consumer(group: str, timeout: float = 60) -> None:
+    """Make ``group``'s consumer leave the group and wait until the group has no member."""
+    data = read_control()
+    if group not in data["stopped"]:
+        data["stopped"].append(group)
+        _write_control(data)
+    if _running():
+        wait_for(lambda: group_members(group) == 0, f"group {group} empty", timeout=timeout, interval=0.5)
+
+
+def start_consumer(group: str, timeout: float = 60) -> None:
+    data = read_control()
+    data["stopped"] = [g for g in data["stopped"] if g != group]
+    data["rate"].pop(group, None)
+    _write_control(data)
+    if _running():
+        wait_for(lambda: group_members(group) > 0, f"group {group} consuming", timeout=timeout, interval=0.5)
+
+
+def cap_consumer(group: str, rate: float) -> None:
+    data = read_control()
+    data["rate"][group] = rate
+    _write_control(data)
+
+
+@contextlib.contextmanager
+def consumers_stopped(groups: list[str]) -> Iterator[None]:
+    """Stop the groups' consumers for a change only an empty group accepts (offsets), then resume."""
+    for group in groups:
+        stop_consumer(group)
+    try:
+        yield
+    finally:
+        for group in groups:
+            start_consumer(group)
+
+
+def forget_window() -> None:
+    """After a lag fault is undone its spike is still in every window that covers it (that is the
+    point of judging a window): rebuild Prometheus' history from the active scenario, as a new
+    sandbox would have it, so the healed gates judge a healthy window."""
+    from nova_gate.sandbox import history
+
+    data = history.active_scenario()
+    if data is not None:
+        history.load_raw(data["scenario"], log=lambda *_: None)
 
 
 LOG4J2 = """\

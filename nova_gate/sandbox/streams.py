@@ -27,95 +27,21 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from nova_gate.config import project_root
 from nova_gate.sandbox import kafka, ports
-from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, state_dir, wait_for
+from nova_gate.sandbox.base import Component, Fault, Health, SandboxError, port_open, wait_for
 from nova_gate.sandbox.pki import sandbox_ca
 
-APPS, EXPORTER = "streams-apps", "streams-exporter"
-JOB = "kafka-exporter"  # Prometheus' job for the exporter (prometheus.py, history.py)
-INSTANCE = f"{ports.HOST}:{ports.KAFKA_EXPORTER}"
+APPS, EXPORTER = kafka.APPS_PROC, "streams-exporter"
+JOB, INSTANCE = kafka.EXPORTER_JOB, kafka.EXPORTER_INSTANCE  # Prometheus' job and instance for the exporter
 POLL_S = 5.0  # the exporter's poll of the brokers (Prometheus scrapes every 15 s)
 RATE_PER_TOPIC = 1.5  # messages/s per topic, Poisson
 #: kafka-consumer-slowed: the group's consumer handles at most this many messages/s, far below
 #: what arrives on its topic (RATE_PER_TOPIC, plus SLOW_EXTRA_RATE the fault adds)
 SLOW_GROUP, SLOW_TOPIC, SLOW_RATE, SLOW_EXTRA_RATE = "messaging-service-consumer", "messages", 0.3, 4.0
 SLOW_PROC = "streams-slow-producer"
-
-
-def control_file() -> Path:
-    return state_dir() / "streams" / "control.json"
-
-
-def read_control() -> dict[str, Any]:
-    try:
-        data = json.loads(control_file().read_text())
-    except (OSError, ValueError):
-        return {"stopped": [], "rate": {}}
-    return {"stopped": list(data.get("stopped") or []), "rate": dict(data.get("rate") or {})}
-
-
-def _write_control(data: dict[str, Any]) -> None:
-    path = control_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
-
-
-def _running() -> bool:
-    return Streams().pid(APPS) is not None
-
-
-def group_members(group: str) -> int:
-    with kafka.admin_client() as admin:
-        raw = admin.describe_groups([group])
-    description = raw.get(group) if isinstance(raw, dict) else None
-    if description is None and isinstance(raw, list) and raw:
-        description = raw[0]
-    members = (description or {}).get("members") if isinstance(description, dict) else None
-    return len(members or [])
-
-
-def stop_consumer(group: str, timeout: float = 60) -> None:
-    """Make ``group``'s consumer leave the group and wait until the group has no member."""
-    data = read_control()
-    if group not in data["stopped"]:
-        data["stopped"].append(group)
-        _write_control(data)
-    if _running():
-        wait_for(lambda: group_members(group) == 0, f"group {group} empty", timeout=timeout, interval=0.5)
-
-
-def start_consumer(group: str, timeout: float = 60) -> None:
-    data = read_control()
-    data["stopped"] = [g for g in data["stopped"] if g != group]
-    data["rate"].pop(group, None)
-    _write_control(data)
-    if _running():
-        wait_for(lambda: group_members(group) > 0, f"group {group} consuming", timeout=timeout, interval=0.5)
-
-
-def cap_consumer(group: str, rate: float) -> None:
-    data = read_control()
-    data["rate"][group] = rate
-    _write_control(data)
-
-
-@contextlib.contextmanager
-def consumers_stopped(groups: list[str]) -> Iterator[None]:
-    """Stop the groups' consumers for a change only an empty group accepts (offsets), then resume."""
-    for group in groups:
-        stop_consumer(group)
-    try:
-        yield
-    finally:
-        for group in groups:
-            start_consumer(group)
 
 
 # -- the apps process -------------------------------------------------------------------------------
@@ -166,7 +92,7 @@ def _consume_forever(group: str, topics: tuple[str, ...], stop: threading.Event)
     rng = random.Random(group)
     consumer: Any = None
     while not stop.is_set():
-        control = read_control()
+        control = kafka.read_control()
         if group in control["stopped"]:
             if consumer is not None:
                 with contextlib.suppress(KafkaError, OSError):
@@ -287,14 +213,14 @@ class Streams(Component):
             return Health(False, endpoint, pids, "exporter: no fresh poll of the brokers")
         groups = {line.split('consumergroup="', 1)[1].split('"', 1)[0] for line in page.splitlines()
                   if line.startswith("kafka_consumergroup_lag{")}  # fmt: skip
-        stopped = read_control()["stopped"]
+        stopped = kafka.read_control()["stopped"]
         detail = f"{len(kafka.CONSUMER_GROUPS)} consumer groups, lag of {len(groups)} exported"
         if stopped:
             detail += f"; stopped: {', '.join(stopped)}"
         return Health(True, endpoint, pids, detail)
 
     def snapshot(self) -> dict[str, Any]:
-        control = read_control()
+        control = kafka.read_control()
         return {**super().snapshot(), "stopped": sorted(control["stopped"]), "rate": control["rate"]}
 
     def faults(self) -> list[Fault]:
@@ -311,7 +237,7 @@ class Streams(Component):
         ]
 
     def _inject_slow(self) -> None:
-        cap_consumer(SLOW_GROUP, SLOW_RATE)
+        kafka.cap_consumer(SLOW_GROUP, SLOW_RATE)
         self.spawn(
             SLOW_PROC,
             [sys.executable, "-m", "nova_gate.sandbox.kafka", "trickle", SLOW_TOPIC, "--rate", str(SLOW_EXTRA_RATE),
@@ -324,9 +250,9 @@ class Streams(Component):
 
     def _undo_slow(self) -> None:
         self.stop_process(SLOW_PROC, timeout=10)
-        start_consumer(SLOW_GROUP)
+        kafka.start_consumer(SLOW_GROUP)
         wait_for(lambda: _exported_lag(SLOW_GROUP) < 50, f"{SLOW_GROUP} caught up", timeout=120, interval=2)
-        forget_window()
+        kafka.forget_window()
 
 
 def _exported_lag(group: str) -> float:
@@ -335,17 +261,6 @@ def _exported_lag(group: str) -> float:
         page = resp.read().decode()
     marker = f'kafka_consumergroup_lag{{consumergroup="{group}",'
     return sum(float(line.rsplit(" ", 1)[1]) for line in page.splitlines() if line.startswith(marker))
-
-
-def forget_window() -> None:
-    """After a lag fault is undone its spike is still in every window that covers it (that is the
-    point of judging a window): rebuild Prometheus' history from the active scenario, as a new
-    sandbox would have it, so the healed gates judge a healthy window."""
-    from nova_gate.sandbox import history
-
-    data = history.active_scenario()
-    if data is not None:
-        history.load_raw(data["scenario"], log=lambda *_: None)
 
 
 def main(argv: list[str] | None = None) -> int:
