@@ -704,6 +704,8 @@ class Kafka(JvmComponent):
         bad = {k: v for k, v in bad.items() if v not in ("NoError", "None")}
         if bad:
             raise SandboxError(f"kafka: deleting the offset of {UNCOMMITTED_GROUP} failed: {bad}")
+        if _running():  # the exporter runs with Nova's consumers: MON-7 reads its series
+            wait_lag_scraped(UNCOMMITTED_GROUP, 1000)
 
     def _undo_uncommitted(self) -> None:
         commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP]))
@@ -727,6 +729,8 @@ class Kafka(JvmComponent):
                 str(STALL_TRICKLE_MAX_S),
             ],
         )
+        if _running():
+            wait_lag_scraped(STALL_GROUP, 1000)
 
     def _undo_stall(self) -> None:
         self.stop_process(STALL_PROC, timeout=10)
@@ -811,6 +815,33 @@ def consumers_stopped(groups: list[str]) -> Iterator[None]:
     finally:
         for group in groups:
             start_consumer(group)
+
+
+def wait_lag_scraped(group: str, above: float, scrapes: int = 1, timeout: float = 180) -> None:
+    """Wait until Prometheus itself has scraped ``group``'s lag (the exporter's series, summed over
+    its partitions) above ``above`` in ``scrapes`` successive scrapes: the gates read Prometheus, so a
+    lag fault is injected only once Prometheus holds it."""
+    from nova_gate.sandbox import prometheus
+
+    series = f'kafka_consumergroup_lag{{job="{EXPORTER_JOB}",consumergroup="{group}"}}'
+    seen: list[float] = []
+
+    def reached() -> bool:
+        try:
+            value = prometheus.query(f"sum({series})")
+            stamp = prometheus.query(f"max(timestamp({series}))")
+        except SandboxError:
+            return False
+        if not value or not stamp:
+            return False
+        lag, at = float(value[0]["value"][1]), float(stamp[0]["value"][1])
+        if lag <= above:
+            seen.clear()
+        elif not seen or at > seen[-1]:
+            seen.append(at)
+        return len(seen) >= scrapes
+
+    wait_for(reached, f"prometheus to scrape {group}'s lag above {above:g} {scrapes}x", timeout=timeout, interval=2)
 
 
 def forget_window() -> None:

@@ -244,9 +244,8 @@ class Streams(Component):
              "--seconds", "1800"],
             cwd=project_root(),
         )  # fmt: skip
-        # the lag a 15 s-scrape Prometheus must have seen twice above the group's limit (+100 over ~0)
-        wait_for(lambda: _exported_lag(SLOW_GROUP) > 250, f"{SLOW_GROUP} lag > 250", timeout=180, interval=2)
-        time.sleep(35)
+        # Prometheus must hold the climb: two scrapes far above the group's limit (median + 100)
+        kafka.wait_lag_scraped(SLOW_GROUP, 250, scrapes=2)
 
     def _undo_slow(self) -> None:
         self.stop_process(SLOW_PROC, timeout=10)
