@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from nova_gate.backends.kafka import rules as rules
+from nova_gate.windows import step_for
 
 
 @pytest.mark.item("PRE-CFG-5")
@@ -41,13 +40,29 @@ def test_consumer_lag_below_limit(kafka, env, gate):
 
 
 @pytest.mark.item("MON-7")
-def test_consumer_lag_without_spikes(kafka, env, gate):
-    """Burrow-like: sample committed and end offsets a few times; a stalled group fails."""
-    groups = env.expectations.consumer_groups
-    snapshots = []
-    for i in range(3):
-        if i:
-            time.sleep(2)
-        snapshots.append((time.time(), kafka.consumer_group_lag(groups)))
-    gate.evidence(source="kafka", samples=len(snapshots), interval_s=2, groups=groups)
-    gate.judge(rules.lag_not_growing(rules.samples_from_snapshots(snapshots), env.thresholds.consumer_lag))
+def test_consumer_lag_without_spikes(windows, env, gate):
+    """Every group's lag over the whole stability window, from the lag exporter's series: no spike
+    against the absolute limit or the group's own baseline, no growth, data over the window."""
+    t, m = env.thresholds, env.metrics
+    window_s = t.stability_window_min * 60
+    step = step_for(window_s)
+    query = m.consumer_lag
+    series = windows.prometheus.range_by(query, windows.end - window_s, windows.end, step, by=(m.consumer_group_label,))
+    lag = {key[0]: points for key, points in series.items() if key and key[0]}
+    spike = rules.LagSpikeRules(
+        max_lag=t.consumer_lag,
+        factor=t.consumer_lag_spike_factor,
+        min_excess=t.consumer_lag_spike_min,
+        max_gap_points=m.max_gap_scrapes,
+        min_coverage=m.min_coverage,
+        step_s=step,
+    )
+    gate.evidence(
+        source="prometheus",
+        query=query,
+        window_min=t.stability_window_min,
+        step_s=step,
+        groups=env.expectations.consumer_groups,
+        threshold=t.consumer_lag,
+    )
+    gate.judge(rules.lag_over_window(lag, spike, env.expectations.consumer_groups))

@@ -98,6 +98,10 @@ class Thresholds(_Model):
     replica_lag_s: Annotated[float, Field(gt=0)] = 1
     long_query_s: Annotated[float, Field(gt=0)] = 300
     consumer_lag: Annotated[int, Field(ge=0)] = 1000
+    # MON-7: a spike against a group's own baseline is above its median plus the largest of 5 robust
+    # deviations, (factor - 1) x the median and this many messages, for 2 scrapes
+    consumer_lag_spike_factor: Annotated[float, Field(ge=1.5, le=100)] = 3.0
+    consumer_lag_spike_min: Annotated[int, Field(ge=1)] = 100
     backup_max_age_h: Annotated[float, Field(gt=0)] = 24
     connection_reserve: Annotated[int, Field(ge=0)] = 10
     connections_pct: Percent = 80
@@ -193,6 +197,10 @@ class Metrics(_Model):
     max_gap_scrapes: Annotated[int, Field(ge=0, le=40)] = 4
     # one-sided confidence of "clearly within" (a PASS needs it; only such a window restarts the clock)
     confidence: Annotated[float, Field(ge=0.8, lt=1)] = 0.95
+    # MON-7: each consumer group's lag summed over its partitions, from a Kafka lag exporter's
+    # series (danielqsj/kafka_exporter's names; the sandbox's exporter reads the brokers' offsets)
+    consumer_lag: str = "sum by (consumergroup) (kafka_consumergroup_lag)"
+    consumer_group_label: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "consumergroup"
     #: Prometheus' scrape interval: every window and rate must span at least two scrapes
     scrape_interval_s: Annotated[float, Field(gt=0, le=600)] = 15
 

@@ -20,14 +20,16 @@ import contextlib
 import json
 import math
 import os
+import random
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from nova_gate.sandbox import ports, scenario, sim_model
+from nova_gate.sandbox import kafka_layout, ports, scenario, sim_model
 from nova_gate.sandbox.base import SandboxError, run, sandbox_data_dir, state_dir, wait_for
 
 #: promtool builds the backfilled TSDB blocks; Prometheus checks its config with it too
@@ -120,7 +122,7 @@ def sample_times(model: sim_model.Model, end: float | None = None) -> list[float
 
 
 def scrape_lines(model: sim_model.Model, t: float, job: str, name: str, port: int, base: str) -> list[str]:
-    """One scrape of one target at ``t``: its ``up`` and, when up, its versions' and lag samples.
+    """One scrape of one target at ``t``: its ``up`` and, when up, its versions' samples.
 
     ``name`` is the series' service label, ``base`` the service whose model it follows (the scaled
     profile's copies of a service follow that service).
@@ -134,8 +136,6 @@ def scrape_lines(model: sim_model.Model, t: float, job: str, name: str, port: in
     samples: list[tuple[str, float]] = []
     for version, track in model.service_tracks(base):
         samples.extend(sim_model.version_samples(name, version, track, t, extra))
-    if base in model.lag:
-        samples.extend(sim_model.lag_samples(name, model.lag[base], t, extra))
     lines.extend(f"{series} {sim_model._fmt(value)} {ts}\n" for series, value in samples)
     return lines
 
@@ -155,7 +155,43 @@ def openmetrics_lines(
     for t in times:
         for name, port, base in chosen:
             lines.extend(scrape_lines(model, t, job, name, port, base))
+        if job == JOB:  # the consumer-lag exporter's past (the scaled profile has no consumers of its own)
+            lines.extend(f"{series} {value} {t:.0f}\n" for series, value in lag_history(model, t))
     return lines, len(lines)
+
+
+def lag_history(model: sim_model.Model, t: float) -> list[tuple[str, int]]:
+    """The consumer-lag exporter's series at a past time ``t``, as it would have scraped them: per
+    group and partition, Poisson around the scenario's ``kafka.lag`` of the group's service (split
+    over the group's partitions), under the exporter's job and instance so that the live scrapes of
+    the real brokers' offsets (nova_gate/sandbox/streams.py) continue the same series."""
+    extra = f'instance="{kafka_layout.EXPORTER_INSTANCE}",job="{kafka_layout.EXPORTER_JOB}"'
+    out: list[tuple[str, int]] = []
+    for group, topics in kafka_layout.CONSUMER_GROUPS.items():
+        service = group.removesuffix("-consumer")
+        track = model.lag.get(service)
+        total = max(track.params_at(t)["lag"], 0.0) if track is not None else sim_model.KAFKA_PARAMS["lag"]
+        parts = [(topic, p) for topic in topics for p in range(kafka_layout.TOPIC_BY_NAME[topic].partitions)]
+        for topic, p in parts:
+            rng = random.Random(zlib.crc32(f"{group}|{topic}|{p}|{t:.0f}".encode()))
+            value = _poisson(rng, total / len(parts))
+            out.append(
+                (f'kafka_consumergroup_lag{{consumergroup="{group}",{extra},partition="{p}",topic="{topic}"}}', value)
+            )
+    return out
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 50:
+        return max(round(rng.gauss(mean, math.sqrt(mean))), 0)
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
 
 
 def write_blocks(

@@ -20,7 +20,12 @@ at every start over the mutual-TLS listener with the sandbox's admin certificate
 - ``nova-sandbox-admin`` (super user): the sandbox's own steps — topics, seed messages, offsets, faults;
 - ``nova-gate`` (environments/sandbox.yaml): Describe and DescribeConfigs on the cluster, topics and
   groups — enough to read metadata, configurations, end offsets and committed offsets, nothing else;
-- ``nova-app``: the services' and smoke journey's user: read and write Nova's topics, its groups.
+- ``nova-app``: the services' and smoke journey's user: read and write Nova's topics, its groups;
+- ``nova-lag-exporter``: the consumer-lag exporter (``streams.py``): Describe on topics and groups only.
+
+Nova's own traffic (a producer on every topic, a real consumer per group) runs in the ``streams``
+component; the faults that need a group without members (offsets may only be changed then) stop
+its consumer first and start it again on undo.
 """
 
 from __future__ import annotations
@@ -34,8 +39,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,54 +50,30 @@ from nova_gate.sandbox.base import (
     Health,
     SandboxError,
     cache_dir,
+    ours_alive,
     port_open,
+    read_pidfile,
     run,
+    state_dir,
     wait_for,
     wait_port,
 )
 from nova_gate.sandbox.jvm import JvmComponent, java_command
+from nova_gate.sandbox.kafka_layout import CONSUMER_GROUPS as CONSUMER_GROUPS
+from nova_gate.sandbox.kafka_layout import DAY_MS as DAY_MS
+from nova_gate.sandbox.kafka_layout import EXPORTER_INSTANCE as EXPORTER_INSTANCE
+from nova_gate.sandbox.kafka_layout import EXPORTER_JOB as EXPORTER_JOB
+from nova_gate.sandbox.kafka_layout import TOPIC_BY_NAME as TOPIC_BY_NAME
+from nova_gate.sandbox.kafka_layout import TOPICS as TOPICS
+from nova_gate.sandbox.kafka_layout import TopicSpec as TopicSpec
 from nova_gate.sandbox.pki import sandbox_ca
 
 KAFKA_VERSION = "4.1.1"
 HEAP = "384m"
 NODE_IDS = (1, 2, 3)
-DAY_MS = 24 * 3600 * 1000
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    retention_ms: int
-    replication_factor: int = 3
-    cleanup_policy: str = "delete"
-
-    def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
-
-
-#: Nova's topics; environments/sandbox.yaml ``expectations.topics`` lists the same.
-TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("user-events", 6, 7 * DAY_MS),
-    TopicSpec("content-events", 6, 7 * DAY_MS),
-    TopicSpec("feed-updates", 6, 3 * DAY_MS),
-    TopicSpec("messages", 6, 7 * DAY_MS),
-    TopicSpec("notifications", 3, 7 * DAY_MS),
-    TopicSpec("media-processing", 3, 7 * DAY_MS),
-    TopicSpec("analytics-events", 6, 30 * DAY_MS),
-)
-TOPIC_BY_NAME = {t.name: t for t in TOPICS}
-
-#: one consumer group per consuming service, and the topics it reads
-CONSUMER_GROUPS: dict[str, tuple[str, ...]] = {
-    "feed-service-consumer": ("content-events", "feed-updates"),
-    "search-service-consumer": ("content-events", "user-events"),
-    "messaging-service-consumer": ("messages",),
-    "notification-service-consumer": ("notifications",),
-    "media-service-consumer": ("media-processing",),
-    "events-service-consumer": ("analytics-events",),
-}
 SEED_MESSAGES = 60  # per topic
 
 # Faults
@@ -118,6 +98,7 @@ BROKER_PRINCIPAL = "kafka-broker"  # CN of the brokers' certificate
 ADMIN_USER = "nova-sandbox-admin"  # a super user (SCRAM on the client listener, a certificate on INTERNAL)
 GATES_USER, GATES_PASSWORD_ENV, GATES_PASSWORD_DEFAULT = "nova-gate", "NOVA_GATE_KAFKA_PASSWORD", "sandbox-kafka-ro"
 APP_USER = "nova-app"
+EXPORTER_USER = "nova-lag-exporter"  # the lag exporter: Describe on topics and groups, nothing else
 
 
 def _state() -> Path:
@@ -132,7 +113,7 @@ def passwords() -> dict[str, str]:
     path = _state() / "users.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     changed = False
-    for user in (ADMIN_USER, APP_USER):
+    for user in (ADMIN_USER, APP_USER, EXPORTER_USER):
         if not stored.get(user):
             stored[user], changed = secrets.token_urlsafe(24), True
     if changed:
@@ -459,7 +440,7 @@ class Kafka(JvmComponent):
             timeout=120,
             interval=1,
         )
-        self._ensure_identities()
+        self.ensure_identities()
         wait_for(
             lambda: self._broker_count() == len(NODE_IDS),
             f"3 kafka brokers answering {ADMIN_USER} over SASL_SSL",
@@ -475,7 +456,7 @@ class Kafka(JvmComponent):
     def _start_node(self, n: int) -> int:
         return self.spawn(f"kafka-{n}", self._java("kafka.Kafka", str(self.node_dir(n) / "server.properties")))
 
-    def _ensure_identities(self) -> None:
+    def ensure_identities(self) -> None:
         """SCRAM users and their ACLs (idempotent), set over the mutual-TLS listener as the admin."""
         from kafka.admin import (
             ACL,
@@ -490,7 +471,7 @@ class Kafka(JvmComponent):
         pw = passwords()
         upserts = [
             UserScramCredentialUpsertion(user, ScramMechanism.SCRAM_SHA_512, pw[user], iterations=SCRAM_ITERATIONS)
-            for user in (ADMIN_USER, GATES_USER, APP_USER)
+            for user in (ADMIN_USER, GATES_USER, APP_USER, EXPORTER_USER)
         ]
 
         def allow(user: str, kind: Any, name: str, *operations: Any) -> list[Any]:
@@ -503,6 +484,9 @@ class Kafka(JvmComponent):
             *allow(GATES_USER, ResourceType.CLUSTER, "kafka-cluster", op.DESCRIBE, op.DESCRIBE_CONFIGS),
             *allow(GATES_USER, ResourceType.TOPIC, "*", op.DESCRIBE, op.DESCRIBE_CONFIGS),
             *allow(GATES_USER, ResourceType.GROUP, "*", op.DESCRIBE),
+            # the lag exporter: metadata, end and log-start offsets, groups' members and commits
+            *allow(EXPORTER_USER, ResourceType.TOPIC, "*", op.DESCRIBE),
+            *allow(EXPORTER_USER, ResourceType.GROUP, "*", op.DESCRIBE),
             # the services and the smoke journey: Nova's topics and groups
             *[a for t in TOPICS for a in allow(APP_USER, ResourceType.TOPIC, t.name, op.READ, op.WRITE, op.DESCRIBE)],
             *allow(APP_USER, ResourceType.GROUP, "*", op.READ, op.DESCRIBE),
@@ -574,8 +558,9 @@ class Kafka(JvmComponent):
     # -- faults -------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Brokers, topics with their partitions, replicas and non-default configs, and for every
-        consumer group the partitions it has an offset on and whether it has read to the end.
-        Offsets and message counts are left out (every fault and the seed move them)."""
+        consumer group the partitions it has an offset on and whether it is caught up (less than
+        the checklist's 1000 behind: Nova's live traffic keeps a few messages in flight).
+        Offsets and message counts are left out (every fault, the seed and the traffic move them)."""
         from kafka.admin import ConfigResource, ConfigResourceType
 
         with admin_client() as admin:
@@ -609,7 +594,9 @@ class Kafka(JvmComponent):
             "topics": topics,
             "configs": topic_configs,
             "groups": {
-                g: sorted((tp.topic, tp.partition, meta.offset >= ends.get(tp, 0)) for tp, meta in offsets.items())
+                g: sorted(
+                    (tp.topic, tp.partition, ends.get(tp, 0) - meta.offset < 1000) for tp, meta in offsets.items()
+                )
                 for g, offsets in groups.items()
             },
         }
@@ -646,7 +633,7 @@ class Kafka(JvmComponent):
                 f"(deleted) while {UNCOMMITTED_MESSAGES} messages arrive there",
                 ("P24-5", "MON-7"),
                 self._inject_uncommitted,
-                lambda: commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP])),
+                self._undo_uncommitted,
                 self.name,
             ),
             Fault(
@@ -700,13 +687,15 @@ class Kafka(JvmComponent):
             self._create_topic(TOPIC_BY_NAME[MISSING_FAULT_TOPIC])
             produce(MISSING_FAULT_TOPIC, SEED_MESSAGES)
         # deleting a topic drops its committed offsets: re-commit the groups that read it
-        for group, topics in CONSUMER_GROUPS.items():
-            if MISSING_FAULT_TOPIC in topics:
-                commit_to_end(group, list(topics))
+        readers = [g for g, topics in CONSUMER_GROUPS.items() if MISSING_FAULT_TOPIC in topics]
+        with consumers_stopped(readers):
+            for group in readers:
+                commit_to_end(group, list(CONSUMER_GROUPS[group]))
 
     def _inject_uncommitted(self) -> None:
         from kafka import TopicPartition
 
+        stop_consumer(UNCOMMITTED_GROUP)  # an offset of a group with members cannot be deleted
         produce(UNCOMMITTED_TOPIC, UNCOMMITTED_MESSAGES, prefix="uncommitted", partition=UNCOMMITTED_PARTITION)
         tp = TopicPartition(UNCOMMITTED_TOPIC, UNCOMMITTED_PARTITION)
 
@@ -720,8 +709,16 @@ class Kafka(JvmComponent):
         bad = {k: v for k, v in bad.items() if v not in ("NoError", "None")}
         if bad:
             raise SandboxError(f"kafka: deleting the offset of {UNCOMMITTED_GROUP} failed: {bad}")
+        if _running():  # the exporter runs with Nova's consumers: MON-7 reads its series
+            wait_lag_scraped(UNCOMMITTED_GROUP, 1000)
+
+    def _undo_uncommitted(self) -> None:
+        commit_to_end(UNCOMMITTED_GROUP, list(CONSUMER_GROUPS[UNCOMMITTED_GROUP]))
+        start_consumer(UNCOMMITTED_GROUP)
+        forget_window()
 
     def _inject_stall(self) -> None:
+        stop_consumer(STALL_GROUP)  # the service's consumer stops: its offsets stay put
         produce(STALL_TOPIC, STALL_BURST, prefix="stall")
         self.spawn(
             STALL_PROC,
@@ -737,10 +734,130 @@ class Kafka(JvmComponent):
                 str(STALL_TRICKLE_MAX_S),
             ],
         )
+        if _running():
+            wait_lag_scraped(STALL_GROUP, 1000)
 
     def _undo_stall(self) -> None:
         self.stop_process(STALL_PROC, timeout=10)
         commit_to_end(STALL_GROUP, list(CONSUMER_GROUPS[STALL_GROUP]))
+        start_consumer(STALL_GROUP)
+        forget_window()
+
+
+# -- Nova's consumers (the streams component) ------------------------------------------------------
+#: the streams component's process running Nova's producer and consumers (streams.APPS)
+APPS_PROC = "streams-apps"
+
+
+def control_file() -> Path:
+    return state_dir() / "streams" / "control.json"
+
+
+def read_control() -> dict[str, Any]:
+    try:
+        data = json.loads(control_file().read_text())
+    except (OSError, ValueError):
+        return {"stopped": [], "rate": {}}
+    return {"stopped": list(data.get("stopped") or []), "rate": dict(data.get("rate") or {})}
+
+
+def _write_control(data: dict[str, Any]) -> None:
+    path = control_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def _running() -> bool:
+    """Whether Nova's consumers run (the streams component's apps process)."""
+    record = read_pidfile(state_dir() / "pids" / f"{APPS_PROC}.pid")
+    return record is not None and ours_alive(*record)
+
+
+def group_members(group: str) -> int:
+    with admin_client() as admin:
+        raw = admin.describe_groups([group])
+    description = raw.get(group) if isinstance(raw, dict) else None
+    if description is None and isinstance(raw, list) and raw:
+        description = raw[0]
+    members = (description or {}).get("members") if isinstance(description, dict) else None
+    return len(members or [])
+
+
+def stop_consumer(group: str, timeout: float = 60) -> None:
+    """Make ``group``'s consumer leave the group and wait until the group has no member."""
+    data = read_control()
+    if group not in data["stopped"]:
+        data["stopped"].append(group)
+        _write_control(data)
+    if _running():
+        wait_for(lambda: group_members(group) == 0, f"group {group} empty", timeout=timeout, interval=0.5)
+
+
+def start_consumer(group: str, timeout: float = 60) -> None:
+    data = read_control()
+    data["stopped"] = [g for g in data["stopped"] if g != group]
+    data["rate"].pop(group, None)
+    _write_control(data)
+    if _running():
+        wait_for(lambda: group_members(group) > 0, f"group {group} consuming", timeout=timeout, interval=0.5)
+
+
+def cap_consumer(group: str, rate: float) -> None:
+    data = read_control()
+    data["rate"][group] = rate
+    _write_control(data)
+
+
+@contextlib.contextmanager
+def consumers_stopped(groups: list[str]) -> Iterator[None]:
+    """Stop the groups' consumers for a change only an empty group accepts (offsets), then resume."""
+    for group in groups:
+        stop_consumer(group)
+    try:
+        yield
+    finally:
+        for group in groups:
+            start_consumer(group)
+
+
+def wait_lag_scraped(group: str, above: float, scrapes: int = 1, timeout: float = 180) -> None:
+    """Wait until Prometheus itself has scraped ``group``'s lag (the exporter's series, summed over
+    its partitions) above ``above`` in ``scrapes`` successive scrapes: the gates read Prometheus, so a
+    lag fault is injected only once Prometheus holds it."""
+    from nova_gate.sandbox import prometheus
+
+    series = f'kafka_consumergroup_lag{{job="{EXPORTER_JOB}",consumergroup="{group}"}}'
+    seen: list[float] = []
+
+    def reached() -> bool:
+        try:
+            value = prometheus.query(f"sum({series})")
+            stamp = prometheus.query(f"max(timestamp({series}))")
+        except SandboxError:
+            return False
+        if not value or not stamp:
+            return False
+        lag, at = float(value[0]["value"][1]), float(stamp[0]["value"][1])
+        if lag <= above:
+            seen.clear()
+        elif not seen or at > seen[-1]:
+            seen.append(at)
+        return len(seen) >= scrapes
+
+    wait_for(reached, f"prometheus to scrape {group}'s lag above {above:g} {scrapes}x", timeout=timeout, interval=2)
+
+
+def forget_window() -> None:
+    """After a lag fault is undone its spike is still in every window that covers it (that is the
+    point of judging a window): rebuild Prometheus' history from the active scenario, as a new
+    sandbox would have it, so the healed gates judge a healthy window."""
+    from nova_gate.sandbox import history
+
+    data = history.active_scenario()
+    if data is not None:
+        history.load_raw(data["scenario"], log=lambda *_: None)
 
 
 LOG4J2 = """\

@@ -30,6 +30,7 @@ COMPONENTS: dict[str, str] = {
     "alertmanager": "alertmanager:Alertmanager",
     "prometheus": "prometheus:Prometheus",
     "kafka": "kafka:Kafka",
+    "streams": "streams:Streams",
     "opensearch": "opensearch:OpenSearch",
     "kubernetes": "kubernetes:Kubernetes",
 }

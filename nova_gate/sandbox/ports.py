@@ -20,6 +20,7 @@ REGISTRY_TOKEN = 55001  # the registry's token server (Docker's token authentica
 KAFKA_BROKERS = (59192, 59193, 59194)
 KAFKA_CONTROLLERS = (59292, 59293, 59294)
 KAFKA_INTERNAL = (59392, 59393, 59394)  # inter-broker listener, mutual TLS (brokers and the sandbox's set-up)
+KAFKA_EXPORTER = 59308  # the consumer-lag exporter (nova_gate/sandbox/streams.py); kafka_exporter's 9308
 OPENSEARCH_HTTP = 59200
 OPENSEARCH_TRANSPORT = 59300
 KUBE_APISERVER = 56443

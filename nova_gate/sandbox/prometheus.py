@@ -159,7 +159,14 @@ class Prometheus(Component):
                         {"targets": [f"{ports.HOST}:{port}"], "labels": {"service": service}}
                         for service, port in ports.SERVICES.items()
                     ],
-                }
+                },
+                {
+                    # consumer lag from the brokers' offsets (nova_gate/sandbox/streams.py); the
+                    # history backfills the same series (job and instance included) for the past
+                    "job_name": "kafka-exporter",
+                    "metrics_path": "/metrics",
+                    "static_configs": [{"targets": [f"{ports.HOST}:{ports.KAFKA_EXPORTER}"]}],
+                },
             ],
         }
         self.dir.mkdir(parents=True, exist_ok=True)

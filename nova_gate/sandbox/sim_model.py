@@ -71,6 +71,7 @@ VERSION_PARAMS: dict[str, float] = {
 }
 
 
+#: the backfilled past's consumer lag of the service's group (history.lag_history); the live lag is real
 KAFKA_PARAMS: dict[str, float] = {"lag": 20.0}
 
 
@@ -680,8 +681,8 @@ def render_metrics(model: Model, service: str, t: float) -> str:
     samples: list[tuple[str, float]] = []
     for version, track in model.service_tracks(service):
         samples.extend(version_samples(service, version, track, t))
-    if service in model.lag:
-        samples.extend(lag_samples(service, model.lag[service], t))
+    # consumer lag is not the services' to invent: the lag exporter reads it from the brokers'
+    # offsets (nova_gate/sandbox/streams.py); the scenario's kafka.lag only shapes the backfilled past
     families: dict[str, list[str]] = {}
     for series, value in samples:
         name = series.split("{", 1)[0]

@@ -8,15 +8,19 @@ Pure functions over the facts of :mod:`nova_gate.backends.kafka.source` (or hand
 * PRE-INF-4 :func:`partitions_healthy` — every partition has a leader and ``isr == replicas``; every
   expected broker is registered (and not fenced).
 * P24-5 :func:`consumer_lag_below` — each group's lag is below the limit (1000).
-* MON-7 :func:`lag_not_growing` — Burrow-like evaluation of lag samples over a window: a group whose
-  committed offset stopped moving while its lag grows is stalled (FAIL even under the limit); a
-  sample at or above the limit is a spike (FAIL); lag rising in every interval although the group
-  commits is a consumer falling behind (WARN).
+* MON-7 :func:`lag_over_window` — each group's lag series (the exporter's ``kafka_consumergroup_lag``
+  summed over its partitions, from Prometheus) over the whole stability window: a sample at or above
+  the limit (1000) is a spike; so is a sustained excursion above the group's own baseline (its
+  median plus the larger of k robust deviations, a multiple of itself and an absolute floor), and
+  lag that grew from the window's first quarter to its last by more than that; a window without
+  enough data, or whose data stops before its end, is INCONCLUSIVE.
+  (:func:`lag_not_growing` judges admin-client snapshots the same Burrow-like way; no check uses it now.)
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -287,4 +291,150 @@ def lag_not_growing(samples: Mapping[str, Sequence[LagSample]], max_lag: int, mi
         observed,
         {"max_lag": max_lag, "committed": "advancing while lag grows"},
         {"groups": {group: v.as_dict() for group, v in parts.items()}},
+    )
+
+
+# -- MON-7 over the window (the lag metric) ---------------------------------------------------------
+LagSeries = Sequence[tuple[float, float | None]]
+
+
+@dataclass(frozen=True)
+class LagSpikeRules:
+    """How MON-7 reads a group's lag series (one point per ``step_s`` of the window)."""
+
+    max_lag: int = 1000
+    #: a spike is above median + max(k * 1.4826 * MAD, (factor - 1) * median, min_excess)
+    deviations: float = 5.0
+    factor: float = 3.0
+    min_excess: float = 100.0
+    #: consecutive points (30 s at a 15 s step) above the baseline's limit that make a spike
+    sustain_points: int = 2
+    #: missing points inside a spike that do not end it; more at the window's end = data stopped
+    max_gap_points: int = 4
+    min_coverage: float = 0.8
+    step_s: float = 15.0
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def _limit(values: Sequence[float], rules: LagSpikeRules) -> tuple[float, float]:
+    """(baseline, limit above which a point is an excursion) of ``values``."""
+    base = _median(values)
+    scale = 1.4826 * _median([abs(v - base) for v in values])
+    return base, base + max(rules.deviations * scale, (rules.factor - 1) * base, rules.min_excess)
+
+
+def _group_window(group: str, series: LagSeries, rules: LagSpikeRules) -> Verdict:
+    points = list(series)
+    present = [(t, float(v)) for t, v in points if v is not None and math.isfinite(v)]
+    values = [v for _, v in present]
+    observed: dict[str, Any] = {"points": len(points), "present": len(present)}
+    if not points or not present:
+        return inconclusive(f"{group}: no lag series in the window", observed)
+    coverage = len(present) / len(points)
+    observed["coverage"] = round(coverage, 3)
+    base, limit = _limit(values, rules)
+    peak_t, peak = max(present, key=lambda p: p[1])
+    start = points[0][0]
+    observed.update(baseline=round(base, 1), limit=round(limit, 1), peak=round(peak), peak_at_s=round(peak_t - start))
+    if peak >= rules.max_lag:
+        return failed(f"{group}: lag {peak:.0f} >= {rules.max_lag} at +{peak_t - start:.0f}s of the window", observed)
+    # excursions above the baseline's limit, a gap of up to max_gap_points inside one not ending it
+    trailing_gap = 0
+    for _, v in reversed(points):
+        if v is not None and math.isfinite(v):
+            break
+        trailing_gap += 1
+    runs: list[tuple[int, int, float]] = []  # (first index, points above, highest)
+    current: list[Any] | None = None
+    missing = 0
+    for i, (_, v) in enumerate(points):
+        if v is None or not math.isfinite(v):
+            missing += 1
+            if current is not None and missing > rules.max_gap_points:
+                runs.append((current[0], current[1], current[2]))
+                current = None
+            continue
+        missing = 0
+        if v > limit:
+            if current is None:
+                current = [i, 0, v]
+            current[1] += 1
+            current[2] = max(current[2], v)
+        elif current is not None:
+            runs.append((current[0], current[1], current[2]))
+            current = None
+    open_run = current
+    spikes = [r for r in runs if r[1] >= rules.sustain_points]
+    if open_run is not None and open_run[1] >= rules.sustain_points:
+        spikes.append((open_run[0], open_run[1], open_run[2]))
+    observed["spikes"] = [{"at_s": round(points[i][0] - start), "points": n, "peak": round(h)} for i, n, h in spikes]
+    if spikes:
+        i, n, h = max(spikes, key=lambda r: r[2])
+        return failed(
+            f"{group}: lag spike to {h:.0f} for {n * rules.step_s:.0f}s at +{points[i][0] - start:.0f}s "
+            f"(baseline {base:.0f}, limit {limit:.0f})",
+            observed,
+        )
+    # growth: the last quarter's level against the first quarter's baseline and limit
+    quarter = max(len(present) // 4, 1)
+    first = [v for _, v in present[:quarter]]
+    last = [v for _, v in present[-quarter:]]
+    if len(present) >= 8:
+        early_base, early_limit = _limit(first, rules)
+        late = _median(last)
+        observed.update(first_quarter=round(early_base, 1), last_quarter=round(late, 1))
+        if late > early_limit:
+            return failed(
+                f"{group}: lag grew from {early_base:.0f} to {late:.0f} over the window (limit {early_limit:.0f}): "
+                "the consumer is falling behind",
+                observed,
+            )
+    if coverage < rules.min_coverage:
+        return inconclusive(
+            f"{group}: lag data for {coverage:.0%} of the window, need {rules.min_coverage:.0%}", observed
+        )
+    if trailing_gap > rules.max_gap_points:
+        return inconclusive(
+            f"{group}: no lag data for the last {trailing_gap * rules.step_s:.0f}s of the window", observed
+        )
+    if open_run is not None:
+        return inconclusive(
+            f"{group}: lag {open_run[2]:.0f} above its limit {limit:.0f} at the end of the window "
+            f"(baseline {base:.0f}): too short yet to tell",
+            observed,
+        )
+    return passed(f"{group}: lag median {base:.0f}, peak {peak:.0f} (limit {min(limit, rules.max_lag):.0f})", observed)
+
+
+def lag_over_window(
+    series: Mapping[str, LagSeries], rules: LagSpikeRules, groups: Iterable[str] | None = None
+) -> Verdict:
+    """MON-7: every expected group's (and every other reported group's) lag over the window, see the
+    module docstring. An expected group without a series is INCONCLUSIVE (the exporter does not see it)."""
+    names = list(dict.fromkeys([*(groups or []), *(g for g in series if g)]))
+    if not names:
+        return inconclusive("no consumer groups to evaluate")
+    parts = {g: _group_window(g, series.get(g) or [], rules) for g in names}
+    label = worst(v.label for v in parts.values())
+    bad = [v.reason for v in parts.values() if v.label is not Label.PASS]
+    reason = "; ".join(bad) if bad else f"no lag spike in {len(parts)} consumer groups over the window"
+    if len(bad) > _NAMED:
+        reason = "; ".join(bad[:_NAMED]) + f"; and {len(bad) - _NAMED} more"
+    expected = {
+        "max_lag": rules.max_lag,
+        "spike_above": f"median + max({rules.deviations:g} robust deviations, {rules.factor:g}x median, "
+        f"+{rules.min_excess:g}) for {rules.sustain_points} points",
+        "min_coverage": rules.min_coverage,
+    }
+    return Verdict(
+        label,
+        reason,
+        {g: v.observed for g, v in parts.items()},
+        expected,
+        {"groups": {g: v.as_dict() for g, v in parts.items()}},
     )
