@@ -62,9 +62,10 @@ def test_readiness_probe_and_endpoints(service, kube, env, gate):
     deployments = _deployments(kube, env, service)
     # one list of the namespace's Services and one of its EndpointSlices, shared by every service's test
     exists = service in memo(kube).get(("services", ns), lambda: kube.service_names(ns))
-    endpoints = memo(kube).get(("endpointslices", ns), lambda: kube.endpoints_by_service(ns)).get(service)
-    if exists and endpoints is None:
-        endpoints = EndpointFacts(service, 0, 0)  # a Service without any EndpointSlice: no endpoint
+    endpoints = None  # a missing Service's leftover slices (being garbage-collected) are no endpoints
+    if exists:
+        by_service = memo(kube).get(("endpointslices", ns), lambda: kube.endpoints_by_service(ns))
+        endpoints = by_service.get(service, EndpointFacts(service, 0, 0))  # no slice at all: no endpoint
     gate.evidence(
         source="kubernetes",
         request=f"list services {ns}; list endpointslices {ns} (shared)",
