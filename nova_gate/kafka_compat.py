@@ -1,4 +1,4 @@
-"""Two faults of kafka-python 3.0, closed at our boundary.
+"""Three faults of kafka-python 3.0, closed at our boundary.
 
 1. A leaked socket on every failed connect (below).
 2. A broker's last answer thrown away: ``KafkaTCPTransport._read_from_sock`` aborts the
@@ -10,6 +10,13 @@
    loses the refusal, sees "socket disconnected", retries until its bootstrap times out and says
    "Unable to bootstrap" instead of "authentication failed". ``deliver_data_before_disconnect``
    hands the data to the protocol first and reports the disconnect on the next read.
+
+3. A TLS handshake without a deadline: ``KafkaSSLTransport.handshake`` waits for the socket with
+   no timeout, and the bootstrap checks its own deadline only between attempts. A broker that
+   accepts the connection and never answers (a black hole: a partition, an overloaded host) hangs
+   the admin client's constructor for good — measured: a gate phase that needs Kafka took 120 s,
+   a lone ``describe_cluster`` more than 300 s. ``bound_tls_handshake`` gives every handshake the
+   source's timeout; the bootstrap then gives up at its own deadline ("Unable to bootstrap").
 
 The leak:
 
@@ -29,6 +36,8 @@ from typing import Any
 _MARK = "_nova_gate_closes_failed_sockets"
 _DATA_FIRST = "_nova_gate_delivers_data_first"
 _PENDING = "_nova_gate_pending_error"
+_BOUNDED = "_nova_gate_bounded_handshake"
+_HANDSHAKE_S = "_nova_gate_handshake_s"
 
 
 def close_failed_connect_sockets() -> None:
@@ -83,3 +92,35 @@ def _data_first(original: Any) -> Any:
 
     setattr(_sock_recv, _DATA_FIRST, True)
     return _sock_recv
+
+
+def bound_tls_handshake(seconds: float) -> None:
+    """Patch ``KafkaSSLTransport.handshake`` (once) to give up after ``seconds`` (the latest value
+    set: one process runs one environment's Kafka timeout) with kafka-python's own I/O timeout."""
+    try:
+        from kafka.net import transport
+    except ImportError:  # another kafka-python line: nothing to patch
+        return
+    cls: Any = getattr(transport, "KafkaSSLTransport", None)
+    if cls is None or "handshake" not in cls.__dict__:
+        return
+    setattr(cls, _HANDSHAKE_S, float(seconds))
+    if getattr(cls.__dict__["handshake"], _BOUNDED, False):
+        return
+
+    async def handshake(self: Any) -> None:
+        import ssl
+        import time
+
+        deadline = time.monotonic() + float(getattr(type(self), _HANDSHAKE_S))
+        while True:
+            try:
+                self._sock.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                await self._net.wait_read(self._sock, deadline)  # KafkaTimeoutError at the deadline
+            except ssl.SSLWantWriteError:
+                await self._net.wait_write(self._sock, deadline)
+
+    setattr(handshake, _BOUNDED, True)
+    cls.handshake = handshake

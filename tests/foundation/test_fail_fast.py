@@ -44,6 +44,37 @@ def test_one_black_holed_endpoint_is_waited_on_once():
     assert all("not retried" in e for e in errors[1:]) and "not retried" not in errors[0]
 
 
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL", "PLAINTEXT"])
+def test_black_holed_kafka_brokers_cost_the_timeout_once(protocol):
+    """kafka-python's TLS handshake had no deadline: black-holed brokers hung the admin client's
+    bootstrap for good (nova_gate.kafka_compat.bound_tls_handshake)."""
+    import time
+
+    from nova_gate.backends.kafka.config import Kafka
+    from nova_gate.backends.kafka.source import KafkaSource
+
+    with FaultProxy("blackhole") as a, FaultProxy("blackhole") as b, FaultProxy("blackhole") as c:
+        creds = {"username": "u", "password": "p"} if protocol.startswith("SASL") else {}
+        cfg = Kafka(
+            bootstrap_servers=[f"127.0.0.1:{p.port}" for p in (a, b, c)],
+            timeout_s=1,
+            security_protocol=protocol,
+            **creds,
+        )
+        source = KafkaSource(cfg)
+        try:
+            started = time.monotonic()
+            with pytest.raises(SourceError) as first:
+                source.cluster()
+            took = time.monotonic() - started
+            with pytest.raises(SourceError) as again:
+                source.topic_names()
+        finally:
+            source.close()
+    assert took < 8, f"{protocol}: {took:.1f} s for a 1 s timeout"
+    assert first.value.unreachable and "not retried" in str(again.value)
+
+
 def test_refused_marks_down_but_a_bad_answer_does_not():
     assert is_unreachable(ConnectionRefusedError(111, "Connection refused"))
     assert is_unreachable(TimeoutError("timed out"))

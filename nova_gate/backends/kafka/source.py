@@ -115,6 +115,10 @@ class KafkaSource(Source):
             with self.call("connect"), connection_failures() as refused:
                 from kafka import KafkaAdminClient
 
+                from nova_gate.kafka_compat import bound_tls_handshake
+
+                bound_tls_handshake(self.cfg.timeout_s)  # a black-holed broker must not hang the bootstrap
+
                 try:
                     self._admin = KafkaAdminClient(
                         bootstrap_servers=list(self.cfg.bootstrap_servers),
