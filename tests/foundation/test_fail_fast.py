@@ -75,6 +75,23 @@ def test_black_holed_kafka_brokers_cost_the_timeout_once(protocol):
     assert first.value.unreachable and "not retried" in str(again.value)
 
 
+def test_backends_reached_through_an_alias_are_probed_too():
+    """``kafka`` and ``search`` are aliases that reach ``nova_kafka``/``nova_search`` at run time,
+    outside pytest's fixture closure: their backends were never probed, so a black-holed Kafka or
+    OpenSearch cost each phase its timeout again in the first test that asked (preflight: +20 s)."""
+    from fixtures.backends import probed_fixtures
+    from nova_gate.fixture_factory import ALIASES, PROBED_FIXTURES
+
+    class Item:
+        def __init__(self, *names: str) -> None:
+            self.fixturenames = list(names)
+
+    items = [Item("kafka", "env", "gate"), Item("search"), Item("kube", "postgres"), Item("windows")]
+    wanted = ("nova_kafka", "nova_search", "kube", "postgres")
+    assert probed_fixtures(items) == [n for n in PROBED_FIXTURES if n in wanted]
+    assert set(probed_fixtures([Item(*ALIASES, *PROBED_FIXTURES)])) == set(PROBED_FIXTURES)
+
+
 def test_refused_marks_down_but_a_bad_answer_does_not():
     assert is_unreachable(ConnectionRefusedError(111, "Connection refused"))
     assert is_unreachable(TimeoutError("timed out"))
