@@ -75,6 +75,31 @@ def test_black_holed_kafka_brokers_cost_the_timeout_once(protocol):
     assert first.value.unreachable and "not retried" in str(again.value)
 
 
+@pytest.mark.parametrize("backend", ["secretsmanager", "s3"])
+def test_a_black_holed_aws_endpoint_is_asked_once_not_retried_by_botocore(backend):
+    """botocore's ``retries.max_attempts`` counts retries: 1 meant two attempts, each its own read
+    timeout (preflight's Secrets Manager check waited 20 s on a black hole)."""
+    from nova_gate.backends.s3.source import S3Source
+    from nova_gate.backends.secretsmanager.source import SecretsManagerSource
+    from nova_gate.config import load_environment
+
+    make = {"secretsmanager": SecretsManagerSource, "s3": S3Source}[backend]
+    with FaultProxy("blackhole") as hole:
+        cfg = getattr(load_environment(str(ROOT / "environments" / "sandbox.yaml")).env.backends, backend)
+        source = make(cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{hole.port}", "timeout_s": 1}))
+        try:
+            with pytest.raises(SourceError) as err:
+                if backend == "s3":
+                    source.ask("probe ListBuckets", "list_buckets")
+                else:
+                    source.describe("nova/prod/database-url")
+        finally:
+            source.close()
+        connections = hole.connections
+    assert connections == 1, f"{backend}: {connections} attempts"
+    assert err.value.unreachable
+
+
 def test_backends_reached_through_an_alias_are_probed_too():
     """``kafka`` and ``search`` are aliases that reach ``nova_kafka``/``nova_search`` at run time,
     outside pytest's fixture closure: their backends were never probed, so a black-holed Kafka or
