@@ -14,8 +14,8 @@ each ``--runs`` times (median reported). Per gate: wall time, the ratio to its f
 backend (the plugin counts every source call per test into ``evidence.json``), peak RSS of the pytest
 process (``ru_maxrss``; with ``-n`` the largest worker too), and for the scaled profile the ratios
 scaled/default of wall time and calls. ``--xdist`` adds one ``-n 2`` run per phase and profile.
-``--blackhole`` adds bench/blackhole.py's timing (every backend black-holed) per phase of the default
-profile. Prints a Markdown table; ``--json``/``--md`` also write them to files. Speed is measured here,
+``--blackhole`` adds bench/blackhole.py's timing (every backend black-holed) per phase and profile.
+Prints a Markdown table; ``--json``/``--md`` also write them to files. Speed is measured here,
 never asserted in a timed test.
 """
 
@@ -123,18 +123,28 @@ def measure(phase: str, env: str, runs: int, extra: list[str], xdist: bool) -> d
     return result
 
 
-def blackhole(phases: list[str]) -> dict[str, float]:
-    """bench/blackhole.py's wall time per phase (every backend black-holed)."""
+def blackhole(phases: list[str], profile: str = "default") -> dict[str, dict[str, Any]]:
+    """bench/blackhole.py's run per phase with every backend of ``profile`` black-holed: wall time,
+    decision, backend items that passed (must be none), the slowest test."""
     from bench import blackhole as bh
-    from nova_gate.sandbox.faultproxy import FaultedEnvironment, sandbox_document
+    from nova_gate.sandbox.faultproxy import FaultedEnvironment
+    from nova_gate.testing import sandbox_document
 
-    doc = sandbox_document(ROOT)
-    doc["backends"]["postgres"].pop("backup_catalog", None)
-    out: dict[str, float] = {}
+    doc = sandbox_document(ROOT, Path(PROFILES[profile]).name if profile != "default" else "sandbox.yaml")
+    doc["backends"]["postgres"].pop("backup_catalog", None)  # PRE-DB-4 then asks PostgreSQL itself
+    out: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as work, FaultedEnvironment(doc, "blackhole", work) as faulted:
         env_file = faulted.write()
         for phase in phases:
-            out[phase] = float(bh.run_phase(phase, env_file, [])["wall_s"])  # type: ignore[arg-type]
+            r = bh.run_phase(phase, env_file, [])
+            out[phase] = r
+            print(
+                f"{profile:<8} {phase:<15} black-holed: {r['wall_s']}s {r['decision']} "
+                f"passing backend items {r['backend_items_passing']} slowest {r['slowest']}"
+                + ("  TRACEBACK" if r["traceback"] else ""),
+                file=sys.stderr,
+                flush=True,
+            )
     return out
 
 
@@ -142,7 +152,7 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a is not None and b else "—"
 
 
-def markdown(results: dict[str, dict[str, dict[str, Any]]], black: dict[str, float]) -> str:
+def markdown(results: dict[str, dict[str, dict[str, Any]]], black: dict[str, dict[str, dict[str, Any]]]) -> str:
     """One row per phase: both profiles' floor, wall, ratio, calls and RSS, and scaled/default."""
     phases = list(next(iter(results.values())).keys()) if results else []
     have_scaled = "scaled" in results
@@ -153,8 +163,7 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], black: dict[str, flo
         cols += [f"scaled {h}" for h in head[1:]] + ["wall scaled/default", "calls scaled/default"]
     if have_xdist:
         cols += ["default -n 2 s"] + (["scaled -n 2 s"] if have_scaled else [])
-    if black:
-        cols += ["black-hole s"]
+    cols += [f"{p} black-hole s" for p in black]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
     def cells(r: dict[str, Any] | None) -> list[str]:
@@ -183,8 +192,9 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]], black: dict[str, flo
             row.append(f"{d['xdist2']['wall_s']:.2f}" if d and "xdist2" in d else "—")
             if have_scaled:
                 row.append(f"{s['xdist2']['wall_s']:.2f}" if s and "xdist2" in s else "—")
-        if black:
-            row.append(f"{black[phase]:.1f}" if phase in black else "—")
+        for by_phase in black.values():
+            b = by_phase.get(phase)
+            row.append(f"{b['wall_s']:.1f} {b['decision']}" if b else "—")
         lines.append("| " + " | ".join(row) + " |")
     calls = ["", "Backend calls per backend (default → scaled):", ""]
     for phase in phases:
@@ -238,21 +248,31 @@ def main(argv: list[str]) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-    black = blackhole(phases) if args.blackhole else {}
-    table = markdown(results, black)
-    print(table)
-    doc = {
-        "runs": args.runs,
-        "profiles": {p: PROFILES[p] for p in profiles},
-        "extra_pytest_args": extra,
-        "seconds": round(time.perf_counter() - started, 1),
-        "results": results,
-        "blackhole_wall_s": black,
-    }
-    if args.json:
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
-    if args.md:
-        args.md.write_text(table)
+    black: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def write() -> str:
+        table = markdown(results, black)
+        doc = {
+            "runs": args.runs,
+            "profiles": {p: PROFILES[p] for p in profiles},
+            "extra_pytest_args": extra,
+            "seconds": round(time.perf_counter() - started, 1),
+            "load_average": os.getloadavg(),
+            "results": results,
+            "blackhole": black,
+        }
+        if args.json:
+            args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        if args.md:
+            args.md.write_text(table)
+        return table
+
+    write()  # the gates' figures are kept even if a black-hole run fails
+    if args.blackhole:
+        for profile in profiles:
+            black[profile] = blackhole(phases, profile)
+            write()
+    print(write())
     return 0
 
 

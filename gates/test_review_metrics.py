@@ -3,6 +3,7 @@
 import pytest
 
 from nova_gate.rules.metrics import as_review, day_histograms, day_quantile_vs_old, trend_within
+from nova_gate.shared import memo
 from nova_gate.verdict import combine
 from nova_gate.windows import day_buckets_query, release_start, step_for
 
@@ -44,21 +45,32 @@ def test_error_rate_trend_flat_or_decreasing(windows, env, gate):
     gate.judge(combine(verdicts, what="error-rate trends"))
 
 
+def _days(prometheus, env, windows):
+    """Every service's day of histograms, new and previous version: the same three queries (release
+    start, the two days grouped ``by (service, version, le)``) for the whole estate, once per session."""
+
+    def fetch():
+        hours = env.thresholds.review_window_h
+        query = day_buckets_query(env, hours)
+        start = release_start(prometheus, env, hours, windows.end)
+        # the previous version's day ends where the new one began, if the history reaches back that far
+        old_at = start if start is not None and start > windows.end - hours * 3600 + 3600 else windows.end
+        basis = "its own day before the release" if old_at != windows.end else "the same day (no earlier history)"
+        now = day_histograms(prometheus.instant_by(query, at=windows.end, by=("service", "version", "le")))
+        before = day_histograms(prometheus.instant_by(query, at=old_at, by=("service", "version", "le")))
+        return query, old_at, basis, now, before
+
+    return memo(prometheus).get(("P24-2 days", env.release.version, windows.end), fetch)
+
+
 @pytest.mark.item("P24-2")
 def test_percentiles_vs_previous_version(service, windows, prometheus, env, gate):
     """A review (WARN-only): the new version's P50/P95/P99 over its day against the previous version's own
     day before the release (from history); while the old version still serves and no earlier history
     exists, its same day; no previous-version data is a WARN, never a block."""
     t = env.thresholds
-    hours = t.review_window_h
     new, old = env.release.version, env.release.baseline_version
-    query = day_buckets_query(env, hours)
-    start = release_start(prometheus, env, hours, windows.end)
-    # the previous version's day ends where the new one began, if the history reaches back that far
-    old_at = start if start is not None and start > windows.end - hours * 3600 + 3600 else windows.end
-    basis = "its own day before the release" if old_at != windows.end else "the same day (no earlier history)"
-    now = day_histograms(prometheus.instant_by(query, at=windows.end, by=("service", "version", "le")))
-    before = day_histograms(prometheus.instant_by(query, at=old_at, by=("service", "version", "le")))
+    query, old_at, basis, now, before = _days(prometheus, env, windows)
     gate.evidence(source="prometheus", query=query, new_at=windows.end, old_at=old_at, old_basis=basis)
     verdicts = [
         day_quantile_vs_old(

@@ -58,7 +58,7 @@ def client(service: str, settings: AwsSettings, **config: Any) -> Any:
     cfg = botocore.config.Config(
         connect_timeout=settings.timeout_s,
         read_timeout=settings.timeout_s,
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},  # the first attempt only ("max_attempts" counts retries)
         s3={"addressing_style": "path"},
         **config,
     )

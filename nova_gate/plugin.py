@@ -505,8 +505,22 @@ class Gate:
 def gate(request: pytest.FixtureRequest) -> Gate:
     """The checklist gate of this test: ``gate.judge(rule(facts))``, ``gate.evidence(...)``."""
     st = state(request.config)
-    request.node.stash[NODE_CALLS] = {id(s): s.calls for s in st.sources}
+    if NODE_CALLS not in request.node.stash:  # taken when the test's setup began (pytest_runtest_setup)
+        request.node.stash[NODE_CALLS] = _calls_now(st)
     return Gate(request.node, st)
+
+
+def _calls_now(st: RunState) -> dict[int, int]:
+    return {id(s): s.calls for s in st.sources}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Count a test's backend calls from the start of its setup: the calls its fixtures make (the
+    session's first probe, a module's shared fetch) are its own, and a test whose setup fails is
+    charged what that setup asked, never the session's running total."""
+    if STATE in item.config.stash and item_ids(item):
+        item.stash[NODE_CALLS] = _calls_now(state(item.config))
 
 
 def register_source(config: pytest.Config, source: Source) -> None:
@@ -559,7 +573,9 @@ def _judge_report(item: pytest.Item, call: pytest.CallInfo[None], rep: pytest.Te
         verdict = failed("the check ended without a verdict (a check must call gate.judge)")
         rep.outcome = "failed"
         rep.longrepr = verdict.reason
-    before = item.stash.get(NODE_CALLS, {})
+    before = item.stash.get(NODE_CALLS, None)
+    if before is None:  # no snapshot (a test outside the plugin's setup): nothing can be charged to it
+        before = _calls_now(st)
     calls: dict[str, int] = {}
     for source in st.sources:
         delta = source.calls - before.get(id(source), 0)

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 from nova_gate.backends.base import Source, SourceError
 
@@ -36,10 +37,13 @@ def probe(source: Source) -> None:
     kind = type(source).__name__
     s: Any = source
     if kind == "HttpSource":
-        _each(
-            s.release.service_names if hasattr(s.release, "service_names") else [x.name for x in s.release.services],
-            s.health,
-        )
+        # one health request per endpoint (host:port), not per service: a source marks endpoints down,
+        # so a second service behind the same endpoint would tell the probe nothing more
+        names = s.release.service_names if hasattr(s.release, "service_names") else [x.name for x in s.release.services]
+        by_endpoint: dict[str, str] = {}
+        for name in names:
+            by_endpoint.setdefault(urlsplit(s.service_url(name, "/")).netloc, name)
+        _each(list(by_endpoint.values()), s.health)
     elif kind == "PostgresSource":
         hosts = [(s.cfg.host, s.cfg.port)] + [(r.host, r.port) for r in s.cfg.replicas]
         _each(hosts, lambda hp: s.query("select 1", host=hp[0], port=hp[1], what=f"probe {hp[0]}:{hp[1]}"))

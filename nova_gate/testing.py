@@ -63,12 +63,13 @@ def run_gate(
     )
 
 
-def sandbox_document(root: str | os.PathLike[str]) -> dict[str, Any]:
-    """environments/sandbox.yaml with its relative paths made absolute (for copies elsewhere)."""
+def sandbox_document(root: str | os.PathLike[str], file: str = "sandbox.yaml") -> dict[str, Any]:
+    """environments/sandbox.yaml (or another of its files: ``sandbox-scaled.yaml``) with its relative
+    paths made absolute (for copies elsewhere)."""
     import yaml
 
     env_dir = Path(root) / "environments"
-    doc: dict[str, Any] = yaml.safe_load((env_dir / "sandbox.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load((env_dir / file).read_text())
 
     def absolute(node: Any) -> Any:
         if isinstance(node, dict):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -92,9 +93,28 @@ def read_state() -> dict[str, Any]:
 
 def _save_state(state: dict[str, Any]) -> None:
     scaled_dir().mkdir(parents=True, exist_ok=True)
-    tmp = _state_file().with_suffix(".tmp")
+    tmp = _state_file().with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
     tmp.replace(_state_file())
+
+
+def _update_state(part: str, result: dict[str, Any] | None) -> None:
+    """Record (or, with None, forget) one part, re-reading the file under a lock: parts brought up
+    by separate processes at once (``--only kubernetes`` beside ``--only prometheus``) keep each other's."""
+    import fcntl
+
+    scaled_dir().mkdir(parents=True, exist_ok=True)
+    with (scaled_dir() / "state.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = read_state()
+        if result is None:
+            state.pop(part, None)
+        else:
+            state[part] = result
+        if state:
+            _save_state(state)
+        else:
+            _state_file().unlink(missing_ok=True)
 
 
 # -- registry ----------------------------------------------------------------------------------
@@ -442,20 +462,17 @@ STEPS: dict[str, tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]
 
 
 def up(only: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    state = read_state()
     for part in only or list(PARTS):
         started = time.monotonic()
         log(f"sandbox scaled: {part} ...")
         result = STEPS[part][0]()
         result["up_s"] = round(time.monotonic() - started, 1)
-        state[part] = result
-        _save_state(state)
+        _update_state(part, result)
         log(f"sandbox scaled: {part} up in {result['up_s']}s {json.dumps(result, sort_keys=True)}")
-    return state
+    return read_state()
 
 
 def down(only: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    state = read_state()
     done: dict[str, Any] = {}
     errors = []
     for part in reversed(only or list(PARTS)):
@@ -468,12 +485,8 @@ def down(only: list[str] | None = None, log: Callable[[str], None] = print) -> d
             continue
         result["down_s"] = round(time.monotonic() - started, 1)
         done[part] = result
-        state.pop(part, None)
+        _update_state(part, None)
         log(f"sandbox scaled: {part} removed in {result['down_s']}s")
-    if state:
-        _save_state(state)
-    else:
-        _state_file().unlink(missing_ok=True)
     if errors:
         raise SandboxError("scaled down: " + "; ".join(errors))
     return done

@@ -44,6 +44,79 @@ def test_one_black_holed_endpoint_is_waited_on_once():
     assert all("not retried" in e for e in errors[1:]) and "not retried" not in errors[0]
 
 
+@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL", "PLAINTEXT"])
+def test_black_holed_kafka_brokers_cost_the_timeout_once(protocol):
+    """kafka-python's TLS handshake had no deadline: black-holed brokers hung the admin client's
+    bootstrap for good (nova_gate.kafka_compat.bound_tls_handshake)."""
+    import time
+
+    from nova_gate.backends.kafka.config import Kafka
+    from nova_gate.backends.kafka.source import KafkaSource
+
+    with FaultProxy("blackhole") as a, FaultProxy("blackhole") as b, FaultProxy("blackhole") as c:
+        creds = {"username": "u", "password": "p"} if protocol.startswith("SASL") else {}
+        cfg = Kafka(
+            bootstrap_servers=[f"127.0.0.1:{p.port}" for p in (a, b, c)],
+            timeout_s=1,
+            security_protocol=protocol,
+            **creds,
+        )
+        source = KafkaSource(cfg)
+        try:
+            started = time.monotonic()
+            with pytest.raises(SourceError) as first:
+                source.cluster()
+            took = time.monotonic() - started
+            with pytest.raises(SourceError) as again:
+                source.topic_names()
+        finally:
+            source.close()
+    assert took < 8, f"{protocol}: {took:.1f} s for a 1 s timeout"
+    assert first.value.unreachable and "not retried" in str(again.value)
+
+
+@pytest.mark.parametrize("backend", ["secretsmanager", "s3"])
+def test_a_black_holed_aws_endpoint_is_asked_once_not_retried_by_botocore(backend):
+    """botocore's ``retries.max_attempts`` counts retries: 1 meant two attempts, each its own read
+    timeout (preflight's Secrets Manager check waited 20 s on a black hole)."""
+    from nova_gate.backends.s3.source import S3Source
+    from nova_gate.backends.secretsmanager.source import SecretsManagerSource
+    from nova_gate.config import load_environment
+
+    make = {"secretsmanager": SecretsManagerSource, "s3": S3Source}[backend]
+    with FaultProxy("blackhole") as hole:
+        cfg = getattr(load_environment(str(ROOT / "environments" / "sandbox.yaml")).env.backends, backend)
+        source = make(cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{hole.port}", "timeout_s": 1}))
+        try:
+            with pytest.raises(SourceError) as err:
+                if backend == "s3":
+                    source.ask("probe ListBuckets", "list_buckets")
+                else:
+                    source.describe("nova/prod/database-url")
+        finally:
+            source.close()
+        connections = hole.connections
+    assert connections == 1, f"{backend}: {connections} attempts"
+    assert err.value.unreachable
+
+
+def test_backends_reached_through_an_alias_are_probed_too():
+    """``kafka`` and ``search`` are aliases that reach ``nova_kafka``/``nova_search`` at run time,
+    outside pytest's fixture closure: their backends were never probed, so a black-holed Kafka or
+    OpenSearch cost each phase its timeout again in the first test that asked (preflight: +20 s)."""
+    from fixtures.backends import probed_fixtures
+    from nova_gate.fixture_factory import ALIASES, PROBED_FIXTURES
+
+    class Item:
+        def __init__(self, *names: str) -> None:
+            self.fixturenames = list(names)
+
+    items = [Item("kafka", "env", "gate"), Item("search"), Item("kube", "postgres"), Item("windows")]
+    wanted = ("nova_kafka", "nova_search", "kube", "postgres")
+    assert probed_fixtures(items) == [n for n in PROBED_FIXTURES if n in wanted]
+    assert set(probed_fixtures([Item(*ALIASES, *PROBED_FIXTURES)])) == set(PROBED_FIXTURES)
+
+
 def test_refused_marks_down_but_a_bad_answer_does_not():
     assert is_unreachable(ConnectionRefusedError(111, "Connection refused"))
     assert is_unreachable(TimeoutError("timed out"))
@@ -58,7 +131,8 @@ def test_a_single_dead_backend_is_asked_once_in_a_gate_run(backend, tmp_path):
     assert items
     doc = copy.deepcopy(sandbox_document(ROOT))
     with FaultProxy("blackhole") as hole:
-        doc["backends"][backend]["url"] = f"http://127.0.0.1:{hole.port}"
+        scheme = doc["backends"][backend]["url"].split("://", 1)[0]  # https where the backend has TLS
+        doc["backends"][backend]["url"] = f"{scheme}://127.0.0.1:{hole.port}"
         doc["backends"][backend]["timeout_s"] = 2
         env = tmp_path / "env.yaml"
         env.write_text(yaml.safe_dump(doc))

@@ -366,3 +366,62 @@ def test_a_gate_test_that_kills_its_xdist_worker_is_a_fail(host: Path) -> None:
     decision = run.decision("d.json")
     assert decision["items"] == {"HOST-PASS": "FAIL"}
     assert "the test's process died: worker 'gw" in decision["reasons"]["HOST-PASS"][0]
+
+
+CALLS_TESTS = """
+import pytest
+from nova_gate.backends.base import Source, SourceError
+from nova_gate.plugin import register_source
+from nova_gate.verdict import passed
+
+class Counted(Source):
+    backend = "counted"
+
+    def ask(self, n):
+        for _ in range(n):
+            with self.call("ask"):
+                pass
+
+@pytest.fixture(scope="session")
+def counted(pytestconfig):
+    source = Counted()
+    register_source(pytestconfig, source)
+    source.ask(5)  # a session fetch: charged to the first test whose setup makes it
+    return source
+
+@pytest.fixture(scope="module")
+def broken(counted):
+    counted.ask(2)
+    raise SourceError("counted", "ask", "down")
+
+@pytest.mark.item("HOST-PASS")
+def test_first(counted, gate):
+    counted.ask(1)
+    gate.judge(passed("ok"))
+
+@pytest.mark.item("HOST-FAIL")
+def test_setup_fails(broken, gate):
+    gate.judge(passed("never"))
+
+@pytest.mark.item("HOST-NODATA")
+def test_setup_fails_again(broken, gate):
+    gate.judge(passed("never"))
+"""
+
+
+def test_calls_are_charged_from_the_setup_of_the_test_that_made_them(host: Path) -> None:
+    """A test is charged the calls of its own setup and body: the session's fixtures' first fetch goes
+    to the first test that needs it, a test whose setup fails is charged that setup's calls only (not
+    the session's running total), and the record's totals are every call the session made."""
+    (host / "tests" / "test_host_checks.py").unlink()
+    (host / "tests" / "test_calls.py").write_text(CALLS_TESTS)
+    run = run_host(host, "-m", "preflight")
+    decision = run.decision()
+    evidence = json.loads((host / "audit" / decision["evidence_file"]).read_text())
+    calls = {t["nodeid"].split("::")[-1]: t["calls"] for t in evidence["tests"]}
+    assert calls == {
+        "test_first": {"counted": 6},
+        "test_setup_fails": {"counted": 2},
+        "test_setup_fails_again": {},
+    }, run.output[-2000:]
+    assert evidence["backend_calls"] == {"counted": 8}

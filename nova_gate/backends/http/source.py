@@ -124,11 +124,18 @@ def _register_credentials(body: Any, depth: int = 0) -> None:
 
 
 def find_service(release: Release, *candidates: str) -> str:
-    """The first service of the release whose name is one of ``candidates`` (e.g. auth-service)."""
+    """The first service of the release whose name is one of ``candidates`` (e.g. auth-service), or
+    else the first numbered instance of one (``auth-service-0``, ``auth-service-12``: an estate that
+    runs a service as several numbered deployments, as the scaled sandbox profile does)."""
     names = [s.name for s in release.services]
     for name in candidates:
         if name in names:
             return name
+    for name in candidates:
+        prefix = f"{name}-"
+        numbered = [n for n in names if n.startswith(prefix) and n[len(prefix) :].isdigit()]
+        if numbered:
+            return min(numbered, key=lambda n: int(n[len(prefix) :]))
     raise SourceError("http", f"none of the services {', '.join(candidates)} is in the release")
 
 

@@ -114,9 +114,6 @@ class KafkaSource(Source):
     def __init__(self, cfg: Kafka) -> None:
         super().__init__()
         self.driver_errors = import_kafka()
-        from nova_gate import kafka_compat
-
-        kafka_compat.HANDSHAKE_TIMEOUT_S = cfg.timeout_s  # the handshake waits no longer than a request
         self.cfg = cfg
         self._admin: Any = None
 
@@ -127,6 +124,10 @@ class KafkaSource(Source):
             timeout_ms = int(self.cfg.timeout_s * 1000)
             with self.call("connect"), connection_failures() as refused:
                 from kafka import KafkaAdminClient
+
+                from nova_gate.kafka_compat import bound_tls_handshake
+
+                bound_tls_handshake(self.cfg.timeout_s)  # a black-holed broker must not hang the bootstrap
 
                 try:
                     self._admin = KafkaAdminClient(

@@ -25,6 +25,9 @@ from nova_gate.backends.kubernetes.facts import (
     pod_facts,
 )
 
+#: the label an EndpointSlice's owning Service is named by (discovery.k8s.io/v1)
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
 
 def _short(exc: BaseException) -> str:
     """urllib3's MaxRetryError wraps the real cause; keep the innermost reason."""
@@ -168,37 +171,33 @@ class KubernetesSource(Source):
     def nodes(self) -> list[NodeFacts]:
         return [node_facts(n) for n in self._list("nodes", self._core().list_node)]
 
-    def endpoints(self, namespace: str, service: str) -> EndpointFacts:
-        """Ready/not-ready endpoints of a Service, from its EndpointSlices."""
+    def endpoints_by_service(self, namespace: str) -> dict[str, EndpointFacts]:
+        """Ready/not-ready endpoints of every Service of the namespace: one paginated list of its
+        EndpointSlices (those a Service owns carry ``kubernetes.io/service-name``), whatever the estate."""
         from kubernetes import client as kclient
 
         api = kclient.DiscoveryV1Api(self._api())
-        ready = not_ready = 0
+        counts: dict[str, list[int]] = {}
         for s in self._list(
-            f"endpointslices {namespace}/{service}",
+            f"endpointslices {namespace}",
             api.list_namespaced_endpoint_slice,
             namespace,
-            label_selector=f"kubernetes.io/service-name={service}",
+            label_selector=SERVICE_NAME_LABEL,
         ):
+            service = ((s.get("metadata") or {}).get("labels") or {}).get(SERVICE_NAME_LABEL)
+            if not service:
+                continue
+            tally = counts.setdefault(str(service), [0, 0])
             for ep in s.get("endpoints") or []:
-                if (ep.get("conditions") or {}).get("ready") is not False:
-                    ready += 1
-                else:
-                    not_ready += 1
-        return EndpointFacts(service, ready, not_ready)
+                tally[0 if (ep.get("conditions") or {}).get("ready") is not False else 1] += 1
+        return {name: EndpointFacts(name, ready, not_ready) for name, (ready, not_ready) in counts.items()}
 
-    def service_exists(self, namespace: str, service: str) -> bool:
-        from kubernetes.client.exceptions import ApiException
-
-        api = self._core()
-        with self.call(f"get service {namespace}/{service}"):
-            try:
-                api.read_namespaced_service(service, namespace, _request_timeout=self.timeout)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return False
-                raise SourceError(self.backend, f"get service {service}", f"HTTP {exc.status} {exc.reason}") from exc
-        return True
+    def service_names(self, namespace: str) -> set[str]:
+        """The names of every Service of the namespace: one paginated list (instead of a get per service)."""
+        return {
+            str((s.get("metadata") or {}).get("name"))
+            for s in self._list(f"services {namespace}", self._core().list_namespaced_service, namespace)
+        }
 
     def pod_log(self, namespace: str, pod: str, container: str, tail_lines: int = 2000) -> str:
         """The container's log through the API server's pod log endpoint (kubelet containerLogs)."""
