@@ -64,6 +64,21 @@ class Tls(_Model):
         return ctx
 
 
+def check_one_credential(model: Any, other: str, other_words: str) -> None:
+    """Basic auth (``username``, ``password`` or ``password_file``) or the ``other`` secret (inline or
+    ``<other>_file``), never both, each given one way, and a password only with a username."""
+    basic = model.username is not None or model.password is not None or model.password_file is not None
+    secret, secret_file = getattr(model, other), getattr(model, f"{other}_file")
+    if basic and (secret is not None or secret_file is not None):
+        raise ValueError(f"either basic auth (username/password) or {other_words}, not both")
+    if model.password is not None and model.password_file is not None:
+        raise ValueError("password and password_file are two ways to say the same thing: give one")
+    if secret is not None and secret_file is not None:
+        raise ValueError(f"{other} and {other}_file are two ways to say the same thing: give one")
+    if (model.password is not None or model.password_file is not None) and not model.username:
+        raise ValueError("a password needs a username")
+
+
 class HttpAuth(_Model):
     """An HTTP API's credentials: basic auth or a bearer token (inline reference or file), headers."""
 
@@ -77,16 +92,7 @@ class HttpAuth(_Model):
 
     @model_validator(mode="after")
     def _one_way(self) -> HttpAuth:
-        basic = self.username is not None or self.password is not None or self.password_file is not None
-        bearer = self.token is not None or self.token_file is not None
-        if basic and bearer:
-            raise ValueError("either basic auth (username/password) or a bearer token, not both")
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("password and password_file are two ways to say the same thing: give one")
-        if self.token is not None and self.token_file is not None:
-            raise ValueError("token and token_file are two ways to say the same thing: give one")
-        if (self.password is not None or self.password_file is not None) and not self.username:
-            raise ValueError("a password needs a username")
+        check_one_credential(self, "token", "a bearer token")
         for name in self.headers:
             if name.lower() == "authorization":
                 raise ValueError("put credentials in username/password or token, not in headers")

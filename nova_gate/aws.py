@@ -10,29 +10,52 @@ container and instance metadata. Nothing here signs or refreshes by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from nova_gate.auth import AWS_REFUSAL_CODES
 
 
-@dataclass(frozen=True, kw_only=True)
-class AwsSettings:
-    """What an environment file may say about AWS access (all optional; the chain does the rest)."""
+class AwsSettings(BaseModel):
+    """What an environment file may say about AWS access (all optional; the chain does the rest).
 
-    region: str = "us-east-1"
+    The S3 and Secrets Manager backends' config models are this model; the secret parts are
+    ``SecretStr`` (``${ENV}`` references in a file), never in a repr.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    #: only for an S3-compatible store or a stand-in; AWS's own endpoint is botocore's choice
     endpoint: str | None = None
+    region: str = "us-east-1"
+    #: a profile of the shared config/credentials files
     profile: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
     config_file: Path | None = None
     credentials_file: Path | None = None
-    timeout_s: float = 10
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 10
+
+    @model_validator(mode="after")
+    def _keys_go_together(self) -> AwsSettings:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("access_key_id and secret_access_key go together")
+        if self.session_token is not None and self.access_key_id is None:
+            raise ValueError("session_token needs access_key_id and secret_access_key")
+        return self
 
     def __repr__(self) -> str:  # never the secret or the token
-        return f"AwsSettings(region={self.region!r}, endpoint={self.endpoint!r}, profile={self.profile!r})"
+        return f"{type(self).__name__}(region={self.region!r}, endpoint={self.endpoint!r}, profile={self.profile!r})"
+
+    def aws_settings(self) -> AwsSettings:
+        return self
+
+
+def _reveal(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def session(settings: AwsSettings) -> Any:
@@ -46,8 +69,9 @@ def session(settings: AwsSettings) -> Any:
         sess.set_config_variable("credentials_file", str(settings.credentials_file))
     if settings.profile:
         sess.set_config_variable("profile", settings.profile)
-    if settings.access_key_id and settings.secret_access_key:
-        sess.set_credentials(settings.access_key_id, settings.secret_access_key, settings.session_token)
+    secret = _reveal(settings.secret_access_key)
+    if settings.access_key_id and secret:
+        sess.set_credentials(settings.access_key_id, secret, _reveal(settings.session_token))
     return sess
 
 

@@ -174,14 +174,15 @@ def lag_history(model: sim_model.Model, t: float) -> list[tuple[str, int]]:
         parts = [(topic, p) for topic in topics for p in range(kafka_layout.TOPIC_BY_NAME[topic].partitions)]
         for topic, p in parts:
             rng = random.Random(zlib.crc32(f"{group}|{topic}|{p}|{t:.0f}".encode()))
-            value = _poisson(rng, total / len(parts))
+            value = poisson(rng, total / len(parts))
             out.append(
                 (f'kafka_consumergroup_lag{{consumergroup="{group}",{extra},partition="{p}",topic="{topic}"}}', value)
             )
     return out
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's product of uniforms; the normal approximation above a mean of 50)."""
     if mean <= 0:
         return 0
     if mean > 50:

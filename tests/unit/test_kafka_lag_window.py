@@ -9,23 +9,13 @@ import random
 import pytest
 
 from nova_gate.backends.kafka.rules import LagSpikeRules, lag_over_window
+from nova_gate.sandbox.history import poisson  # the backfill's own noise
 from nova_gate.verdict import Label
 
 STEP = 15.0
 POINTS = 481  # 2 h at 15 s, both ends included
 RULES = LagSpikeRules(step_s=STEP)
 T0 = 1_800_000_000.0
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    if mean > 50:  # normal approximation
-        return max(round(rng.gauss(mean, math.sqrt(mean))), 0)
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def healthy(

@@ -50,7 +50,7 @@ def estate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str
 
 def gates_source(estate: dict[str, Any]) -> SecretsManagerSource:
     k = estate["keys"][GATES]
-    cfg = SecretsManager(access_key_id=k.access_key_id, secret_access_key=SecretStr(k.secret_access_key))
+    cfg = SecretsManager(access_key_id=k.access_key_id, secret_access_key=k.secret_access_key)
     return SecretsManagerSource(cfg)
 
 

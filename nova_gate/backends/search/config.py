@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import SecretStr, model_validator
 
-from nova_gate.auth import Tls
+from nova_gate.auth import Tls, check_one_credential
 from nova_gate.backends.model import Model, Seconds
 
 
@@ -34,16 +34,7 @@ class Search(Model):
 
     @model_validator(mode="after")
     def _one_credential(self) -> Search:
-        basic = self.username is not None or self.password is not None or self.password_file is not None
-        key = self.api_key is not None or self.api_key_file is not None
-        if basic and key:
-            raise ValueError("either basic auth (username/password) or an api_key, not both")
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("password and password_file are two ways to say the same thing: give one")
-        if self.api_key is not None and self.api_key_file is not None:
-            raise ValueError("api_key and api_key_file are two ways to say the same thing: give one")
-        if (self.password is not None or self.password_file is not None) and not self.username:
-            raise ValueError("a password needs a username")
+        check_one_credential(self, "api_key", "an api_key")
         if self.tls is not None and not self.url.startswith("https://"):
             raise ValueError("tls is set but the url is not https://")
         return self
