@@ -273,11 +273,12 @@ class Prometheus(Component):
              sorted((r.get("annotations") or {}).items()))
             for g in groups for r in g.get("rules", [])
         )  # fmt: skip
-        # a target is "unknown" until its first scrape after a (re)start: wait for it to settle
+        # right after a (re)start the target list is empty until discovery, then each target is
+        # "unknown" until its first scrape: wait for both to settle
         deadline = time.monotonic() + 40
         while True:
             targets = api("/api/v1/targets", {"state": "active"}, timeout=5).get("activeTargets", [])
-            if time.monotonic() > deadline or all(t.get("health") != "unknown" for t in targets):
+            if time.monotonic() > deadline or (targets and all(t.get("health") != "unknown" for t in targets)):
                 break
             time.sleep(1)
         return {

@@ -101,7 +101,13 @@ class KubernetesSource(Source):
             try:
                 resp = method(*args, _request_timeout=self.timeout, _preload_content=False, **kwargs)
             except ApiException as exc:
-                raise SourceError(self.backend, what, f"HTTP {exc.status} {exc.reason}") from None
+                raise SourceError(self.backend, what, _api_failure(exc)) from None
+            except AttributeError as exc:
+                # the client decodes the body of the ApiException it raises for a transport failure
+                # (status 0: a TLS EOF, a reset) and there is none: an AttributeError while handling it
+                if not isinstance(exc.__context__, ApiException):
+                    raise
+                raise SourceError(self.backend, what, _api_failure(exc.__context__)) from None
             except self.driver_errors as exc:
                 # the message carries the cause; dropping the chain keeps failure reports short and fast
                 raise SourceError(self.backend, what, _short(exc)) from None
@@ -211,3 +217,9 @@ class KubernetesSource(Source):
             limit_bytes=1_000_000,
         )
         return bytes(data).decode("utf-8", errors="replace")
+
+
+def _api_failure(exc: Any) -> str:
+    """One line for an ApiException: the HTTP status, or for status 0 (no answer) the transport's words."""
+    reason = " ".join(str(exc.reason or "").split())
+    return f"HTTP {exc.status} {reason}" if exc.status else f"no answer: {reason}"
