@@ -19,9 +19,6 @@ from nova_gate.backends.kafka.config import Kafka
 from nova_gate.backends.kafka.facts import BrokerFacts, PartitionFacts, PartitionLag, TopicFacts
 from nova_gate.backends.kafka.security import client_kwargs, connection_failures
 
-#: a TLS handshake's deadline until a source sets its own timeout
-HANDSHAKE_TIMEOUT_S = 10.0
-
 #: topic configs the checklist compares (PRE-CFG-5)
 TOPIC_CONFIG_KEYS: tuple[str, ...] = ("retention.ms", "cleanup.policy")
 
@@ -95,6 +92,7 @@ def import_kafka() -> tuple[type[BaseException], ...]:
         import kafka.errors
         import kafka.structs
     from nova_gate.kafka_compat import (
+        HANDSHAKE_TIMEOUT_S,
         bound_tls_handshake,
         close_failed_connect_sockets,
         deliver_data_before_disconnect,
