@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from nova_gate.catalog import load_catalog
+from nova_gate.policy import attest
 from nova_gate.sandbox.faultproxy import FaultedEnvironment
 from nova_gate.testing import run_gate, sandbox_document
 
@@ -96,6 +97,11 @@ def test_wrong_credentials_on_every_backend_that_has_any(tmp_path):
     items = list(dict.fromkeys(items))
     doc = copy.deepcopy(sandbox_document(ROOT))
     doc["backends"]["postgres"].pop("backup_catalog", None)
+    # PRE-MON-5 is PagerDuty's on-call and a person's attestation: sign it, so the item is judged on
+    # PagerDuty (the sandbox's own attestations file exists only after a main job has signed it)
+    doc["files"]["attestations"] = str(tmp_path / "attestations.yaml")
+    (tmp_path / "signing.yaml").write_text(yaml.safe_dump(doc))
+    attest("PRE-MON-5", "sandbox-proof", "the proof signs it as a person would", env=str(tmp_path / "signing.yaml"))
     # S3: the gates' real access key with a wrong secret (the chain's static keys win over the profile)
     from nova_gate.sandbox import s3 as sandbox_s3
 
