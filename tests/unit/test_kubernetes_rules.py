@@ -6,16 +6,6 @@ import pytest
 
 from nova_gate.backends.kubernetes import facts as k8s_facts
 from nova_gate.backends.kubernetes import rules as k8s
-from nova_gate.backends.kubernetes.facts import (
-    ContainerSpec,
-    ContainerState,
-    DeploymentFacts,
-    EndpointFacts,
-    NodeFacts,
-    PodFacts,
-    deployment_facts,
-    pod_facts,
-)
 from nova_gate.verdict import Label
 
 REQUIRED = ["DATABASE_URL", "RUST_LOG", "DB_POOL_SIZE"]
@@ -23,12 +13,12 @@ REQUIRED = ["DATABASE_URL", "RUST_LOG", "DB_POOL_SIZE"]
 
 def container(env=None, probe=True, name="auth-service", cpu=250, mem=256 * 2**20):
     env = {"DATABASE_URL": "postgres://x", "RUST_LOG": "info", "DB_POOL_SIZE": "10"} if env is None else env
-    return ContainerSpec(name, f"r/nova-{name}:v1.0.0", env, probe, True, cpu, mem)
+    return k8s_facts.ContainerSpec(name, f"r/nova-{name}:v1.0.0", env, probe, True, cpu, mem)
 
 
 def dep(version="v1.0.0", replicas=3, ready=None, updated=None, gen=2, observed=2, c=None, service="auth-service"):
     ready = replicas if ready is None else ready
-    return DeploymentFacts(
+    return k8s_facts.DeploymentFacts(
         name=f"{service}-{version}",
         labels={"app": service, "version": version},
         replicas=replicas,
@@ -43,8 +33,8 @@ def dep(version="v1.0.0", replicas=3, ready=None, updated=None, gen=2, observed=
 
 
 def pod(name="p1", tag="v1.0.0", ready=True, restarts=0, waiting=None, phase="Running", node="n1", deleting=False):
-    state = ContainerState("auth-service", f"r/x:{tag}", ready, restarts, waiting, None)
-    return PodFacts(
+    state = k8s_facts.ContainerState("auth-service", f"r/x:{tag}", ready, restarts, waiting, None)
+    return k8s_facts.PodFacts(
         name, "nova-backend", {"app": "auth-service", "version": tag}, phase, node, ready, deleting,
         (f"127.0.0.1:55000/nova-auth-service:{tag}",), (state,), 250, 256 * 2**20,
     )  # fmt: skip
@@ -84,7 +74,10 @@ def test_required_env():
 
 
 def test_capacity():
-    nodes = [NodeFacts("n1", True, False, 16000, 64 * 2**30), NodeFacts("n2", False, False, 16000, 64 * 2**30)]
+    nodes = [
+        k8s_facts.NodeFacts("n1", True, False, 16000, 64 * 2**30),
+        k8s_facts.NodeFacts("n2", False, False, 16000, 64 * 2**30),
+    ]
     usage = k8s.Usage().add([pod(), pod("p2", deleting=True), pod("p3", node="n2")], {"n1"})
     assert usage.pods == 1 and usage.cpu_m == 250
     assert k8s.capacity_headroom(nodes, usage, 8000, 2**30).label is Label.PASS
@@ -95,11 +88,17 @@ def test_capacity():
 
 
 def test_readiness_and_endpoints():
-    ok = k8s.readiness_and_endpoints("auth-service", [dep()], True, EndpointFacts("auth-service", 3, 0))
+    ok = k8s.readiness_and_endpoints("auth-service", [dep()], True, k8s_facts.EndpointFacts("auth-service", 3, 0))
     assert ok.label is Label.PASS
     no_probe = dep(c=container(probe=False))
-    assert k8s.readiness_and_endpoints("auth-service", [no_probe], True, EndpointFacts("a", 3, 0)).label is Label.FAIL
-    assert k8s.readiness_and_endpoints("auth-service", [dep()], True, EndpointFacts("a", 0, 3)).label is Label.FAIL
+    assert (
+        k8s.readiness_and_endpoints("auth-service", [no_probe], True, k8s_facts.EndpointFacts("a", 3, 0)).label
+        is Label.FAIL
+    )
+    assert (
+        k8s.readiness_and_endpoints("auth-service", [dep()], True, k8s_facts.EndpointFacts("a", 0, 3)).label
+        is Label.FAIL
+    )
     assert k8s.readiness_and_endpoints("auth-service", [dep()], False, None).label is Label.FAIL
 
 
@@ -164,11 +163,11 @@ def test_facts_from_raw_json():
         },
         "status": {"observedGeneration": 3, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 2},
     }  # fmt: skip
-    d = deployment_facts(raw)
+    d = k8s_facts.deployment_facts(raw)
     assert d.version == "v1" and d.ready == 2 and d.available == 0
     c = d.main_container("a")
     assert c is not None and c.env == {"X": "1", "S": None} and c.readiness_probe and c.cpu_request_m == 250
-    p = pod_facts(
+    p = k8s_facts.pod_facts(
         {
             "metadata": {"name": "p", "namespace": "n", "deletionTimestamp": "2026-01-01T00:00:00Z"},
             "spec": raw["spec"]["template"]["spec"] | {"nodeName": "n1"},
