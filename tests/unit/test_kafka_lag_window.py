@@ -102,21 +102,21 @@ def test_lag_growing_over_the_window_fails(seed):
     assert verdict.label is Label.FAIL, verdict.reason
 
 
-def test_coverage_below_the_minimum_is_inconclusive():
-    rng = random.Random(11)
-    series = [(t, v if k % 2 else None) for k, (t, v) in enumerate(healthy(rng, 20))]
+@pytest.mark.parametrize(
+    ("seed", "missing", "named"),
+    [
+        # every other point missing: half the window, under the minimum coverage
+        pytest.param(11, lambda k: k % 2 == 0, "50%", id="coverage-below-the-minimum"),
+        # the last 10 points (150 s) missing: the data stopped before the window's end
+        pytest.param(12, lambda k: k >= POINTS - 10, "last 150s", id="data-stops-before-the-end"),
+    ],
+)
+def test_missing_data_is_inconclusive(seed, missing, named):
+    rng = random.Random(seed)
+    series = [(t, None if missing(k) else v) for k, (t, v) in enumerate(healthy(rng, 20))]
     verdict = judge(series)
     assert verdict.label is Label.INCONCLUSIVE
-    assert "50%" in verdict.reason
-
-
-def test_data_that_stops_before_the_end_is_inconclusive():
-    rng = random.Random(12)
-    series = healthy(rng, 20)
-    series[-10:] = [(t, None) for t, _ in series[-10:]]
-    verdict = judge(series)
-    assert verdict.label is Label.INCONCLUSIVE
-    assert "last 150s" in verdict.reason
+    assert named in verdict.reason
 
 
 def test_a_short_gap_inside_a_spike_does_not_split_it():
