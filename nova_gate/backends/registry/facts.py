@@ -52,9 +52,8 @@ def platform_matches(found: str | None, wanted: str) -> bool:
 
 
 def match_platform(platforms: Mapping[str, str], platform: str) -> str | None:
-    """The child manifest digest of ``platforms`` (platform → digest) built for ``platform``."""
-    key = next((p for p in platforms if platform_matches(p, platform)), None)
-    return None if key is None else key
+    """The key of ``platforms`` (platform → child manifest digest) built for ``platform``, or None."""
+    return next((p for p in platforms if platform_matches(p, platform)), None)
 
 
 @dataclass(frozen=True)
