@@ -38,6 +38,7 @@ def test_error_rate_trend_flat_or_decreasing(windows, env, gate):
             abs_change=t.error_trend_abs_pct,
             per="window",
             min_coverage=env.metrics.min_coverage,
+            family=len(series),
             unit="%",
         )
         for s, pts in series.items()

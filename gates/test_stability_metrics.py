@@ -38,6 +38,7 @@ def test_memory_stable(windows, env, gate):
             abs_change=t.memory_leak_mb_per_h * 2**20,
             per="hour",
             min_coverage=env.metrics.min_coverage,
+            family=len(series),
             unit=" B",
         )
         for s, pts in series.items()

@@ -332,6 +332,44 @@ def test_flat_noisy_error_rate_passes_and_tiny_absolute_growth_is_tolerated() ->
     assert v.label is Label.PASS, v.reason
 
 
+def _boxcar_day(seed: int, rise: float, sd: float) -> list[tuple[float, float | None]]:
+    """A day of a 30-minute ratio at a 90 s step: overlapping windows, so autocorrelated like the gate's."""
+    rng = np.random.default_rng(seed)
+    noise = np.convolve(rng.standard_normal(961 + 19), np.ones(20) / 20, mode="valid") * sd * np.sqrt(20)
+    return _trend_series(0.15 + rise * np.arange(961) / 960 + noise, 90)
+
+
+def test_review_warn_needs_a_rise_told_apart_from_noise() -> None:
+    kw = {"rel_pct": 25, "abs_change": 0.05, "unit": "%", "family": 11}
+    # +0.056 pp with little noise: beyond the 0.05 tolerance, clearly rising, not clearly beyond it
+    v = trend_within("error rate", _boxcar_day(72, 0.056, 0.02), 86400, 90, **kw)  # type: ignore[arg-type]
+    assert v.label is Label.WARN, v.reason
+    # the estimate +0.097 pp on a day this noisy is not told apart from a flat one among 11 services
+    noisy = _boxcar_day(71, 0.056, 0.1)
+    v = trend_within("error rate", noisy, 86400, 90, **kw)  # type: ignore[arg-type]
+    assert v.label is Label.PASS and "not told apart from noise" in v.reason, v.reason
+    assert v.observed["change"] > 0.05
+    # the estimate alone (the rule before) would have asked for a review
+    v = trend_within("error rate", noisy, 86400, 90, **{**kw, "family": 1, "warn_family_alpha": 0.5})  # type: ignore[arg-type]
+    assert v.label is Label.WARN, v.reason
+
+
+def test_flat_days_at_the_healthy_traffic_rarely_ask_for_a_review() -> None:
+    """Poisson requests and binomial errors per 15 s scrape (6 req/s, 0.15 %), the gate's 30-minute ratio
+    every 90 s, 11 services a day: the WARN band's false reviews stay within its family budget."""
+    rng = np.random.default_rng(73)
+    idx = np.arange(120, 5760 + 120, 6)
+    labels = []
+    for _ in range(40 * 11):
+        req = rng.poisson(6 * 15, 5760 + 120)
+        cr, ce = np.cumsum(req), np.cumsum(rng.binomial(req, 0.0015))
+        ratio = 100.0 * (ce[idx] - ce[idx - 120]) / (cr[idx] - cr[idx - 120])
+        pts = list(zip((T0 + idx * 15.0).tolist(), ratio.tolist(), strict=True))
+        labels.append(trend_within("e", pts, 86400, 90, rel_pct=25, abs_change=0.05, unit="%", family=11).label)
+    assert labels.count(Label.FAIL) == 0
+    assert labels.count(Label.WARN) <= 1  # budget 5 % of 40 days: 2; measured 9 in 1500 days
+
+
 def test_memory_trend_needs_coverage_of_the_window() -> None:
     ten_minutes = np.full(41, 300.0 * 2**20)
     v = trend_within("memory", _trend_series(ten_minutes, 15), 7200, 15, rel_pct=5, abs_change=0, per="hour")
