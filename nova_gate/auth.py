@@ -79,12 +79,18 @@ def check_one_credential(model: Any, other: str, other_words: str) -> None:
         raise ValueError("a password needs a username")
 
 
-class HttpAuth(_Model):
-    """An HTTP API's credentials: basic auth or a bearer token (inline reference or file), headers."""
+class BasicCredentials(_Model):
+    """Basic auth's fields: a username and its password (a ``${ENV}`` reference or a file). A model
+    built on it names its other secret and calls :func:`check_one_credential` on itself."""
 
     username: str | None = None
     password: SecretStr | None = None
     password_file: Path | None = None
+
+
+class HttpAuth(BasicCredentials):
+    """An HTTP API's credentials: basic auth or a bearer token (inline reference or file), headers."""
+
     token: SecretStr | None = None
     token_file: Path | None = None
     #: extra request headers, e.g. ``X-Scope-OrgID`` for a Mimir/Cortex/Thanos tenant (not secrets)

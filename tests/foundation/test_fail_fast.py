@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from nova_gate.backends.base import SourceError, is_unreachable
 from nova_gate.backends.http.source import HttpSource
@@ -86,7 +87,12 @@ def test_a_black_holed_aws_endpoint_is_asked_once_not_retried_by_botocore(backen
     make = {"secretsmanager": SecretsManagerSource, "s3": S3Source}[backend]
     with FaultProxy("blackhole") as hole:
         cfg = getattr(load_environment(str(ROOT / "environments" / "sandbox.yaml")).env.backends, backend)
-        source = make(cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{hole.port}", "timeout_s": 1}))
+        # keys of its own: the sandbox's profile files exist only once the sandbox has been set up
+        keys = {"profile": None, "config_file": None, "credentials_file": None, "access_key_id": "AKIAFAILFAST"}
+        keys["secret_access_key"] = SecretStr("not-a-secret")
+        source = make(
+            cfg.model_copy(update={"endpoint": f"http://127.0.0.1:{hole.port}", "timeout_s": 1, **keys})
+        )
         try:
             with pytest.raises(SourceError) as err:
                 if backend == "s3":

@@ -16,15 +16,12 @@ from pathlib import Path
 
 from pydantic import SecretStr, model_validator
 
-from nova_gate.auth import Tls, check_one_credential
-from nova_gate.backends.model import Model, Seconds
+from nova_gate.auth import BasicCredentials, Tls, check_one_credential
+from nova_gate.backends.model import Seconds
 
 
-class Search(Model):
+class Search(BasicCredentials):
     url: str
-    username: str | None = None
-    password: SecretStr | None = None
-    password_file: Path | None = None
     #: an API key as Elasticsearch's and OpenSearch's ``Authorization: ApiKey`` header carries it
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
