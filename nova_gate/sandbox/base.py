@@ -7,6 +7,7 @@ processes on 127.0.0.1, reports health, and stops only the processes it started 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import enum
 import json
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,13 @@ from typing import Any
 from nova_gate.config import project_root
 
 _CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _daemons_outlive_us() -> None:
+    """The servers this process started run on by design (``sandbox down`` stops them): their Popen
+    handles must not each print a ResourceWarning (an error under pytest's filter) at shutdown."""
+    warnings.filterwarnings("ignore", message=r"subprocess \d+ is still running", category=ResourceWarning)
 
 
 class SandboxError(Exception):
