@@ -163,6 +163,9 @@ _AUTH_MARKERS = (
     "access denied",
     "permission denied",
 )
+#: a wait that ran out: the peer never answered (even mid-handshake), whatever the driver then calls it
+_TIMED_OUT = re.compile(r"timed out|timeout")
+
 _TLS_MARKERS = (
     "certificate verify failed",
     "ssl error",
@@ -237,6 +240,8 @@ def failure_kind(cause: object, status: int | None = None) -> str | None:
         return TLS
     text = " ".join(str(c) for c in chain).lower() if chain else str(cause).lower()
     names = " ".join(type(c).__name__.lower() for c in chain)
+    if any(isinstance(c, TimeoutError) for c in chain) or _TIMED_OUT.search(text):
+        return None  # a handshake nobody answers (a black hole) is no answer, not a TLS problem
     if any(m in text for m in _TLS_MARKERS) or "ssl" in names:
         return TLS
     if any(m in text for m in _AUTH_MARKERS) or "authentication" in names or "nopermission" in names:

@@ -100,6 +100,9 @@ def _chained(inner: BaseException, outer: str) -> BaseException:
         (_chained(ssl.SSLError(1, "bad"), "ConnectError: something"), None, TLS),
         ("connection refused", None, None),
         ("timed out", None, None),
+        # a black-holed TLS listener: the handshake waits out its deadline (no answer, not TLS)
+        ("Handshake failed: KafkaTimeoutError: I/O wait timed out", None, None),
+        (_chained(TimeoutError("_ssl.c:980: The handshake operation timed out"), "ConnectError: handshake"), None, None),
     ],
 )
 def test_failure_kind(cause: object, status: int | None, kind: str | None) -> None:

@@ -50,6 +50,9 @@ def test_classify_recorded_refusals() -> None:
     assert (ks.classify(SASL_REFUSED) or "").startswith("unauthorised: Connection lost: [Error 58] SaslAuth")
     assert (ks.classify(TLS_REFUSED) or "").startswith("TLS: Connection failed: KafkaConnectionError: Handshake")
     assert ks.classify("Bootstrap connection to bootstrap-1 failed: socket disconnected") is None
+    # a black-holed SSL/SASL_SSL listener (recorded through nova_gate.sandbox.faultproxy): no answer, not TLS
+    black_hole = "Connection failed: KafkaConnectionError: Handshake failed: KafkaTimeoutError: I/O wait timed out"
+    assert ks.classify(black_hole) is None
 
 
 def test_connection_failures_prefers_authentication_over_tls() -> None:

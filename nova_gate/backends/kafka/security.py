@@ -50,6 +50,7 @@ def client_kwargs(cfg: Any) -> dict[str, Any]:
 
 _TLS = re.compile(r"ssl|certificate|tls|handshake|wrong version number", re.I)
 _AUTH = re.compile(r"sasl|authenticat|authoriz|credential|scram|password", re.I)
+_TIMED_OUT = re.compile(r"timed out|timeout", re.I)
 
 
 _OBJECT = re.compile(r"<[^>]*>:?\s*")
@@ -60,6 +61,8 @@ def classify(message: str) -> str | None:
     text = " ".join(_OBJECT.sub("", message).split())
     if _AUTH.search(text):
         return f"unauthorised: {text[:200]}"
+    if _TIMED_OUT.search(text):
+        return None  # "Handshake failed: KafkaTimeoutError: I/O wait timed out" is a black hole, not TLS
     if _TLS.search(text):
         return f"TLS: {text[:200]}"
     return None
