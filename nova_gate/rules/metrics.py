@@ -1185,15 +1185,15 @@ def trend_within(
         return failed(f"{name} rising: {text}", observed=observed, expected=expected, **details)
     from scipy.special import stdtrit
 
-    warn_q = float(stdtrit(max(fit["n_eff"] - 2, 1), 1 - warn_family_alpha / max(1, family)))
-    if change > allowed and change - warn_q * fit["se_per_h"] * hours > 0:
-        return warned(
-            f"{name} may be rising: {text}; not clearly beyond the tolerance (review)",
-            observed=observed,
-            expected=expected,
-            **details,
-        )
     if change > allowed:
+        warn_q = float(stdtrit(max(fit["n_eff"] - 2, 1), 1 - warn_family_alpha / max(1, family)))
+        if change - warn_q * fit["se_per_h"] * hours > 0:
+            return warned(
+                f"{name} may be rising: {text}; not clearly beyond the tolerance (review)",
+                observed=observed,
+                expected=expected,
+                **details,
+            )
         return passed(
             f"{name}: {text}; the estimate is beyond the tolerance but the rise is not told apart from noise",
             observed=observed,
