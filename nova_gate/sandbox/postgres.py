@@ -19,6 +19,7 @@ import pwd
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -152,8 +153,19 @@ def _connect(
     return psycopg.connect(**params)
 
 
+def _home(root: Path | None = None) -> Path:
+    """Where PostgreSQL's files live: the state directory's ``postgres/``, or, when the postgres user
+    cannot traverse to it (a checkout under a 0700 directory, as ``mktemp -d`` makes), a directory of
+    its own in the system's temporary directory, named after the state directory."""
+    root = root or state_dir()
+    if all(os.stat(p).st_mode & 0o001 for p in (root, *root.parents) if p != Path("/") and p.exists()):
+        return root / "postgres"
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"nova-gate-postgres-{digest}"
+
+
 def _socket_dir() -> Path:
-    return state_dir() / "postgres" / "run"
+    return _home() / "run"
 
 
 def _sql(sql: Any, params: Any = None, *, port: int = ports.POSTGRES_PRIMARY, dbname: str = DBNAME) -> list[Any]:
@@ -265,6 +277,10 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 class Postgres(Component):
     name = "postgres"
 
+    def __init__(self, root: Path | None = None) -> None:
+        super().__init__(root)
+        self.dir = _home(self.root)
+
     # -- paths ------------------------------------------------------------------------------
     def data(self, server: str) -> Path:
         return self.dir / server
@@ -312,10 +328,8 @@ class Postgres(Component):
             d.mkdir(parents=True, exist_ok=True)
             os.chown(d, uid, gid)
         # the postgres user must be able to reach the state directory
-        for parent in (self.root, *self.root.parents):
-            if parent == Path("/"):
-                break
-            if not os.stat(parent).st_mode & 0o001:
+        for parent in self.dir.parents:  # _home() chose a reachable place; the temporary one must be too
+            if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
                 raise SandboxError(f"postgres: {parent} is not traversable by the {OS_USER} user")
         if not (self.data("primary") / "PG_VERSION").exists():
             self._initdb()
