@@ -84,6 +84,19 @@ def sandbox_document(root: str | os.PathLike[str], file: str = "sandbox.yaml") -
     return result
 
 
+AWS_IDENTITY_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
 def isolate_aws(monkeypatch: Any, tmp_path: Path, unchecked_requests: int) -> None:
     """For moto in-process with IAM enforcement: no AWS identity from this machine (environment,
     shared files, metadata) and the first ``unchecked_requests`` requests unchecked (the seeding),
@@ -91,8 +104,13 @@ def isolate_aws(monkeypatch: Any, tmp_path: Path, unchecked_requests: int) -> No
     from moto import settings as moto_settings
     from moto.core.authorization import ActionAuthenticatorMixin
 
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN"):
-        monkeypatch.delenv(name, raising=False)
+    for name in AWS_IDENTITY_VARIABLES:
+        # set, then deleted: the undo restores this variable's value from before the test (or its
+        # absence) even when the test set it again while moto's mock was on. A bare delenv of an
+        # absent variable records nothing, so a later ``setenv`` undid only back to moto's fake key,
+        # which outlived the test and reached the next one's credential chain.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

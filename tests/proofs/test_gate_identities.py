@@ -386,7 +386,10 @@ def test_s3_smoke_identity_writes_only_under_its_prefix() -> None:
 def test_s3_web_identity_role_through_the_credential_chain(monkeypatch: pytest.MonkeyPatch) -> None:
     from nova_gate import aws
     from nova_gate.sandbox import s3 as ss
+    from nova_gate.testing import AWS_IDENTITY_VARIABLES
 
+    for name in AWS_IDENTITY_VARIABLES:  # a key in the runner's environment would win over the token
+        monkeypatch.delenv(name, raising=False)
     for name, value in ss.aws_environment(ss.CI_ROLE).items():
         if name.startswith("AWS_"):
             monkeypatch.setenv(name, value)
