@@ -10,6 +10,7 @@ container and instance metadata. Nothing here signs or refreshes by hand.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -92,9 +93,20 @@ def client(service: str, settings: AwsSettings, **config: Any) -> Any:
 
 
 def error_code(exc: BaseException) -> str:
-    """``AccessDenied``, ``NoSuchBucket``, ... of a botocore ClientError ("" otherwise)."""
+    """``AccessDenied``, ``NoSuchBucket``, ... of a botocore ClientError ("" otherwise).
+
+    An XML error body sent to a JSON-protocol client (moto's IAM layer answers every service so)
+    leaves botocore with the HTTP status as the code; the body's own ``<Code>`` is used then."""
     response = getattr(exc, "response", None) or {}
-    return str((response.get("Error") or {}).get("Code") or "")
+    code = str((response.get("Error") or {}).get("Code") or "")
+    if code.isdigit():
+        inner = _XML_CODE.search(str(exc))
+        if inner:
+            return inner.group(1)
+    return code
+
+
+_XML_CODE = re.compile(r"<Code>([A-Za-z][A-Za-z0-9.]{0,63})</Code>")
 
 
 def status_code(exc: BaseException) -> int:

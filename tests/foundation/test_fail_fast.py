@@ -79,7 +79,8 @@ def test_black_holed_kafka_brokers_cost_the_timeout_once(protocol):
 @pytest.mark.parametrize("backend", ["secretsmanager", "s3"])
 def test_a_black_holed_aws_endpoint_is_asked_once_not_retried_by_botocore(backend):
     """botocore's ``retries.max_attempts`` counts retries: 1 meant two attempts, each its own read
-    timeout (preflight's Secrets Manager check waited 20 s on a black hole)."""
+    timeout (preflight's Secrets Manager check waited 20 s on a black hole). Secrets Manager has a
+    probe of its own (it had none: its check waited its timeout after every other probe's)."""
     from nova_gate.backends.s3.source import S3Source
     from nova_gate.backends.secretsmanager.source import SecretsManagerSource
     from nova_gate.config import load_environment
@@ -95,15 +96,17 @@ def test_a_black_holed_aws_endpoint_is_asked_once_not_retried_by_botocore(backen
         )
         try:
             with pytest.raises(SourceError) as err:
+                source.probe() if backend == "secretsmanager" else source.ask("probe ListBuckets", "list_buckets")
+            with pytest.raises(SourceError) as again:  # the check after the probe: not waited on again
                 if backend == "s3":
-                    source.ask("probe ListBuckets", "list_buckets")
+                    source.ask("HEAD bucket", "head_bucket", Bucket="nova-media")
                 else:
                     source.describe("nova/prod/database-url")
         finally:
             source.close()
         connections = hole.connections
     assert connections == 1, f"{backend}: {connections} attempts"
-    assert err.value.unreachable
+    assert err.value.unreachable and "not retried" in str(again.value)
 
 
 def test_backends_reached_through_an_alias_are_probed_too():

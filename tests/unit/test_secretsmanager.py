@@ -25,7 +25,7 @@ from nova_gate.backends.secretsmanager.config import SecretsManager
 from nova_gate.backends.secretsmanager.source import SecretsManagerSource, facts_of
 from nova_gate.rules.secrets import secrets_current
 from nova_gate.sandbox import secretsmanager as sandbox_sm
-from nova_gate.sandbox.s3 import ADMIN, GATES, policies
+from nova_gate.sandbox.s3 import ADMIN, GATES, SMOKE, policies
 from nova_gate.testing import isolate_aws
 from nova_gate.verdict import Label
 
@@ -34,11 +34,11 @@ WINDOW = dt.timedelta(days=30)
 
 @pytest.fixture
 def estate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    isolate_aws(monkeypatch, tmp_path, 6)  # the identities go unchecked (3 requests each), all after is checked
+    isolate_aws(monkeypatch, tmp_path, 9)  # the identities go unchecked (3 requests each), all after is checked
     with moto.mock_aws():
         iam = aws.client("iam", aws.AwsSettings(access_key_id="seed", secret_access_key="seed"))
         keys = {}
-        for user in (GATES, ADMIN):
+        for user in (GATES, ADMIN, SMOKE):
             iam.create_user(UserName=user)
             iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policies()[user]))
             key = iam.create_access_key(UserName=user)["AccessKey"]
@@ -102,6 +102,37 @@ def test_a_refused_identity_is_one_unauthorised_line(estate: dict[str, Any]) -> 
         SecretsManagerSource(cfg).secrets(["nova/prod/database-url"])
     message = str(caught.value)
     assert "unauthorised" in message and "not-the-secret" not in message and "\n" not in message
+
+
+def test_the_probe_tells_an_answer_from_no_answer(estate: dict[str, Any]) -> None:
+    """The reachability probe asks for a name no secret has: an answer (here ResourceNotFound) leaves
+    the backend up and the check unchanged; a refused identity marks it down before the first test."""
+    source = gates_source(estate)
+    source.probe()
+    assert source.down() is None and source.calls == 2  # the client made, the probe
+    found = source.secrets(list(sandbox_sm.SECRETS))
+    assert secrets_current(found, WINDOW, dt.datetime.now(dt.UTC)).label is Label.PASS
+
+    wrong = SecretsManagerSource(
+        SecretsManager(access_key_id="AKIAWRONGWRONGWRONG1", secret_access_key=SecretStr("not-the-secret"))
+    )
+    with pytest.raises(SourceError):
+        wrong.probe()
+    assert wrong.down() is not None
+    with pytest.raises(SourceError) as again:
+        wrong.secrets(["nova/prod/database-url"])
+    assert "not retried" in str(again.value) and wrong.calls == 2  # nothing asked after the probe
+
+
+def test_a_probe_refused_one_privilege_does_not_mark_the_backend_down(estate: dict[str, Any]) -> None:
+    """A policy scoped to Nova's secret ARNs answers the probe's name with AccessDenied (moto sees every
+    request as resource ``*``, so the smoke identity, which has no Secrets Manager action, stands in):
+    one privilege refused."""
+    k = estate["keys"][SMOKE]
+    source = SecretsManagerSource(SecretsManager(access_key_id=k.access_key_id, secret_access_key=k.secret_access_key))
+    with pytest.raises(SourceError) as refused:
+        source.probe()
+    assert "unauthorised" in str(refused.value) and source.down() is None
 
 
 def test_facts_from_hand_built_answers() -> None:

@@ -16,6 +16,8 @@ from nova_gate.backends.secret_store import SecretFacts
 from nova_gate.backends.secretsmanager.config import SecretsManager
 
 NOT_FOUND = "ResourceNotFoundException"
+#: the name the reachability probe asks for (not a secret of Nova's; metadata only, like every call)
+PROBE_NAME = "nova-gate/reachability-probe"
 
 
 def facts_of(name: str, answer: dict[str, Any] | None) -> SecretFacts:
@@ -65,9 +67,12 @@ class SecretsManagerSource(AwsSource):
         """DescribeSecret's answer; None when the secret does not exist."""
         return self.ask(f"DescribeSecret {name}", "describe_secret", SecretId=name)
 
-    # probe(): the base's no-op. Every call the gates' policy allows names a secret, and a refused
-    # call marks the backend down for the session (nova_gate.backends.base), so there is no cheap
-    # neutral one; the first DescribeSecret is the probe.
+    def probe(self) -> None:
+        """Reachability only, like S3's: DescribeSecret of a name no secret has. Any answer shows
+        the backend answers (ResourceNotFound is data; an AccessDenied from a policy scoped to Nova's
+        secret ARNs refuses one privilege and does not mark the backend down, ``auth.refuses_identity``);
+        no answer, or a refused identity, marks it down before the first test waits on it."""
+        self.ask("probe DescribeSecret", "describe_secret", SecretId=PROBE_NAME)
 
     def secrets(self, names: list[str]) -> dict[str, SecretFacts]:
         return {name: facts_of(name, self.describe(name)) for name in names}
