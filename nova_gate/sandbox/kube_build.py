@@ -157,14 +157,17 @@ def build_kwok(version: str = KWOK_VERSION, log_dir: Path | None = None) -> None
     src = cache_dir() / "kube" / K8S_VERSION / "src"
     src.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    env_bin = {"GOBIN": str(out)}
-    os.environ.update(env_bin)
+    previous = os.environ.get("GOBIN")
+    os.environ["GOBIN"] = str(out)
     try:
         _go(["go", "install", "-p", "2", "-trimpath", "-ldflags", "-s -w",
              f"sigs.k8s.io/kwok/cmd/kwok@{version}"], src, log,
             what=f"kubernetes: building kwok {version}")  # fmt: skip
-    finally:
-        os.environ.pop("GOBIN", None)
+    finally:  # the caller's GOBIN back, or none
+        if previous is None:
+            os.environ.pop("GOBIN", None)
+        else:
+            os.environ["GOBIN"] = previous
 
 
 def build_all() -> float:
