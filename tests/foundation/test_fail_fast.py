@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from nova_gate.backends.base import SourceError, is_unreachable
 from nova_gate.backends.http.source import HttpSource
-from nova_gate.catalog import load_catalog
+from nova_gate.catalog import PHASES, load_catalog
 from nova_gate.config import Release, Service
 from nova_gate.sandbox.faultproxy import FaultProxy
 from nova_gate.testing import run_gate, sandbox_document
@@ -120,10 +120,15 @@ def test_backends_reached_through_an_alias_are_probed_too():
         def __init__(self, *names: str) -> None:
             self.fixturenames = list(names)
 
-    items = [Item("kafka", "env", "gate"), Item("search"), Item("kube", "postgres"), Item("windows")]
+    items = [Item("kafka", "env", "gate"), Item("search"), Item("kube", "postgres")]
     wanted = ("nova_kafka", "nova_search", "kube", "postgres")
     assert probed_fixtures(items) == [n for n in PROBED_FIXTURES if n in wanted]
     assert set(probed_fixtures([Item(*ALIASES, *PROBED_FIXTURES)])) == set(PROBED_FIXTURES)
+    # an alias' target that needs a backend of its own: ``windows`` -> ``nova_windows`` -> prometheus
+    # (canary_gate and scale_gate waited a second timeout on a black-holed Prometheus in their first
+    # metric test, after the probe's)
+    arguments = {"windows": ["request"], "nova_windows": ["prometheus", "nova_env"]}
+    assert probed_fixtures([Item("windows")], lambda name: arguments.get(name, [])) == ["prometheus"]
 
 
 def test_refused_marks_down_but_a_bad_answer_does_not():
@@ -133,10 +138,27 @@ def test_refused_marks_down_but_a_bad_answer_does_not():
     assert not is_unreachable(ValueError("HTTP 404: no such index"))
 
 
-@pytest.mark.parametrize("backend", ["prometheus", "alertmanager", "search"])
-def test_a_single_dead_backend_is_asked_once_in_a_gate_run(backend, tmp_path):
+#: items the catalog lists under a backend whose check does not read it. MON-6 ("no connection
+#: pool exhaustion", postgres,prometheus) reads PostgreSQL's connections at one instant only: the
+#: services' pool metrics over the stability window are not read (the sandbox's services export none)
+NOT_READ = {"prometheus": {"MON-6"}}
+
+
+def _dead_backend_cases() -> list[tuple[str, str]]:
+    # one gate run per phase: a phase is what a release runs, and what one phase's tests reach a
+    # backend through (a fixture, an alias, an alias' target) is what its probe has to find
+    return sorted(
+        {(b, i.phase) for i in load_catalog() if i.automated for b in i.backends}
+        & {(b, p) for b in ("prometheus", "alertmanager", "search") for p in PHASES}
+    )
+
+
+@pytest.mark.parametrize(("backend", "phase"), _dead_backend_cases())
+def test_a_single_dead_backend_is_asked_once_in_a_gate_run(backend, phase, tmp_path):
+    """Asked once, and by the probe before the first test: every test's reason is the shared one
+    (``not retried``), none waited on the backend itself, whichever fixture path reaches it."""
     tag = backend  # the registry name is also the marker and the environment key
-    items = [i.id for i in load_catalog() if tag in i.backends and i.automated][:6]
+    items = [i.id for i in load_catalog() if tag in i.backends and i.automated and i.phase == phase]
     assert items
     doc = copy.deepcopy(sandbox_document(ROOT))
     with FaultProxy("blackhole") as hole:
@@ -150,9 +172,10 @@ def test_a_single_dead_backend_is_asked_once_in_a_gate_run(backend, tmp_path):
         connections = hole.connections
     decision = json.loads((reports / "decision.json").read_text())
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert not [
-        i for i, v in decision["items"].items() if v in ("PASS", "WARN") and backend in load_catalog()[i].backends
-    ]
+    passed = {i for i, v in decision["items"].items() if v in ("PASS", "WARN") and i in items}
+    assert passed == NOT_READ.get(backend, set()) & set(items), passed
     assert connections <= 1, f"{backend} was asked {connections} times"
     reasons = [r for rs in decision["reasons"].values() for r in rs]
     assert any(backend in r for r in reasons), reasons
+    waited = [r for r in reasons if f" {backend}:" in r and "not retried" not in r]
+    assert not waited, f"{len(waited)} tests waited on {backend} themselves, first: {waited[0]}"
