@@ -84,8 +84,9 @@ def test_canary_gate_costs_a_constant_number_of_queries(gate_run):
     run = gate_run(["CAN-3", "CAN-4", "CAN-5", "CAN-6", "CAN-7", "CAN-10"])
     evidence = json.loads((run.reports / "evidence.json").read_text())
     calls = evidence["backend_calls"].get("prometheus", 0)
-    # one range query per metric (error rate, P95, P99, CPU, memory) for all 11 services and both versions
-    assert 0 < calls <= 5, evidence["backend_calls"]
+    # one range query per metric (error rate, P95, P99, CPU, memory) for all 11 services and both
+    # versions, plus the session's one reachability probe (nova_gate.probe, charged to the first test)
+    assert 0 < calls <= 5 + 1, evidence["backend_calls"]
 
 
 def test_history_has_the_designed_values_over_24h():
