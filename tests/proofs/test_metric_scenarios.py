@@ -91,15 +91,21 @@ def test_canary_gate_costs_a_constant_number_of_queries(gate_run):
 
 def test_history_has_the_designed_values_over_24h():
     """Backfilled history: over 24 h the hourly request rates are the scenario's (Poisson noise averages out
-    over an hour), and per minute the counts are as noisy as Poisson traffic (variance ~ mean)."""
+    over an hour), and per minute the counts are as noisy as Poisson traffic (variance ~ mean).
+
+    Both read the history up to the load's anchor, where the backfill ends: between the anchor and
+    Prometheus' first live scrape (the backfill's own duration, plus the restart) there are no samples,
+    so a step there repeats the anchor's value (a 0 count, then the whole gap's in one minute) and an
+    hour's rate() ending there misses the gap's share of the hour. The gap is a minute or more on a
+    loaded machine: reading across it made this proof fail at random."""
     import time
 
     from nova_gate.sandbox.prometheus import api as prometheus_api  # the sandbox's admin, over TLS
 
     started = time.monotonic()
-    history.load(str(sandbox_data_dir() / "scenarios" / "good-release.yaml"))
+    loaded = history.load(str(sandbox_data_dir() / "scenarios" / "good-release.yaml"))
     print(f"24 h history queryable after {time.monotonic() - started:.1f}s")
-    end = time.time()
+    end = float(loaded["anchor"])  # the last backfilled sample (on the 15 s grid at or before it)
     query = 'sum by (version) (rate(http_requests_total{service="auth-service"}[1h]))'
     result = prometheus_api(
         "/api/v1/query_range", {"query": query, "start": end - 82_800, "end": end, "step": 900}, timeout=30
@@ -114,10 +120,11 @@ def test_history_has_the_designed_values_over_24h():
     # raw counter samples once a minute over the fine-grained last 2 h: exact per-minute counts
     raw = 'sum(http_requests_total{service="auth-service",version="v1.0.0"})'
     result = prometheus_api(
-        "/api/v1/query_range", {"query": raw, "start": end - 7200, "end": end - 60, "step": 60}, timeout=30
+        "/api/v1/query_range", {"query": raw, "start": end - 7140, "end": end, "step": 60}, timeout=30
     )
     counter = [float(v) for _, v in result["result"][0]["values"]]
     per_minute = [b - a for a, b in itertools.pairwise(counter) if b >= a]
+    assert len(per_minute) >= 115, f"only {len(per_minute)} per-minute counts over 2 h"
     mean = sum(per_minute) / len(per_minute)
     variance = sum((x - mean) ** 2 for x in per_minute) / (len(per_minute) - 1)
     assert abs(mean - 360) < 360 * 0.05, mean
