@@ -136,8 +136,9 @@ def _connect(
         "port": port,
         "dbname": dbname,
         "user": user,
-        # the sandbox's own admin connections: 2 s timed out once on a loaded CI machine just after
-        # a restart, and a snapshot that cannot connect is a false difference in the undo proof
+        # every sandbox-side connection (admin, health, fault helpers; never the gates'): 2 s timed
+        # out once on a loaded CI machine just after a restart, and a snapshot that cannot connect is
+        # a false difference in the undo proof. A stopped server still refuses at once.
         "connect_timeout": 10,
         "application_name": "nova-sandbox",
         "autocommit": True,
